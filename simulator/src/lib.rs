@@ -1,1 +1,299 @@
-//! Microsoft Graph simulator.
+//! Microsoft Graph simulator: a stateful, throttled, fault-injecting Graph v1.0 + identity
+//! platform token endpoint, written from Microsoft's documentation (see `README.md`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), o365_graph_sim::SimError> {
+//! use o365_graph_sim::{Fixture, SimConfig, Simulator};
+//! let sim = Simulator::start(Fixture::demo(), SimConfig::default()).await?;
+//! println!("token: {}/{}/oauth2/v2.0/token", sim.login_base_url(), sim.tenant_id());
+//! println!("graph: {}/v1.0/users", sim.graph_base_url());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod error;
+mod faults;
+mod fixture;
+mod model;
+mod odata;
+mod render;
+mod routes;
+mod server;
+mod state;
+mod stats;
+mod throttle;
+mod tls;
+mod util;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use error::SimError;
+pub use faults::{FaultKind, FaultPlan, FaultRule, TokenExpiry};
+pub use fixture::Fixture;
+pub use model::{
+    App, DirectoryRole, Domain, FederatedCredential, Federation, GroupLicense, License,
+    ServicePlan, SigningCertificateUpdateStatus, Sku, Tenant, User,
+};
+pub use stats::{RequestKey, Stats};
+
+use state::TenantState;
+
+/// How the simulator runs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a generated CA (see [`Simulator::ca_pem`]).
+    pub tls: bool,
+    /// Compresses throttling windows: 10.0 makes a 150 s window last 15 s.
+    pub time_scale: f64,
+    /// Enforce the Entra throttling model.
+    pub throttling: bool,
+    pub faults: Option<FaultPlan>,
+    /// Lifetime of issued access tokens (`expires_in`).
+    pub token_lifetime: Duration,
+    /// Lifetime of delta/skip tokens of `/users/delta`; older ones get 410 Gone.
+    pub delta_token_lifetime: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            time_scale: 1.0,
+            throttling: true,
+            faults: None,
+            token_lifetime: Duration::from_secs(3599),
+            delta_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// State shared by the server tasks and the test handle.
+pub(crate) struct Shared {
+    pub state: Mutex<TenantState>,
+    pub config: SimConfig,
+    pub base_url: String,
+    pub throttle: Mutex<throttle::Throttle>,
+    pub faults: Option<faults::FaultEngine>,
+    pub stats: Mutex<Stats>,
+    pub tokens: Mutex<auth::TokenStore>,
+}
+
+/// Locks a mutex, ignoring poisoning (a panicked handler must not wedge the simulator).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running simulator.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    ca_pem: Option<String>,
+    server: server::ServerHandle,
+}
+
+impl Simulator {
+    /// Loads the fixture and starts serving on `config.listen`.
+    pub async fn start(fixture: Fixture, config: SimConfig) -> Result<Simulator, SimError> {
+        let state = TenantState::from_fixture(fixture)?;
+        let faults = match &config.faults {
+            Some(plan) => Some(faults::FaultEngine::new(plan)?),
+            None => None,
+        };
+        let tls = if config.tls {
+            Some(tls::generate()?)
+        } else {
+            None
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let host = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let base_url = format!("{scheme}://{host}:{}", addr.port());
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            throttle: Mutex::new(throttle::Throttle::new(config.time_scale)),
+            config,
+            base_url,
+            faults,
+            stats: Mutex::new(Stats::default()),
+            tokens: Mutex::new(auth::TokenStore::default()),
+        });
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let server = server::spawn(listener, shared.clone(), tls.map(|t| t.acceptor));
+        Ok(Simulator {
+            shared,
+            addr,
+            ca_pem,
+            server,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the token endpoint: clients post to `{login}/{tenant}/oauth2/v2.0/token`.
+    pub fn login_base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// Base URL of Graph: clients call `{graph}/v1.0/users`.
+    pub fn graph_base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The generated CA certificate (PEM) when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+
+    pub fn tenant_id(&self) -> String {
+        lock(&self.shared.state).tenant.id.clone()
+    }
+
+    /// The current tenant as a fixture; loading it again reproduces this tenant.
+    pub fn export_fixture(&self) -> Fixture {
+        lock(&self.shared.state).to_fixture()
+    }
+
+    /// A user by id or UPN (case-insensitive).
+    pub fn user(&self, upn_or_id: &str) -> Option<User> {
+        lock(&self.shared.state).user(upn_or_id).cloned()
+    }
+
+    pub fn users(&self) -> Vec<User> {
+        lock(&self.shared.state).users.values().cloned().collect()
+    }
+
+    /// Soft-deleted users.
+    pub fn deleted_users(&self) -> Vec<User> {
+        lock(&self.shared.state).deleted.values().cloned().collect()
+    }
+
+    /// Changes a user "in the admin center": bypasses validation, but is reported by delta.
+    pub fn update_user(&self, upn_or_id: &str, f: impl FnOnce(&mut User)) -> bool {
+        let mut st = lock(&self.shared.state);
+        match st.user_id(upn_or_id) {
+            Some(id) => st.modify_user(&id, f).is_some(),
+            None => false,
+        }
+    }
+
+    /// Inserts a user (fixture rules: SKU/plan/role names resolved, id generated if empty).
+    pub fn insert_user(&self, user: User) -> Result<User, SimError> {
+        lock(&self.shared.state).insert_fixture_user(user)
+    }
+
+    /// Soft-deletes a user (as `DELETE /users/{id}` does).
+    pub fn soft_delete_user(&self, upn_or_id: &str) -> bool {
+        let mut st = lock(&self.shared.state);
+        match st.user_id(upn_or_id) {
+            Some(id) => st.soft_delete_user(&id),
+            None => false,
+        }
+    }
+
+    /// Removes a user permanently (no deleted item; delta reports `deleted`).
+    pub fn remove_user(&self, upn_or_id: &str) -> bool {
+        let mut st = lock(&self.shared.state);
+        match st.user_id(upn_or_id) {
+            Some(id) => st.soft_delete_user(&id) && st.hard_delete_user(&id),
+            None => false,
+        }
+    }
+
+    pub fn domain(&self, name: &str) -> Option<Domain> {
+        lock(&self.shared.state).domain(name).cloned()
+    }
+
+    pub fn domains(&self) -> Vec<Domain> {
+        lock(&self.shared.state).domains.clone()
+    }
+
+    /// Changes a domain directly. `authenticationType` follows `federation` afterwards.
+    pub fn update_domain(&self, name: &str, f: impl FnOnce(&mut Domain)) -> bool {
+        let mut st = lock(&self.shared.state);
+        let tenant_id = st.tenant.id.clone();
+        let Some(d) = st.domain_mut(name) else {
+            return false;
+        };
+        f(d);
+        match &mut d.federation {
+            Some(fed) => {
+                if fed.id.is_empty() {
+                    fed.id = util::stable_guid(&tenant_id, &format!("federation/{}", d.id));
+                }
+                d.authentication_type = "Federated".into();
+            }
+            None => d.authentication_type = "Managed".into(),
+        }
+        true
+    }
+
+    pub fn skus(&self) -> Vec<Sku> {
+        lock(&self.shared.state).skus.clone()
+    }
+
+    /// Sets `prepaidUnits.enabled` of a SKU (by id or part number).
+    pub fn set_sku_seats(&self, sku: &str, enabled: i32) -> bool {
+        let mut st = lock(&self.shared.state);
+        let Some(id) = st.sku(sku).map(|s| s.sku_id.clone()) else {
+            return false;
+        };
+        st.skus
+            .iter_mut()
+            .filter(|s| s.sku_id == id)
+            .for_each(|s| s.enabled = enabled);
+        true
+    }
+
+    /// Seats in use for a SKU (by id or part number).
+    pub fn consumed_units(&self, sku: &str) -> Option<i32> {
+        let st = lock(&self.shared.state);
+        let id = st.sku(sku)?.sku_id.clone();
+        Some(st.consumed_units(&id))
+    }
+
+    /// Request counters since start or the last [`Simulator::reset_stats`].
+    pub fn stats(&self) -> Stats {
+        lock(&self.shared.stats).clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *lock(&self.shared.stats) = Stats::default();
+    }
+
+    /// The least time any client needs for `writes` writes plus `reads_ru` resource units of
+    /// reads under this simulator's throttling model (token buckets starting full), at the
+    /// configured time scale and the tenant's current size. Zero when throttling is off.
+    pub fn throttle_floor(&self, writes: u64, reads_ru: u64) -> Duration {
+        if !self.shared.config.throttling {
+            return Duration::ZERO;
+        }
+        let users = lock(&self.shared.state).user_count();
+        throttle::floor(writes, reads_ru, users, self.shared.config.time_scale)
+    }
+
+    /// Stops serving and closes every connection.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}

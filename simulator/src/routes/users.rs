@@ -1,0 +1,459 @@
+//! `/users`, `/users/{id}`, and `/directory/deletedItems`.
+
+use serde_json::{Map, Value, json};
+
+use super::{GraphRequest, GraphResponse, GraphResult, context};
+use crate::Shared;
+use crate::error::GraphError;
+use crate::model::User;
+use crate::odata::{self, Filter};
+use crate::render;
+use crate::state::TenantState;
+
+const DEFAULT_PAGE: usize = 100;
+
+/// Validates `$select` names against the user schema.
+pub fn user_select(req: &GraphRequest) -> Result<Option<Vec<String>>, GraphError> {
+    let Some(select) = req.query.select() else {
+        return Ok(None);
+    };
+    for p in &select {
+        if !render::USER_SCHEMA_PROPERTIES.contains(&p.as_str()) {
+            return Err(GraphError::bad_request(format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.user'."
+            )));
+        }
+    }
+    Ok(Some(select))
+}
+
+fn select_fragment(base: &str, select: Option<&[String]>) -> String {
+    match select {
+        Some(s) => format!("{base}({})", s.join(",")),
+        None => base.to_string(),
+    }
+}
+
+pub fn list(sh: &Shared, req: &GraphRequest) -> GraphResult {
+    let select = user_select(req)?;
+    let top = req.query.top()?.unwrap_or(DEFAULT_PAGE);
+    let advanced = req.consistency_eventual && req.query.count();
+    let filter = match req.query.get("$filter") {
+        Some(f) => Some(odata::parse_filter(f, odata::USER_FILTERABLE)?),
+        None => None,
+    };
+    if let Some(op) = filter.as_ref().and_then(Filter::needs_advanced)
+        && !advanced
+    {
+        return Err(odata::advanced_query_error(op));
+    }
+    let after = match req.query.get("$skiptoken") {
+        Some(t) => Some(decode_skiptoken(t)?),
+        None => None,
+    };
+    let st = crate::lock(&sh.state);
+    let mut page = Vec::new();
+    let mut last_id = None;
+    let mut more = false;
+    let start = match &after {
+        Some(id) => std::ops::Bound::Excluded(id.clone()),
+        None => std::ops::Bound::Unbounded,
+    };
+    let want_count = advanced && after.is_none();
+    for (id, user) in st.users.range((start, std::ops::Bound::Unbounded)) {
+        let matched = match &filter {
+            Some(f) => f.matches(&render::user_full(user)),
+            None => true,
+        };
+        if !matched {
+            continue;
+        }
+        if page.len() < top {
+            page.push(render::user_selected(user, select.as_deref()));
+            last_id = Some(id.clone());
+        } else {
+            more = true;
+            break;
+        }
+    }
+    let mut count = 0;
+    if want_count {
+        count = st
+            .users
+            .values()
+            .filter(|u| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&render::user_full(u)))
+            })
+            .count();
+    }
+    drop(st);
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(context(sh, &select_fragment("users", select.as_deref()))),
+    );
+    if want_count {
+        body.insert("@odata.count".into(), json!(count));
+    }
+    if more && let Some(last) = last_id {
+        let token = encode_skiptoken(&last);
+        let link = req.query.link(
+            &format!("{}/v1.0", sh.base_url),
+            "/users",
+            ("$skiptoken", &token),
+        );
+        body.insert("@odata.nextLink".into(), json!(link));
+    }
+    body.insert("value".into(), Value::Array(page));
+    Ok(GraphResponse::ok(Value::Object(body)))
+}
+
+fn encode_skiptoken(last_id: &str) -> String {
+    format!(
+        "RFNwdAIAAQAAAB{}",
+        crate::util::b64url_encode(last_id.as_bytes())
+    )
+}
+
+fn decode_skiptoken(token: &str) -> Result<String, GraphError> {
+    token
+        .strip_prefix("RFNwdAIAAQAAAB")
+        .and_then(crate::util::b64url_decode)
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| GraphError::bad_request("Invalid skip token."))
+}
+
+fn resolve(st: &TenantState, id_or_upn: &str) -> Result<String, GraphError> {
+    st.user_id(id_or_upn)
+        .ok_or_else(|| GraphError::not_found(id_or_upn))
+}
+
+pub fn get(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
+    let select = user_select(req)?;
+    let st = crate::lock(&sh.state);
+    let uid = resolve(&st, id)?;
+    let user = st
+        .users
+        .get(&uid)
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let mut body = render::user_selected(user, select.as_deref());
+    drop(st);
+    if let Value::Object(m) = &mut body {
+        let ctx = context(
+            sh,
+            &format!("{}/$entity", select_fragment("users", select.as_deref())),
+        );
+        let mut out = Map::new();
+        out.insert("@odata.context".into(), json!(ctx));
+        out.extend(std::mem::take(m));
+        *m = out;
+    }
+    Ok(GraphResponse::ok(body))
+}
+
+fn str_field<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, GraphError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(GraphError::invalid_value(key)),
+    }
+}
+
+/// UPN characters allowed by the docs: `A-Z a-z 0-9 ' . - _ ! # ^ ~` in the local part.
+fn valid_upn(upn: &str) -> bool {
+    let Some((local, domain)) = upn.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "'.-_!#^~".contains(c))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+}
+
+/// 8–256 characters and three of: lower case, upper case, digit, symbol.
+fn complex_password(p: &str) -> bool {
+    let classes = [
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    (8..=256).contains(&p.chars().count()) && classes.iter().filter(|b| **b).count() >= 3
+}
+
+fn invalid_upn() -> GraphError {
+    let mut e = GraphError::bad_request("Property userPrincipalName is invalid.");
+    e.details
+        .push(json!({"target": "userPrincipalName", "code": "InvalidValue"}));
+    e
+}
+
+fn domain_invalid() -> GraphError {
+    GraphError::bad_request(
+        "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+    )
+}
+
+/// Checks a UPN for a new or renamed user: syntax, a verified tenant domain, uniqueness.
+fn check_upn(st: &TenantState, upn: &str, except: Option<&str>) -> Result<bool, GraphError> {
+    if !valid_upn(upn) {
+        return Err(invalid_upn());
+    }
+    let domain = crate::model::upn_domain(upn);
+    let d = st
+        .domain(&domain)
+        .filter(|d| d.is_verified)
+        .ok_or_else(domain_invalid)?;
+    if st
+        .user_by_upn(upn)
+        .is_some_and(|u| Some(u.id.as_str()) != except)
+    {
+        return Err(GraphError::conflict("userPrincipalName"));
+    }
+    Ok(d.authentication_type == "Federated")
+}
+
+fn check_immutable_id(st: &TenantState, v: &str, except: Option<&str>) -> Result<(), GraphError> {
+    if v.contains('$') || v.contains('_') || v.is_empty() {
+        let mut e = GraphError::bad_request("Property onPremisesImmutableId is invalid.");
+        e.details
+            .push(json!({"target": "onPremisesImmutableId", "code": "InvalidValue"}));
+        return Err(e);
+    }
+    if st.immutable_id_taken(v, except) {
+        return Err(GraphError::conflict("onPremisesImmutableId"));
+    }
+    Ok(())
+}
+
+/// Applies the simple optional properties shared by POST and PATCH.
+fn apply_common(user: &mut User, body: &Map<String, Value>) -> Result<(), GraphError> {
+    if let Some(v) = body.get("givenName") {
+        user.given_name = v.as_str().map(str::to_string);
+    }
+    if let Some(v) = body.get("surname") {
+        user.surname = v.as_str().map(str::to_string);
+    }
+    if let Some(v) = body.get("mail") {
+        user.mail = v.as_str().map(str::to_string);
+    }
+    if let Some(v) = str_field(body, "usageLocation")? {
+        if v.len() != 2 || !v.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(GraphError::invalid_value("usageLocation"));
+        }
+        user.usage_location = Some(v.to_ascii_uppercase());
+    }
+    for key in render::USER_EXTRA_PROPERTIES {
+        match body.get(*key) {
+            None => {}
+            Some(Value::Null) => {
+                user.extra.remove(*key);
+            }
+            Some(Value::String(s)) => {
+                user.extra.insert((*key).to_string(), json!(s));
+            }
+            Some(_) => return Err(GraphError::invalid_value(key)),
+        }
+    }
+    Ok(())
+}
+
+pub fn create(sh: &Shared, req: &GraphRequest) -> GraphResult {
+    let body = req.object()?;
+    let account_enabled = body
+        .get("accountEnabled")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| GraphError::invalid_value("accountEnabled"))?;
+    let display_name = str_field(body, "displayName")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| GraphError::invalid_value("displayName"))?;
+    let mail_nickname = str_field(body, "mailNickname")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| GraphError::invalid_value("mailNickname"))?;
+    let upn = str_field(body, "userPrincipalName")?
+        .ok_or_else(|| GraphError::invalid_value("userPrincipalName"))?;
+    let password = body
+        .get("passwordProfile")
+        .and_then(|p| p.get("password"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| GraphError::invalid_value("passwordProfile"))?;
+    let immutable_id = str_field(body, "onPremisesImmutableId")?;
+    let mut st = crate::lock(&sh.state);
+    let federated = check_upn(&st, upn, None)?;
+    if let Some(v) = immutable_id {
+        check_immutable_id(&st, v, None)?;
+    } else if federated {
+        return Err(GraphError::bad_request(
+            "SourceAnchor is a required property for creation of a federated user.",
+        ));
+    }
+    if !complex_password(password) {
+        return Err(GraphError::bad_request(
+            "The specified password does not comply with password complexity requirements. Please provide a different password.",
+        ));
+    }
+    let mut user = User::new(upn, display_name);
+    user.id = crate::util::new_guid();
+    user.mail_nickname = mail_nickname.to_string();
+    user.account_enabled = account_enabled;
+    user.on_premises_immutable_id = immutable_id.map(str::to_string);
+    user.password = Some(password.to_string());
+    user.created_date_time = Some(crate::util::now_rfc3339());
+    apply_common(&mut user, body)?;
+    let mut out = render::user_selected(&user, None);
+    st.insert_user(user);
+    drop(st);
+    if let Value::Object(m) = &mut out {
+        let mut o = Map::new();
+        o.insert("@odata.context".into(), json!(context(sh, "users/$entity")));
+        o.extend(std::mem::take(m));
+        *m = o;
+    }
+    Ok(GraphResponse::created(out))
+}
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "deletedDateTime",
+    "assignedLicenses",
+    "userType",
+];
+
+pub fn update(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
+    let body = req.object()?;
+    if let Some(k) = body.keys().find(|k| READ_ONLY.contains(&k.as_str())) {
+        return Err(GraphError::bad_request(format!(
+            "Property '{k}' is read-only and cannot be set."
+        )));
+    }
+    let mut st = crate::lock(&sh.state);
+    let uid = resolve(&st, id)?;
+    let current = st
+        .users
+        .get(&uid)
+        .cloned()
+        .ok_or_else(|| GraphError::not_found(id))?;
+    let mut next = current.clone();
+    if let Some(upn) = str_field(body, "userPrincipalName")? {
+        check_upn(&st, upn, Some(&uid))?;
+        next.user_principal_name = upn.to_string();
+    }
+    if let Some(v) = body.get("accountEnabled") {
+        next.account_enabled = v
+            .as_bool()
+            .ok_or_else(|| GraphError::invalid_value("accountEnabled"))?;
+    }
+    if body.contains_key("displayName") {
+        next.display_name = str_field(body, "displayName")?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| GraphError::invalid_value("displayName"))?
+            .to_string();
+    }
+    if body.contains_key("mailNickname") {
+        next.mail_nickname = str_field(body, "mailNickname")?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| GraphError::invalid_value("mailNickname"))?
+            .to_string();
+    }
+    if matches!(body.get("usageLocation"), Some(Value::Null)) && current.usage_location.is_some() {
+        return Err(GraphError::invalid_value("usageLocation"));
+    }
+    if body.contains_key("onPremisesImmutableId") {
+        let v = str_field(body, "onPremisesImmutableId")?;
+        if v != current.on_premises_immutable_id.as_deref() {
+            let federated = st
+                .domain(&current.upn_domain())
+                .is_some_and(|d| d.authentication_type == "Federated");
+            if federated {
+                return Err(GraphError::bad_request(
+                    "Property onPremisesImmutableId cannot be changed for a user in a federated domain.",
+                ));
+            }
+            if let Some(v) = v {
+                check_immutable_id(&st, v, Some(&uid))?;
+            }
+            next.on_premises_immutable_id = v.map(str::to_string);
+        }
+    }
+    if let Some(profile) = body.get("passwordProfile") {
+        let password = profile
+            .get("password")
+            .and_then(Value::as_str)
+            .ok_or_else(|| GraphError::invalid_value("passwordProfile"))?;
+        if !complex_password(password) {
+            return Err(GraphError::bad_request(
+                "The specified password does not comply with password complexity requirements. Please provide a different password.",
+            ));
+        }
+        next.password = Some(password.to_string());
+    }
+    apply_common(&mut next, body)?;
+    st.modify_user(&uid, |u| *u = next);
+    Ok(GraphResponse::no_content())
+}
+
+pub fn delete(sh: &Shared, id: &str) -> GraphResult {
+    let mut st = crate::lock(&sh.state);
+    let uid = resolve(&st, id)?;
+    st.soft_delete_user(&uid);
+    Ok(GraphResponse::no_content())
+}
+
+fn deleted_json(u: &User) -> Value {
+    let mut v = render::user_selected(u, None);
+    if let Value::Object(m) = &mut v {
+        m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+        m.insert("deletedDateTime".into(), json!(u.deleted_date_time));
+    }
+    v
+}
+
+pub fn list_deleted(sh: &Shared) -> GraphResult {
+    let st = crate::lock(&sh.state);
+    let value: Vec<Value> = st.deleted.values().map(deleted_json).collect();
+    drop(st);
+    Ok(GraphResponse::ok(json!({
+        "@odata.context": context(sh, "directory/deletedItems/microsoft.graph.user"),
+        "value": value,
+    })))
+}
+
+pub fn get_deleted(sh: &Shared, id: &str) -> GraphResult {
+    let st = crate::lock(&sh.state);
+    let u = st
+        .deleted
+        .get(id)
+        .ok_or_else(|| GraphError::not_found(id))?;
+    Ok(GraphResponse::ok(deleted_json(u)))
+}
+
+pub fn purge_deleted(sh: &Shared, id: &str) -> GraphResult {
+    let mut st = crate::lock(&sh.state);
+    if st.hard_delete_user(id) {
+        Ok(GraphResponse::no_content())
+    } else {
+        Err(GraphError::not_found(id))
+    }
+}
+
+pub fn restore(sh: &Shared, id: &str) -> GraphResult {
+    let mut st = crate::lock(&sh.state);
+    match st.restore_user(id) {
+        Ok(Some(u)) => {
+            let mut v = render::user_selected(&u, None);
+            if let Value::Object(m) = &mut v {
+                m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+            }
+            Ok(GraphResponse::ok(v))
+        }
+        Ok(None) => Err(GraphError::not_found(id)),
+        Err(_) => Err(GraphError::conflict("userPrincipalName")),
+    }
+}

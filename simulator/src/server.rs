@@ -1,0 +1,281 @@
+//! The listener: an accept loop serving HTTP/1.1 (optionally over TLS) with hyper, an axum
+//! router for the token endpoint and `/v1.0/*`, and connection resets for fault injection.
+//!
+//! A reset is done by dropping the connection's future: the handler signals the connection
+//! task through a per-connection `Notify` (request extension) and never answers; the task
+//! drops the hyper connection, which closes the socket without writing a response.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+use crate::Shared;
+use crate::error::GraphError;
+use crate::faults::FaultAction;
+use crate::odata::Query;
+use crate::routes::{self, Ctx, GraphRequest, GraphResponse};
+
+pub struct ServerHandle {
+    stop: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    pub async fn shutdown(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
+    }
+}
+
+/// Per-connection abort signal, passed to handlers as a request extension.
+#[derive(Clone)]
+struct ConnAbort(Arc<Notify>);
+
+pub fn spawn(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> ServerHandle {
+    let stop = Arc::new(Notify::new());
+    let app = router(shared);
+    let stop2 = stop.clone();
+    let task = tokio::spawn(async move {
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stop2.notified() => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let app = app.clone();
+                    let tls = tls.clone();
+                    conns.spawn(async move {
+                        match tls {
+                            Some(acceptor) => {
+                                if let Ok(s) = acceptor.accept(stream).await {
+                                    serve_conn(s, app).await;
+                                }
+                            }
+                            None => serve_conn(stream, app).await,
+                        }
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    });
+    ServerHandle { stop, task }
+}
+
+async fn serve_conn<S>(stream: S, app: Router)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let abort = Arc::new(Notify::new());
+    let abort2 = abort.clone();
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnAbort(abort2.clone()));
+        let mut app = app.clone();
+        async move { app.call(req.map(Body::new)).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = abort.notified() => {}
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/v1.0/{*rest}", any(graph))
+        .fallback(fallback)
+        .with_state(shared)
+}
+
+/// Applies latency and terminal faults. `None`: serve the request normally.
+async fn inject_faults(
+    sh: &Shared,
+    method: &str,
+    path: &str,
+    template: &str,
+    abort: Option<&ConnAbort>,
+    ctx: &Ctx,
+) -> Option<Response> {
+    let engine = sh.faults.as_ref()?;
+    let decision = engine.decide(method, path);
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    let action = decision.action?;
+    crate::lock(&sh.stats).faults += 1;
+    let resp = match action {
+        FaultAction::Reset => {
+            crate::lock(&sh.stats).record(method, template, 0);
+            if let Some(a) = abort {
+                a.0.notify_one();
+            }
+            futures::future::pending::<()>().await;
+            return None;
+        }
+        FaultAction::Error {
+            status,
+            retry_after,
+        } => routes::fault_error(status, retry_after),
+        FaultAction::Throttle { retry_after } => routes::throttled_response(
+            &retry_after.to_string(),
+            "Tenant_Application/ReadWrite/fault-injection",
+            "ResourceUnitLimitExceeded",
+        ),
+    };
+    let resp = resp.unwrap_or_else(|e| routes::error_response(&e, ctx));
+    crate::lock(&sh.stats).record(method, template, resp.status);
+    Some(to_http(resp, ctx))
+}
+
+async fn token(
+    State(sh): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    abort: Option<axum::Extension<ConnAbort>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let template = "/{tenant}/oauth2/v2.0/token";
+    if let Some(r) = inject_faults(&sh, "POST", uri.path(), template, abort.as_deref(), &ctx).await
+    {
+        return r;
+    }
+    let (status, body) = crate::auth::token_endpoint(&sh, &tenant, &headers, &body);
+    crate::lock(&sh.stats).record("POST", template, status);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(
+        "cache-control",
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    resp
+}
+
+async fn graph(
+    State(sh): State<Arc<Shared>>,
+    abort: Option<axum::Extension<ConnAbort>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let method = method.as_str().to_ascii_uppercase();
+    let full_path = uri.path();
+    let path = full_path.strip_prefix("/v1.0").unwrap_or(full_path);
+    let template = routes::template(&method, path);
+    if let Some(r) = inject_faults(&sh, &method, full_path, &template, abort.as_deref(), &ctx).await
+    {
+        return r;
+    }
+    let app_id = match crate::auth::authenticate(&sh, &headers) {
+        Ok(app) => app,
+        Err(e) => {
+            crate::lock(&sh.stats).record(&method, &template, e.status);
+            return to_http(routes::error_response(&e, &ctx), &ctx);
+        }
+    };
+    let body = if body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let e = GraphError::new(
+                    400,
+                    "BadRequest",
+                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+                );
+                crate::lock(&sh.stats).record(&method, &template, 400);
+                return to_http(routes::error_response(&e, &ctx), &ctx);
+            }
+        }
+    };
+    let req = GraphRequest {
+        method,
+        path: path.to_string(),
+        query: Query::parse(uri.query()),
+        consistency_eventual: headers
+            .get("consistencylevel")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
+        body,
+        app_id,
+    };
+    let resp = if path == "/$batch" || path == "/%24batch" {
+        routes::batch::handle(&sh, &req, &ctx)
+    } else {
+        routes::dispatch(&sh, &req, &ctx)
+    };
+    to_http(resp, &ctx)
+}
+
+async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
+    let ctx = Ctx::new(&headers);
+    let segment = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut e = GraphError::unknown_segment(&segment);
+    e.status = 404;
+    to_http(routes::error_response(&e, &ctx), &ctx)
+}
+
+pub fn to_http(resp: GraphResponse, ctx: &Ctx) -> Response {
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = match resp.body {
+        Some(body) => {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(
+                    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
+                ),
+            );
+            r
+        }
+        None => Response::new(Body::empty()),
+    };
+    *out.status_mut() = status;
+    let h = out.headers_mut();
+    for (name, value) in [
+        ("request-id", ctx.request_id.as_str()),
+        ("client-request-id", ctx.client_request_id.as_str()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    for (name, value) in resp.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    out
+}

@@ -1,0 +1,467 @@
+//! The tenant state behind one lock: users (by id, with a UPN index), deleted users, domains,
+//! SKUs, roles, apps, and the change log that delta queries read.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value};
+
+use crate::error::SimError;
+use crate::fixture::Fixture;
+use crate::model::{
+    App, DirectoryRole, Domain, GLOBAL_ADMIN_TEMPLATE, ROLE_TEMPLATES, Sku, Tenant, User,
+};
+use crate::render;
+use crate::util;
+
+/// How a removed user is reported by delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovalReason {
+    /// Soft-deleted: restorable.
+    Changed,
+    /// Hard-deleted.
+    Deleted,
+}
+
+/// Per-user change bookkeeping for delta queries.
+#[derive(Debug, Clone, Default)]
+pub struct UserVersions {
+    /// Version of the last change of each property.
+    pub props: HashMap<String, u64>,
+    /// Version of the last change of any property.
+    pub last: u64,
+}
+
+#[derive(Debug)]
+pub struct TenantState {
+    pub tenant: Tenant,
+    pub domains: Vec<Domain>,
+    pub users: BTreeMap<String, User>,
+    upn_index: HashMap<String, String>,
+    pub deleted: BTreeMap<String, User>,
+    pub skus: Vec<Sku>,
+    pub apps: Vec<App>,
+    pub roles: Vec<DirectoryRole>,
+    /// Monotonic change counter.
+    pub version: u64,
+    pub user_versions: HashMap<String, UserVersions>,
+    /// Removals in version order: (version, id, reason).
+    pub removals: Vec<(u64, String, RemovalReason)>,
+}
+
+impl TenantState {
+    pub fn from_fixture(fixture: Fixture) -> Result<TenantState, SimError> {
+        let Fixture {
+            tenant,
+            mut domains,
+            users,
+            deleted_users,
+            mut skus,
+            apps,
+            directory_roles,
+        } = fixture;
+        if !util::is_guid(&tenant.id) {
+            return Err(SimError::Fixture(format!(
+                "tenant id '{}' is not a GUID",
+                tenant.id
+            )));
+        }
+        let initial = tenant.initial_domain.to_ascii_lowercase();
+        if !domains.iter().any(|d| d.id.eq_ignore_ascii_case(&initial)) {
+            domains.insert(
+                0,
+                Domain {
+                    id: initial.clone(),
+                    authentication_type: "Managed".into(),
+                    is_verified: true,
+                    is_default: false,
+                    is_initial: true,
+                    is_admin_managed: true,
+                    is_root: None,
+                    supported_services: vec!["Email".into(), "OfficeCommunicationsOnline".into()],
+                    password_validity_period_in_days: None,
+                    password_notification_window_in_days: None,
+                    federation: None,
+                },
+            );
+        }
+        for d in &mut domains {
+            d.id = d.id.to_ascii_lowercase();
+            if d.id == initial {
+                d.is_initial = true;
+            }
+            if let Some(fed) = &mut d.federation {
+                if fed.id.is_empty() {
+                    fed.id = util::stable_guid(&tenant.id, &format!("federation/{}", d.id));
+                }
+                d.authentication_type = "Federated".into();
+            } else {
+                d.authentication_type = "Managed".into();
+            }
+        }
+        if !domains.iter().any(|d| d.is_default)
+            && let Some(d) = domains.iter_mut().find(|d| d.is_initial)
+        {
+            d.is_default = true;
+        }
+        if domains.iter().filter(|d| d.is_default).count() != 1 {
+            return Err(SimError::Fixture(
+                "exactly one domain must be the default".into(),
+            ));
+        }
+        for sku in &mut skus {
+            sku.sku_id = sku.sku_id.to_ascii_lowercase();
+            if sku.subscription_ids.is_empty() {
+                sku.subscription_ids = vec![util::stable_guid(&tenant.id, &sku.sku_id)];
+            }
+        }
+        let mut state = TenantState {
+            tenant,
+            domains,
+            users: BTreeMap::new(),
+            upn_index: HashMap::new(),
+            deleted: BTreeMap::new(),
+            skus,
+            apps,
+            roles: Vec::new(),
+            version: 0,
+            user_versions: HashMap::new(),
+            removals: Vec::new(),
+        };
+        for role in directory_roles {
+            state.activate_role(role)?;
+        }
+        state.activate_role(DirectoryRole {
+            id: String::new(),
+            display_name: "Global Administrator".into(),
+            role_template_id: GLOBAL_ADMIN_TEMPLATE.into(),
+            description: None,
+        })?;
+        for user in users {
+            let user = state.normalize_user(user)?;
+            if state.user_by_upn(&user.user_principal_name).is_some()
+                || state.users.contains_key(&user.id)
+            {
+                return Err(SimError::Fixture(format!(
+                    "duplicate user {}",
+                    user.user_principal_name
+                )));
+            }
+            state.insert_user(user);
+        }
+        for mut user in deleted_users {
+            if user.deleted_date_time.is_none() {
+                user.deleted_date_time = Some(util::now_rfc3339());
+            }
+            let user = state.normalize_user(user)?;
+            state.deleted.insert(user.id.clone(), user);
+        }
+        Ok(state)
+    }
+
+    /// Activates a role (idempotent by template id) and returns its template id.
+    fn activate_role(&mut self, mut role: DirectoryRole) -> Result<String, SimError> {
+        if let Some(existing) = self.roles.iter().find(|r| {
+            r.role_template_id
+                .eq_ignore_ascii_case(&role.role_template_id)
+        }) {
+            return Ok(existing.role_template_id.clone());
+        }
+        if role.id.is_empty() {
+            role.id =
+                util::stable_guid(&self.tenant.id, &format!("role/{}", role.role_template_id));
+        }
+        let template = role.role_template_id.clone();
+        self.roles.push(role);
+        Ok(template)
+    }
+
+    fn resolve_role(&mut self, name_or_template: &str) -> Result<String, SimError> {
+        if let Some(r) = self.roles.iter().find(|r| {
+            r.role_template_id.eq_ignore_ascii_case(name_or_template)
+                || r.display_name.eq_ignore_ascii_case(name_or_template)
+        }) {
+            return Ok(r.role_template_id.clone());
+        }
+        let known = ROLE_TEMPLATES.iter().find(|(name, template)| {
+            name.eq_ignore_ascii_case(name_or_template)
+                || template.eq_ignore_ascii_case(name_or_template)
+        });
+        match known {
+            Some((name, template)) => self.activate_role(DirectoryRole {
+                id: String::new(),
+                display_name: (*name).to_string(),
+                role_template_id: (*template).to_string(),
+                description: None,
+            }),
+            None => Err(SimError::Fixture(format!(
+                "unknown directory role '{name_or_template}' (list it under directoryRoles)"
+            ))),
+        }
+    }
+
+    /// Resolves SKU and plan names to ids, fills defaults, checks the UPN domain exists.
+    fn normalize_user(&mut self, mut user: User) -> Result<User, SimError> {
+        let upn = user.user_principal_name.clone();
+        if !self.domains.iter().any(|d| d.id == user.upn_domain()) {
+            return Err(SimError::Fixture(format!("user {upn}: unknown domain")));
+        }
+        if user.id.is_empty() {
+            user.id = util::stable_guid(&self.tenant.id, &format!("user/{}", upn.to_lowercase()));
+        }
+        if user.mail_nickname.is_empty() {
+            user.mail_nickname = upn.split('@').next().unwrap_or_default().to_string();
+        }
+        if user.created_date_time.is_none() {
+            user.created_date_time = Some(util::now_rfc3339());
+        }
+        for lic in &mut user.licenses {
+            let (sku, plans) = self.resolve_license(&upn, &lic.sku, &lic.disabled_plans)?;
+            lic.sku = sku;
+            lic.disabled_plans = plans;
+        }
+        for lic in &mut user.group_licenses {
+            let (sku, plans) = self.resolve_license(&upn, &lic.sku, &lic.disabled_plans)?;
+            lic.sku = sku;
+            lic.disabled_plans = plans;
+        }
+        let mut roles = Vec::new();
+        for role in &user.roles {
+            roles.push(self.resolve_role(role)?);
+        }
+        user.roles = roles;
+        Ok(user)
+    }
+
+    fn resolve_license(
+        &self,
+        upn: &str,
+        sku: &str,
+        plans: &[String],
+    ) -> Result<(String, Vec<String>), SimError> {
+        let sku = self
+            .sku(sku)
+            .ok_or_else(|| SimError::Fixture(format!("user {upn}: unknown SKU '{sku}'")))?;
+        let mut ids = Vec::new();
+        for p in plans {
+            let plan = sku
+                .service_plans
+                .iter()
+                .find(|sp| {
+                    sp.service_plan_id.eq_ignore_ascii_case(p)
+                        || sp.service_plan_name.eq_ignore_ascii_case(p)
+                })
+                .ok_or_else(|| {
+                    SimError::Fixture(format!(
+                        "user {upn}: SKU {} has no service plan '{p}'",
+                        sku.sku_part_number
+                    ))
+                })?;
+            ids.push(plan.service_plan_id.to_ascii_lowercase());
+        }
+        Ok((sku.sku_id.clone(), ids))
+    }
+
+    pub fn to_fixture(&self) -> Fixture {
+        Fixture {
+            tenant: self.tenant.clone(),
+            domains: self.domains.clone(),
+            users: self.users.values().cloned().collect(),
+            deleted_users: self.deleted.values().cloned().collect(),
+            skus: self.skus.clone(),
+            apps: self.apps.clone(),
+            directory_roles: self.roles.clone(),
+        }
+    }
+
+    // ---- lookups ------------------------------------------------------------------------
+
+    /// A SKU by skuId or part number (case-insensitive).
+    pub fn sku(&self, id_or_part: &str) -> Option<&Sku> {
+        self.skus.iter().find(|s| {
+            s.sku_id.eq_ignore_ascii_case(id_or_part)
+                || s.sku_part_number.eq_ignore_ascii_case(id_or_part)
+        })
+    }
+
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains
+            .iter()
+            .find(|d| d.id.eq_ignore_ascii_case(name))
+    }
+
+    pub fn domain_mut(&mut self, name: &str) -> Option<&mut Domain> {
+        self.domains
+            .iter_mut()
+            .find(|d| d.id.eq_ignore_ascii_case(name))
+    }
+
+    pub fn user_by_upn(&self, upn: &str) -> Option<&User> {
+        self.upn_index
+            .get(&upn.to_lowercase())
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// Resolves an id or a UPN to the user's id.
+    pub fn user_id(&self, id_or_upn: &str) -> Option<String> {
+        if self.users.contains_key(id_or_upn) {
+            return Some(id_or_upn.to_string());
+        }
+        let lower = id_or_upn.to_lowercase();
+        if self.users.contains_key(&lower) {
+            return Some(lower);
+        }
+        self.upn_index.get(&lower).cloned()
+    }
+
+    pub fn user(&self, id_or_upn: &str) -> Option<&User> {
+        self.user_id(id_or_upn).and_then(|id| self.users.get(&id))
+    }
+
+    /// Number of active users: decides the throttling tenant size.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Seats in use for a SKU: active users holding it directly or through a group.
+    pub fn consumed_units(&self, sku_id: &str) -> i32 {
+        let n = self
+            .users
+            .values()
+            .filter(|u| {
+                u.licenses
+                    .iter()
+                    .any(|l| l.sku.eq_ignore_ascii_case(sku_id))
+                    || u.group_licenses
+                        .iter()
+                        .any(|l| l.sku.eq_ignore_ascii_case(sku_id))
+            })
+            .count();
+        i32::try_from(n).unwrap_or(i32::MAX)
+    }
+
+    pub fn immutable_id_taken(&self, immutable_id: &str, except: Option<&str>) -> bool {
+        self.users.values().chain(self.deleted.values()).any(|u| {
+            Some(u.id.as_str()) != except
+                && u.on_premises_immutable_id.as_deref() == Some(immutable_id)
+        })
+    }
+
+    // ---- mutations (all record delta versions) -------------------------------------------
+
+    fn bump(&mut self) -> u64 {
+        self.version += 1;
+        self.version
+    }
+
+    /// Inserts a new (normalized) user and records every property as changed.
+    pub fn insert_user(&mut self, user: User) {
+        let v = self.bump();
+        let props = render::user_full(&user);
+        let entry = UserVersions {
+            props: props.keys().map(|k| (k.clone(), v)).collect(),
+            last: v,
+        };
+        self.user_versions.insert(user.id.clone(), entry);
+        self.upn_index
+            .insert(user.user_principal_name.to_lowercase(), user.id.clone());
+        self.users.insert(user.id.clone(), user);
+    }
+
+    /// Applies `f` to a user and records the properties whose rendered value changed.
+    pub fn modify_user<R>(&mut self, id: &str, f: impl FnOnce(&mut User) -> R) -> Option<R> {
+        let user = self.users.get_mut(id)?;
+        let before = render::user_full(user);
+        let old_upn = user.user_principal_name.to_lowercase();
+        let result = f(user);
+        let after = render::user_full(user);
+        let new_upn = user.user_principal_name.to_lowercase();
+        let user_id = user.id.clone();
+        if old_upn != new_upn {
+            self.upn_index.remove(&old_upn);
+            self.upn_index.insert(new_upn, user_id);
+        }
+        self.record_changes(id, &before, &after);
+        Some(result)
+    }
+
+    fn record_changes(
+        &mut self,
+        id: &str,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) {
+        let changed: Vec<String> = after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .chain(before.keys().filter(|k| !after.contains_key(*k)).cloned())
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let v = self.bump();
+        let entry = self.user_versions.entry(id.to_string()).or_default();
+        for k in changed {
+            entry.props.insert(k, v);
+        }
+        entry.last = v;
+    }
+
+    /// Soft delete: moves the user to deleted items.
+    pub fn soft_delete_user(&mut self, id: &str) -> bool {
+        let Some(mut user) = self.users.remove(id) else {
+            return false;
+        };
+        self.upn_index
+            .remove(&user.user_principal_name.to_lowercase());
+        user.deleted_date_time = Some(util::now_rfc3339());
+        let v = self.bump();
+        self.removals
+            .push((v, id.to_string(), RemovalReason::Changed));
+        self.user_versions.remove(id);
+        self.deleted.insert(id.to_string(), user);
+        true
+    }
+
+    /// Permanently deletes a soft-deleted user.
+    pub fn hard_delete_user(&mut self, id: &str) -> bool {
+        if self.deleted.remove(id).is_none() {
+            return false;
+        }
+        let v = self.bump();
+        self.removals
+            .push((v, id.to_string(), RemovalReason::Deleted));
+        true
+    }
+
+    /// Restores a soft-deleted user. Fails (returns the conflicting UPN) when the UPN is taken.
+    pub fn restore_user(&mut self, id: &str) -> Result<Option<User>, String> {
+        let Some(user) = self.deleted.get(id) else {
+            return Ok(None);
+        };
+        if self.user_by_upn(&user.user_principal_name).is_some() {
+            return Err(user.user_principal_name.clone());
+        }
+        let Some(mut user) = self.deleted.remove(id) else {
+            return Ok(None);
+        };
+        user.deleted_date_time = None;
+        self.insert_user(user.clone());
+        Ok(Some(user))
+    }
+
+    /// Inserts a user given by a test (fixture-style names resolved).
+    pub fn insert_fixture_user(&mut self, user: User) -> Result<User, SimError> {
+        let user = self.normalize_user(user)?;
+        if self.user_by_upn(&user.user_principal_name).is_some()
+            || self.users.contains_key(&user.id)
+        {
+            return Err(SimError::Fixture(format!(
+                "user {} already exists",
+                user.user_principal_name
+            )));
+        }
+        self.insert_user(user.clone());
+        Ok(user)
+    }
+}

@@ -1,0 +1,13 @@
+//! Behaviour tests over real HTTP on 127.0.0.1.
+
+mod auth;
+mod batch;
+mod common;
+mod delta;
+mod domains;
+mod faults;
+mod fixture;
+mod licenses;
+mod throttling;
+mod tls;
+mod users;
