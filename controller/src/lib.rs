@@ -1,0 +1,6 @@
+//! o365-controller: manage an Office 365 / Microsoft Entra tenant declaratively.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod manifest;
+pub mod cli;

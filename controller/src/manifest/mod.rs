@@ -1,0 +1,334 @@
+//! Reading manifests from files: multi-document YAML of the four kinds plus `Secret`, checked
+//! against the same schema and CEL rules the API server enforces, with every error reported as
+//! `file:line:column: message`.
+
+mod schema;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::cel::{CompiledSchema, Validator, compile_schema};
+use serde_saphyr::Spanned;
+
+use crate::api::{AppAssignment, FederatedDomain, GROUP, LicensePolicy, Tenant, VERSION};
+pub use yaml::Position;
+use yaml::{Node, PathIndex};
+
+/// One problem in one document.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// The file.
+    pub file: PathBuf,
+    /// Where in it.
+    pub position: Position,
+    /// What is wrong and, where it can say, what to write instead.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.position.line,
+            self.position.column,
+            self.message
+        )
+    }
+}
+
+/// Where an object was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The file.
+    pub file: PathBuf,
+    /// The start of the document.
+    pub position: Position,
+}
+
+/// Everything read from a set of files, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Manifests {
+    /// Tenants.
+    pub tenants: Vec<Tenant>,
+    /// FederatedDomains.
+    pub domains: Vec<FederatedDomain>,
+    /// AppAssignments.
+    pub assignments: Vec<AppAssignment>,
+    /// LicensePolicies.
+    pub policies: Vec<LicensePolicy>,
+    /// Secrets (credentials for CLI mode).
+    pub secrets: Vec<Secret>,
+    /// Where each object came from, keyed by `Kind/name`.
+    pub sources: BTreeMap<String, Source>,
+}
+
+impl Manifests {
+    /// How many objects were read.
+    pub fn len(&self) -> usize {
+        self.tenants.len()
+            + self.domains.len()
+            + self.assignments.len()
+            + self.policies.len()
+            + self.secrets.len()
+    }
+
+    /// Whether nothing was read.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads every `.yaml`/`.yml` file under `paths` (directories recursively, in name order) and
+/// returns the objects, or every problem found in any of them.
+pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<Diagnostic>> {
+    let mut files = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        collect_files(path, &mut files, &mut diagnostics);
+    }
+    let loader = Loader::new();
+    let mut manifests = Manifests::default();
+    for file in &files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => loader.load_text(file, &text, &mut manifests, &mut diagnostics),
+            Err(e) => diagnostics.push(Diagnostic {
+                file: file.clone(),
+                position: Position::default(),
+                message: format!("cannot read the file: {e}"),
+            }),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(manifests)
+    } else {
+        diagnostics.sort();
+        Err(diagnostics)
+    }
+}
+
+/// Parses manifests from a string, as if read from `file`.
+pub fn load_str(file: &Path, text: &str) -> Result<Manifests, Vec<Diagnostic>> {
+    let mut manifests = Manifests::default();
+    let mut diagnostics = Vec::new();
+    Loader::new().load_text(file, text, &mut manifests, &mut diagnostics);
+    if diagnostics.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        diagnostics.push(Diagnostic {
+            file: path.to_owned(),
+            position: Position::default(),
+            message: "no such file or directory".to_owned(),
+        });
+        return;
+    };
+    if !meta.is_dir() {
+        files.push(path.to_owned());
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                file: path.to_owned(),
+                position: Position::default(),
+                message: format!("cannot list the directory: {e}"),
+            });
+            return;
+        }
+    };
+    entries.sort();
+    for entry in entries {
+        let is_yaml = entry
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml");
+        if entry.is_dir() || is_yaml {
+            collect_files(&entry, files, diagnostics);
+        }
+    }
+}
+
+struct KindSchema {
+    kind: String,
+    structural: serde_json::Value,
+    cel: CompiledSchema,
+}
+
+struct Loader {
+    validator: Validator,
+    kinds: Vec<KindSchema>,
+}
+
+impl Loader {
+    fn new() -> Self {
+        let kinds = crate::api::crds()
+            .into_iter()
+            .filter_map(|crd| {
+                let kind = crd.spec.names.kind.clone();
+                let schema = crd
+                    .spec
+                    .versions
+                    .first()?
+                    .schema
+                    .as_ref()?
+                    .open_api_v3_schema
+                    .as_ref()?;
+                let structural = serde_json::to_value(schema).ok()?;
+                let cel = compile_schema(&structural);
+                Some(KindSchema {
+                    kind,
+                    structural,
+                    cel,
+                })
+            })
+            .collect();
+        Self {
+            validator: Validator::new(),
+            kinds,
+        }
+    }
+
+    fn load_text(
+        &self,
+        file: &Path,
+        text: &str,
+        manifests: &mut Manifests,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        let documents: Vec<Spanned<Node>> = match serde_saphyr::from_multiple(text) {
+            Ok(docs) => docs,
+            Err(e) => {
+                let position = e.location().map(Position::from_location).unwrap_or_default();
+                diagnostics.push(Diagnostic {
+                    file: file.to_owned(),
+                    position,
+                    message: format!("not valid YAML: {}", first_line(&e.to_string())),
+                });
+                return;
+            }
+        };
+        for document in documents {
+            if document.value == Node::Null {
+                continue; // an empty document, e.g. a trailing `---`
+            }
+            let (value, index) = yaml::to_json(&document);
+            let mut report = |path: &str, message: String| {
+                diagnostics.push(Diagnostic {
+                    file: file.to_owned(),
+                    position: index.locate(path).unwrap_or_default(),
+                    message: if path.is_empty() {
+                        message
+                    } else {
+                        format!("{path}: {message}")
+                    },
+                });
+            };
+            self.load_document(value, &index, manifests, &mut report, file);
+        }
+    }
+
+    fn load_document(
+        &self,
+        value: serde_json::Value,
+        index: &PathIndex,
+        manifests: &mut Manifests,
+        report: &mut dyn FnMut(&str, String),
+        file: &Path,
+    ) {
+        let field = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let api_version = field("apiVersion");
+        let kind = field("kind");
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned();
+        if !value.is_object() {
+            report("", "a manifest must be a mapping with apiVersion, kind, metadata and spec".into());
+            return;
+        }
+        if name.is_empty() {
+            report("metadata.name", "Required value: every object needs metadata.name".into());
+        }
+        let source = Source {
+            file: file.to_owned(),
+            position: index.locate("").unwrap_or_default(),
+        };
+        if api_version == "v1" && kind == "Secret" {
+            match serde_json::from_value::<Secret>(value) {
+                Ok(secret) => {
+                    manifests.sources.insert(format!("Secret/{name}"), source);
+                    manifests.secrets.push(secret);
+                }
+                Err(e) => report("", format!("invalid Secret: {e}")),
+            }
+            return;
+        }
+        let expected = format!("{GROUP}/{VERSION}");
+        let Some(kind_schema) = self.kinds.iter().find(|k| k.kind == kind) else {
+            report(
+                "kind",
+                format!(
+                    "unsupported kind {kind:?} (apiVersion {api_version:?}): expected Tenant, FederatedDomain, AppAssignment or LicensePolicy ({expected}), or Secret (v1)"
+                ),
+            );
+            return;
+        };
+        if api_version != expected {
+            report(
+                "apiVersion",
+                format!("unsupported apiVersion {api_version:?} for {kind}: write apiVersion: {expected}"),
+            );
+            return;
+        }
+        let mut failed = false;
+        for violation in schema::validate(&kind_schema.structural, &value) {
+            failed = true;
+            report(&violation.path, violation.message);
+        }
+        if failed {
+            return; // CEL rules assume a structurally valid object, as the API server does
+        }
+        if let Err(errors) = self
+            .validator
+            .validate_compiled(&kind_schema.cel, &value, None)
+        {
+            for error in errors.iter() {
+                report(&error.field_path, format!("Invalid value: {}", error.message));
+            }
+            return;
+        }
+        let key = match value.pointer("/metadata/namespace").and_then(|v| v.as_str()) {
+            Some(ns) => format!("{kind}/{ns}/{name}"),
+            None => format!("{kind}/{name}"),
+        };
+        let typed = match kind.as_str() {
+            "Tenant" => serde_json::from_value(value).map(|o| manifests.tenants.push(o)),
+            "FederatedDomain" => serde_json::from_value(value).map(|o| manifests.domains.push(o)),
+            "AppAssignment" => serde_json::from_value(value).map(|o| manifests.assignments.push(o)),
+            _ => serde_json::from_value(value).map(|o| manifests.policies.push(o)),
+        };
+        match typed {
+            Ok(()) => {
+                if manifests.sources.insert(key.clone(), source).is_some() {
+                    report("metadata.name", format!("{key} is defined twice; object names must be unique per kind"));
+                }
+            }
+            Err(e) => report("", format!("invalid {kind}: {e}")),
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
