@@ -138,19 +138,24 @@ fn collect(st: &TenantState, token: &Token) -> (Vec<Value>, Option<String>, bool
         }
     }
     if !token.initial {
+        // The latest removal of each id still removed (a restored user appears as a user).
+        let mut removed: std::collections::BTreeMap<&str, RemovalReason> = Default::default();
         for (version, id, reason) in &st.removals {
-            if *version <= token.since || *version > token.upto {
-                continue;
+            if *version > token.since
+                && *version <= token.upto
+                && !st.users.contains_key(id)
+                && token.after.as_deref().is_none_or(|a| id.as_str() > a)
+            {
+                removed.insert(id.as_str(), *reason);
             }
-            if token.after.as_deref().is_some_and(|a| id.as_str() <= a) {
-                continue;
-            }
+        }
+        for (id, reason) in removed {
             let reason = match reason {
                 RemovalReason::Changed => "changed",
                 RemovalReason::Deleted => "deleted",
             };
             entries.push((
-                id.clone(),
+                id.to_string(),
                 json!({"id": id, "@removed": {"reason": reason}}),
             ));
         }
