@@ -215,3 +215,59 @@ pub fn floor(writes: u64, reads_ru: u64, users: usize, time_scale: f64) -> Durat
         .max(over(w, WRITE_TENANT_CAPACITY, WRITE_TENANT_WINDOW));
     Duration::from_secs_f64(secs / s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_at_least_one_at_scale_one() {
+        assert_eq!(retry_after_header(Duration::from_millis(10), 1.0), "1");
+        assert_eq!(retry_after_header(Duration::from_millis(2100), 1.0), "3");
+    }
+
+    #[test]
+    fn retry_after_is_fractional_milliseconds_when_time_scaled() {
+        assert_eq!(
+            retry_after_header(Duration::from_micros(2_128_000), 10.0),
+            "2.128"
+        );
+        assert_eq!(retry_after_header(Duration::from_micros(10), 10.0), "0.001");
+    }
+
+    #[test]
+    fn a_refused_request_takes_nothing_from_the_buckets() {
+        let mut t = Throttle::new(1e-9);
+        let now = Instant::now();
+        let big = Cost {
+            ru: 3_500,
+            writes: 0,
+        };
+        assert!(t.admit("app", "tenant", 10, big, now).is_ok());
+        let err = t.admit("app", "tenant", 10, Cost { ru: 1, writes: 0 }, now);
+        assert_eq!(
+            err.map_err(|e| e.information),
+            Err("ResourceUnitLimitExceeded")
+        );
+    }
+
+    #[test]
+    fn writes_are_limited_to_3000_per_app_and_tenant() {
+        let mut t = Throttle::new(1e-9);
+        let now = Instant::now();
+        let write = Cost { ru: 1, writes: 1 };
+        for _ in 0..3_000 {
+            assert!(t.admit("app", "tenant", 1_000, write, now).is_ok());
+        }
+        let err = t.admit("app", "tenant", 1_000, write, now).err();
+        assert_eq!(err.map(|e| e.information), Some("WriteLimitExceeded"));
+    }
+
+    #[test]
+    fn tenant_size_picks_the_resource_unit_budget() {
+        assert_eq!(ru_capacity(49), 3_500.0);
+        assert_eq!(ru_capacity(50), 5_000.0);
+        assert_eq!(ru_capacity(500), 5_000.0);
+        assert_eq!(ru_capacity(501), 8_000.0);
+    }
+}
