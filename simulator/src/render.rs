@@ -152,6 +152,10 @@ pub fn user_full(u: &User) -> Map<String, Value> {
     m.insert("onPremisesSyncEnabled".into(), Value::Null);
     m.insert("proxyAddresses".into(), json!([]));
     m.insert("otherMails".into(), json!([]));
+    // Non-nullable in the schema; the simulator does not model them.
+    m.insert("assignedPlans".into(), json!([]));
+    m.insert("provisionedPlans".into(), json!([]));
+    m.insert("hireDate".into(), json!("0001-01-01T00:00:00Z"));
     for key in USER_EXTRA_PROPERTIES {
         m.insert((*key).into(), Value::Null);
     }
