@@ -2,5 +2,5 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod manifest;
 pub mod cli;
+pub mod manifest;

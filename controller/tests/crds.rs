@@ -13,8 +13,12 @@ fn repo_root() -> PathBuf {
 fn committed_crds_are_up_to_date() {
     for crd in crds() {
         let path = repo_root().join("crds").join(crd_file_name(&crd));
-        let committed = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{} is missing ({e}); run `cargo run -p o365-controller -- crds --output-dir crds`", path.display()));
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{} is missing ({e}); run `cargo run -p o365-controller -- crds --output-dir crds`",
+                path.display()
+            )
+        });
         let generated = crd_yaml(&crd).expect("CRD serialises");
         assert!(
             committed == generated,
@@ -28,7 +32,11 @@ fn undocumented(schema: &Value, path: &str, out: &mut Vec<String>) {
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         for (name, prop) in props {
             let child = format!("{path}.{name}");
-            if prop.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if prop
+                .get("description")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 out.push(child.clone());
             }
             undocumented(prop, &child, out);
@@ -47,7 +55,13 @@ fn every_schema_property_has_a_description() {
     let mut missing = Vec::new();
     for crd in crds() {
         let schema = serde_json::to_value(
-            crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap(),
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
         )
         .unwrap();
         let kind = crd.spec.names.kind.clone();
@@ -62,7 +76,10 @@ fn every_schema_property_has_a_description() {
             undocumented(prop, &format!("{kind}.{name}"), &mut missing);
         }
     }
-    assert!(missing.is_empty(), "properties without a description: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:#?}"
+    );
 }
 
 #[test]
@@ -79,11 +96,23 @@ fn crds_have_short_names_category_and_ready_column() {
         assert_eq!(crd.spec.names.kind, kind);
         assert_eq!(crd.spec.group, "o365-controller.io");
         assert_eq!(crd.spec.scope, "Namespaced");
-        assert_eq!(crd.spec.names.short_names.as_deref(), Some(&[short.to_owned()][..]));
-        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["o365".to_owned()][..]));
+        assert_eq!(
+            crd.spec.names.short_names.as_deref(),
+            Some(&[short.to_owned()][..])
+        );
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["o365".to_owned()][..])
+        );
         let version = &crd.spec.versions[0];
         assert_eq!(version.name, "v1alpha1");
-        assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some()
+        );
         let columns: Vec<&str> = version
             .additional_printer_columns
             .as_ref()
@@ -91,7 +120,10 @@ fn crds_have_short_names_category_and_ready_column() {
             .iter()
             .map(|c| c.name.as_str())
             .collect();
-        assert!(columns.contains(&"Ready") && columns.contains(&"Age"), "{kind}: {columns:?}");
+        assert!(
+            columns.contains(&"Ready") && columns.contains(&"Age"),
+            "{kind}: {columns:?}"
+        );
     }
 }
 
@@ -99,8 +131,13 @@ fn crds_have_short_names_category_and_ready_column() {
 fn status_conditions_are_a_list_map_keyed_by_type() {
     for crd in crds() {
         let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
-        let conditions = &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["conditions"];
-        assert_eq!(conditions["x-kubernetes-list-type"], "map", "{}", crd.spec.names.kind);
+        let conditions =
+            &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["conditions"];
+        assert_eq!(
+            conditions["x-kubernetes-list-type"], "map",
+            "{}",
+            crd.spec.names.kind
+        );
         assert_eq!(conditions["x-kubernetes-list-map-keys"][0], "type");
     }
 }
@@ -109,7 +146,11 @@ fn status_conditions_are_a_list_map_keyed_by_type() {
 fn no_unsigned_integer_formats_in_any_schema() {
     for crd in crds() {
         let text = serde_json::to_string(&crd).unwrap();
-        assert!(!text.contains("\"uint"), "{} has an unsigned format", crd.spec.names.kind);
+        assert!(
+            !text.contains("\"uint"),
+            "{} has an unsigned format",
+            crd.spec.names.kind
+        );
     }
 }
 
@@ -117,7 +158,13 @@ fn no_unsigned_integer_formats_in_any_schema() {
 fn every_cel_rule_compiles() {
     for crd in crds() {
         let schema = serde_json::to_value(
-            crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap(),
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
         )
         .unwrap();
         let compiled = kube::core::cel::compile_schema(&schema);

@@ -14,7 +14,9 @@ pub const APPROVE_RUN_ANNOTATION: &str = "o365-controller.io/approve-run";
 pub const EXPORT_REQUESTED_ANNOTATION: &str = "o365-controller.io/export-requested-at";
 
 /// A reference to another object of this controller in the same namespace.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalRef {
     /// Name of the referenced object. It must live in the same namespace as this object:

@@ -149,9 +149,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
     };
     entries.sort();
     for entry in entries {
-        let is_yaml = entry
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml");
+        let is_yaml = entry.extension().is_some_and(|e| e == "yaml" || e == "yml");
         if entry.is_dir() || is_yaml {
             collect_files(&entry, files, diagnostics);
         }
@@ -208,7 +206,10 @@ impl Loader {
         let documents: Vec<Spanned<Node>> = match serde_saphyr::from_multiple(text) {
             Ok(docs) => docs,
             Err(e) => {
-                let position = e.location().map(Position::from_location).unwrap_or_default();
+                let position = e
+                    .location()
+                    .map(Position::from_location)
+                    .unwrap_or_default();
                 diagnostics.push(Diagnostic {
                     file: file.to_owned(),
                     position,
@@ -245,7 +246,13 @@ impl Loader {
         report: &mut dyn FnMut(&str, String),
         file: &Path,
     ) {
-        let field = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let field = |key: &str| {
+            value
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
         let api_version = field("apiVersion");
         let kind = field("kind");
         let name = value
@@ -254,11 +261,17 @@ impl Loader {
             .unwrap_or("")
             .to_owned();
         if !value.is_object() {
-            report("", "a manifest must be a mapping with apiVersion, kind, metadata and spec".into());
+            report(
+                "",
+                "a manifest must be a mapping with apiVersion, kind, metadata and spec".into(),
+            );
             return;
         }
         if name.is_empty() {
-            report("metadata.name", "Required value: every object needs metadata.name".into());
+            report(
+                "metadata.name",
+                "Required value: every object needs metadata.name".into(),
+            );
         }
         let source = Source {
             file: file.to_owned(),
@@ -287,7 +300,9 @@ impl Loader {
         if api_version != expected {
             report(
                 "apiVersion",
-                format!("unsupported apiVersion {api_version:?} for {kind}: write apiVersion: {expected}"),
+                format!(
+                    "unsupported apiVersion {api_version:?} for {kind}: write apiVersion: {expected}"
+                ),
             );
             return;
         }
@@ -304,11 +319,17 @@ impl Loader {
             .validate_compiled(&kind_schema.cel, &value, None)
         {
             for error in errors.iter() {
-                report(&error.field_path, format!("Invalid value: {}", error.message));
+                report(
+                    &error.field_path,
+                    format!("Invalid value: {}", error.message),
+                );
             }
             return;
         }
-        let key = match value.pointer("/metadata/namespace").and_then(|v| v.as_str()) {
+        let key = match value
+            .pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+        {
             Some(ns) => format!("{kind}/{ns}/{name}"),
             None => format!("{kind}/{name}"),
         };
@@ -321,7 +342,10 @@ impl Loader {
         match typed {
             Ok(()) => {
                 if manifests.sources.insert(key.clone(), source).is_some() {
-                    report("metadata.name", format!("{key} is defined twice; object names must be unique per kind"));
+                    report(
+                        "metadata.name",
+                        format!("{key} is defined twice; object names must be unique per kind"),
+                    );
                 }
             }
             Err(e) => report("", format!("invalid {kind}: {e}")),

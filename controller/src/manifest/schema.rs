@@ -200,7 +200,7 @@ fn check_array(schema: &Value, items: &[Value], path: &str, out: &mut Vec<Violat
                     out.push(Violation {
                         path: format!("{path}[{i}]"),
                         message: format!(
-                            "Duplicate value: {} is already listed at {path}[{first}]; list each entry once",
+                            "Duplicate value: duplicate entries for key [{}]: already listed at {path}[{first}]; list each entry once",
                             shown.join(", ")
                         ),
                     });
@@ -254,6 +254,8 @@ fn check_object(
             walk(child_schema, child, &child_path, out);
         } else if let Some(additional) = additional.filter(|a| a.is_object()) {
             walk(additional, child, &child_path, out);
+        } else if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key.as_str()) {
+            // Checked by the loader itself: the API server owns these.
         } else if !preserve && (properties.is_some() || additional.is_some()) {
             let known: Vec<&str> = properties
                 .map(|p| p.keys().map(String::as_str).collect())
@@ -261,7 +263,7 @@ fn check_object(
             out.push(Violation {
                 path: child_path.clone(),
                 message: format!(
-                    "unknown field \"{child_path}\"; known fields here: {}",
+                    "unknown field \"{child_path}\": field not declared in schema; known fields here: {}",
                     known.join(", ")
                 ),
             });
@@ -291,12 +293,40 @@ mod tests {
             &schema(),
             &json!({"mode": "C", "n": 11, "extra": 1, "users": [{"upn": "a"}, {"upn": "a"}]}),
         );
-        let messages: Vec<String> = v.iter().map(|v| format!("{}: {}", v.path, v.message)).collect();
-        assert!(messages.iter().any(|m| m.starts_with("name: Required value")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("Unsupported value: \"C\"")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("less than or equal to 10")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("unknown field \"extra\"")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.starts_with("users[1]: Duplicate value")), "{messages:?}");
+        let messages: Vec<String> = v
+            .iter()
+            .map(|v| format!("{}: {}", v.path, v.message))
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("name: Required value")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("Unsupported value: \"C\"")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("less than or equal to 10")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("unknown field \"extra\"")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("users[1]: Duplicate value")),
+            "{messages:?}"
+        );
         assert_eq!(messages.len(), 5, "{messages:?}");
     }
 
