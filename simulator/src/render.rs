@@ -156,6 +156,8 @@ pub fn user_full(u: &User) -> Map<String, Value> {
     m.insert("assignedPlans".into(), json!([]));
     m.insert("provisionedPlans".into(), json!([]));
     m.insert("hireDate".into(), json!("0001-01-01T00:00:00Z"));
+    m.insert("birthday".into(), json!("0001-01-01T00:00:00Z"));
+    m.insert("deviceEnrollmentLimit".into(), json!(5));
     for key in USER_EXTRA_PROPERTIES {
         m.insert((*key).into(), Value::Null);
     }
