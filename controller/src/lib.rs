@@ -4,3 +4,4 @@
 pub mod api;
 pub mod cli;
 pub mod manifest;
+pub mod model;

@@ -1,0 +1,130 @@
+//! What the tenant should look like: the four kinds, resolved into one tenant's view.
+//!
+//! References are already resolved by whoever builds this (CLI from files, controller from the
+//! API server): certificates are read from their Secrets/ConfigMaps, annotations are decoded.
+//! Problems found while resolving (a missing Secret, a domainRef to nothing) are carried in
+//! `problems` so `plan` can report them next to the object they belong to.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::api::{AppAssignmentSpec, FederatedDomainSpec, LicensePolicySpec, Mode};
+
+/// The four kinds of this controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Kind {
+    /// `Tenant`.
+    Tenant,
+    /// `FederatedDomain`.
+    FederatedDomain,
+    /// `AppAssignment`.
+    AppAssignment,
+    /// `LicensePolicy`.
+    LicensePolicy,
+}
+
+impl Kind {
+    /// The kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tenant => "Tenant",
+            Kind::FederatedDomain => "FederatedDomain",
+            Kind::AppAssignment => "AppAssignment",
+            Kind::LicensePolicy => "LicensePolicy",
+        }
+    }
+}
+
+/// Identifies one object: kind, namespace (empty in CLI mode without namespaces) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ObjectKey {
+    /// The kind.
+    pub kind: Kind,
+    /// The namespace, or empty.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// A key.
+    pub fn new(kind: Kind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind.as_str(), self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind.as_str(), self.namespace, self.name)
+        }
+    }
+}
+
+/// Everything the spec asks of one tenant.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredTenant {
+    /// The Tenant object.
+    pub tenant: Option<ObjectKey>,
+    /// The Tenant's mode (the other kinds may override it).
+    pub mode: Mode,
+    /// FederatedDomains of the tenant.
+    pub domains: Vec<DesiredDomain>,
+    /// AppAssignments whose domainRef names one of `domains` (or nothing that exists).
+    pub assignments: Vec<DesiredAssignment>,
+    /// LicensePolicies of the tenant.
+    pub policies: Vec<DesiredPolicy>,
+}
+
+/// A FederatedDomain with its references resolved.
+#[derive(Debug, Clone)]
+pub struct DesiredDomain {
+    /// The object.
+    pub key: ObjectKey,
+    /// Its spec.
+    pub spec: FederatedDomainSpec,
+    /// `spec.mode`, or the Tenant's.
+    pub mode: Mode,
+    /// The signing certificate as base64 DER (resolved from PEM, inline, Secret or ConfigMap),
+    /// or why it could not be resolved.
+    pub signing_certificate: Option<Result<String, String>>,
+    /// The next signing certificate, likewise.
+    pub next_signing_certificate: Option<Result<String, String>>,
+    /// The plan id named by the `o365-controller.io/approve-run` annotation, if any.
+    pub approved_plan: Option<String>,
+    /// The object is being deleted (deletionTimestamp set) and its finalizer is pending.
+    pub deleting: bool,
+}
+
+/// An AppAssignment with its domain resolved.
+#[derive(Debug, Clone)]
+pub struct DesiredAssignment {
+    /// The object.
+    pub key: ObjectKey,
+    /// Its labels (for LicensePolicy `assignmentSelector`).
+    pub labels: BTreeMap<String, String>,
+    /// Its spec.
+    pub spec: AppAssignmentSpec,
+    /// `spec.mode`, or the domain's, or the Tenant's.
+    pub mode: Mode,
+    /// With `provisioning: Manual`: an export was requested and not yet done (the annotation
+    /// `o365-controller.io/export-requested-at` differs from the status' last export).
+    pub export_requested: bool,
+}
+
+/// A LicensePolicy.
+#[derive(Debug, Clone)]
+pub struct DesiredPolicy {
+    /// The object.
+    pub key: ObjectKey,
+    /// Its spec.
+    pub spec: LicensePolicySpec,
+    /// `spec.mode`, or the Tenant's.
+    pub mode: Mode,
+}
