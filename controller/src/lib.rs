@@ -2,6 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod apply;
 pub mod cli;
+pub mod graph;
 pub mod manifest;
 pub mod model;
+pub mod plan;

@@ -1,0 +1,1 @@
+//! Executes a plan through Microsoft Graph and reports what happened.
