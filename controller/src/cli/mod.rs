@@ -1,6 +1,7 @@
 //! The command line: argument parsing and one function per subcommand.
 
 mod crds;
+mod sim;
 mod validate;
 
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Serve the Microsoft Graph simulator (token endpoint + Graph v1.0) until interrupted.
+    Sim(sim::SimArgs),
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -41,5 +44,6 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crds { output_dir } => crds::run(output_dir.as_deref()),
         Command::Validate { files } => validate::run(&files),
+        Command::Sim(args) => sim::run(args),
     }
 }
