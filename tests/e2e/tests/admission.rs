@@ -241,7 +241,6 @@ async fn tenant_examples_are_accepted() -> Result<()> {
 async fn invalid_examples_are_rejected_with_their_message() -> Result<()> {
     let client = client().await?;
     install_crds(&client).await?;
-    let ns = TestNamespace::new(&client, "e2e-invalid").await?;
     let files = yaml_files("invalid")?;
     let mut problems = Vec::new();
     for file in &files {
@@ -259,7 +258,11 @@ async fn invalid_examples_are_rejected_with_their_message() -> Result<()> {
             ));
             continue;
         };
+        // A namespace per file: an invalid example wrongly accepted must not turn the next
+        // file (often an object of the same name) into an update.
+        let ns = TestNamespace::new(&client, "e2e-invalid").await?;
         let out = apply_file(ns.name(), file)?;
+        ns.delete().await?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             problems.push(format!(
@@ -283,7 +286,7 @@ async fn invalid_examples_are_rejected_with_their_message() -> Result<()> {
             problems.join("\n\n")
         );
     }
-    ns.delete().await
+    Ok(())
 }
 
 #[tokio::test]
