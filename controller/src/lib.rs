@@ -8,3 +8,4 @@ pub mod graph;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod resolve;
