@@ -178,7 +178,7 @@ pub fn token_endpoint(sh: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8
         .cloned()
         .or_else(|| basic_auth(headers).map(|b| b.1));
     let verdict = if let Some(secret) = secret {
-        if app.client_secrets.iter().any(|s| *s == secret) {
+        if app.client_secrets.contains(&secret) {
             Ok(())
         } else {
             Err(aad_error(

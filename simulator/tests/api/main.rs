@@ -1,5 +1,11 @@
 //! Behaviour tests over real HTTP on 127.0.0.1.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests unwrap: a panic is a failed test"
+)]
+
 mod auth;
 mod batch;
 mod common;
