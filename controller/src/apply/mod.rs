@@ -1,1 +1,176 @@
-//! Executes a plan through Microsoft Graph and reports what happened.
+//! Executes a plan through Microsoft Graph and reports what happened to every action.
+//!
+//! Phases run in order (users → federation → licenses → deprovisioning); inside a phase the
+//! actions go out as `$batch` requests with bounded concurrency through the rate-limited client.
+//! Every action is idempotent against the tenant: a user that already exists is reported as
+//! matched (no duplicate), a user already gone as done. A crash loses nothing: the next run
+//! re-plans from the observed state.
+
+pub mod password;
+mod requests;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+pub use requests::{Request, request_for};
+
+use crate::model::{Action, Outcome, Phase, Plan, Report};
+
+/// How one request ended, as `apply` needs to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// 2xx.
+    Success,
+    /// A final failure after the client's retries.
+    Failure {
+        /// HTTP status, if the server answered.
+        status: Option<u16>,
+        /// Graph's `error.code`.
+        code: Option<String>,
+        /// `details[].code` values (e.g. `ObjectConflict`).
+        detail_codes: Vec<String>,
+        /// Full description: operation, status, code, message and request id.
+        description: String,
+    },
+}
+
+/// Sends requests to Graph. `GraphRunner` is the real one; tests use fakes.
+pub trait Runner: Sync {
+    /// Sends every request (batched, rate limited, retried) and returns one response per request,
+    /// in order.
+    fn run(&self, requests: Vec<Request>) -> impl Future<Output = Vec<Response>> + Send;
+}
+
+/// How many actions go to the runner at once (it batches them by 20 and sends the batches
+/// concurrently); also the granularity of progress reports.
+const CHUNK: usize = 400;
+
+/// Applies `plan` and returns the report. `progress` is called with the number of actions
+/// finished so far.
+pub async fn apply<R: Runner>(
+    runner: &R,
+    plan: &Plan,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Report {
+    let mut results: Vec<(Action, Outcome)> = Vec::with_capacity(plan.actions.len());
+    let mut failed_users: BTreeSet<String> = BTreeSet::new();
+    let mut failed_domains: BTreeSet<String> = BTreeSet::new();
+    for phase in [
+        Phase::Users,
+        Phase::Federation,
+        Phase::Licenses,
+        Phase::Deprovision,
+    ] {
+        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.phase() == phase).collect();
+        for chunk in actions.chunks(CHUNK) {
+            let mut to_send = Vec::new();
+            let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(chunk.len());
+            for action in chunk {
+                match skip_reason(action, &failed_users, &failed_domains) {
+                    Some(reason) => outcomes.push(Some(Outcome::Skipped { reason })),
+                    None => {
+                        // The password lives only inside this request body and is dropped with it.
+                        let password =
+                            matches!(action, Action::CreateUser { .. }).then(password::generate);
+                        to_send.push(request_for(action, password.as_ref()));
+                        outcomes.push(None);
+                    }
+                }
+            }
+            let mut responses = runner.run(to_send).await.into_iter();
+            for (action, outcome) in chunk.iter().zip(outcomes) {
+                let outcome = outcome.unwrap_or_else(|| match responses.next() {
+                    Some(response) => outcome_of(action, response),
+                    None => Outcome::Failed {
+                        reason: "no response from Graph for this request".into(),
+                    },
+                });
+                if matches!(outcome, Outcome::Failed { .. }) {
+                    note_failure(action, &mut failed_users, &mut failed_domains);
+                }
+                results.push(((*action).clone(), outcome));
+            }
+            progress(results.len());
+        }
+    }
+    Report {
+        plan_id: plan.id.clone(),
+        results,
+    }
+}
+
+fn domain_of(upn: &str) -> String {
+    upn.rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// A failed user creation skips that user's licenses; a failed immutable-ID write skips the
+/// federation of its domain (users without one could not sign in through the IdP).
+fn note_failure(action: &Action, users: &mut BTreeSet<String>, domains: &mut BTreeSet<String>) {
+    match action {
+        Action::CreateUser { user } => {
+            users.insert(user.user_principal_name.to_ascii_lowercase());
+            if user.immutable_id.is_some() {
+                domains.insert(domain_of(&user.user_principal_name));
+            }
+        }
+        Action::UpdateUser {
+            user_principal_name,
+            changes,
+            ..
+        } if changes.immutable_id.is_some() => {
+            domains.insert(domain_of(user_principal_name));
+        }
+        _ => {}
+    }
+}
+
+fn skip_reason(
+    action: &Action,
+    users: &BTreeSet<String>,
+    domains: &BTreeSet<String>,
+) -> Option<String> {
+    match action {
+        Action::AssignLicenses {
+            user_principal_name,
+            ..
+        } if users.contains(&user_principal_name.to_ascii_lowercase()) => {
+            Some("the user could not be created, so no license was assigned".into())
+        }
+        Action::CreateFederation { domain, .. } if domains.contains(domain) => Some(format!(
+            "not federated: setting an immutable ID for a user of {domain} failed, and that user could not sign in through the identity provider; see the failures above"
+        )),
+        _ => None,
+    }
+}
+
+fn outcome_of(action: &Action, response: Response) -> Outcome {
+    match response {
+        Response::Success => Outcome::Done,
+        Response::Failure {
+            status,
+            detail_codes,
+            description,
+            ..
+        } => {
+            let conflict = detail_codes.iter().any(|c| c == "ObjectConflict");
+            match action {
+                // Created by an earlier, interrupted run: matched, never duplicated.
+                Action::CreateUser { .. } if status == Some(400) && conflict => {
+                    Outcome::AlreadyDone
+                }
+                Action::DeleteUser { .. } | Action::DisableUser { .. } if status == Some(404) => {
+                    Outcome::AlreadyDone
+                }
+                Action::RevertToManaged { .. } if status == Some(404) => Outcome::AlreadyDone,
+                _ => Outcome::Failed {
+                    reason: description,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+use std::sync::Mutex;
+
+use super::*;
+use crate::model::{LicenseGrant, NewUser, UserChanges};
+
+/// Answers from a script: requests whose URL contains a key get that response.
+struct FakeRunner {
+    failures: Vec<(&'static str, Response)>,
+    seen: Mutex<Vec<Request>>,
+}
+
+impl FakeRunner {
+    fn new(failures: Vec<(&'static str, Response)>) -> Self {
+        Self {
+            failures,
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+    fn seen(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.url))
+            .collect()
+    }
+}
+
+impl Runner for FakeRunner {
+    async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
+        let mut out = Vec::new();
+        for r in requests {
+            let body = r.body.as_ref().map(ToString::to_string).unwrap_or_default();
+            let response = self
+                .failures
+                .iter()
+                .find(|(key, _)| r.url.contains(key) || body.contains(key))
+                .map(|(_, resp)| resp.clone())
+                .unwrap_or(Response::Success);
+            self.seen.lock().unwrap().push(r);
+            out.push(response);
+        }
+        out
+    }
+}
+
+fn failure(status: u16, detail: &str) -> Response {
+    Response::Failure {
+        status: Some(status),
+        code: Some("Request_BadRequest".into()),
+        detail_codes: if detail.is_empty() {
+            vec![]
+        } else {
+            vec![detail.into()]
+        },
+        description: format!("failed: {status} Request_BadRequest (request-id r1)"),
+    }
+}
+
+fn create(upn: &str, immutable: bool) -> Action {
+    Action::CreateUser {
+        user: NewUser {
+            user_principal_name: upn.into(),
+            display_name: upn.into(),
+            given_name: None,
+            surname: None,
+            mail_nickname: upn.split('@').next().unwrap().into(),
+            immutable_id: immutable.then(|| "aWQ=".into()),
+            usage_location: Some("US".into()),
+            account_enabled: true,
+        },
+    }
+}
+
+fn license(upn: &str) -> Action {
+    Action::AssignLicenses {
+        user: upn.into(),
+        user_principal_name: upn.into(),
+        add: vec![LicenseGrant {
+            sku_id: "sku".into(),
+            disabled_plans: vec![],
+        }],
+        remove: vec![],
+    }
+}
+
+fn plan(actions: Vec<Action>) -> Plan {
+    Plan {
+        id: "p1".into(),
+        actions,
+        ..Plan::default()
+    }
+}
+
+#[tokio::test]
+async fn phases_run_in_order_users_federation_licenses_deprovisioning() {
+    let runner = FakeRunner::new(vec![]);
+    let p = plan(vec![
+        Action::DeleteUser {
+            id: "old".into(),
+            user_principal_name: "old@corp.example".into(),
+        },
+        license("ann@corp.example"),
+        Action::RevertToManaged {
+            domain: "corp.example".into(),
+        },
+        create("ann@corp.example", true),
+    ]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    assert_eq!(
+        runner.seen(),
+        vec![
+            "POST /users",
+            "PATCH /domains/corp.example",
+            "POST /users/ann@corp.example/assignLicense",
+            "DELETE /users/old",
+        ]
+    );
+    assert_eq!(report.totals().created, 1);
+    assert_eq!(report.totals().failed, 0);
+}
+
+#[tokio::test]
+async fn an_existing_user_is_matched_not_duplicated_or_failed() {
+    let runner = FakeRunner::new(vec![("ann@corp", failure(400, "ObjectConflict"))]);
+    let report = apply(
+        &runner,
+        &plan(vec![create("ann@corp.example", false)]),
+        &|_| {},
+    )
+    .await;
+    assert_eq!(report.results[0].1, Outcome::AlreadyDone);
+}
+
+#[tokio::test]
+async fn a_failed_creation_skips_that_users_licenses_with_a_reason() {
+    let runner = FakeRunner::new(vec![("\"bob@corp", failure(400, ""))]);
+    let p = plan(vec![
+        create("bob@corp.example", false),
+        license("bob@corp.example"),
+        create("cy@corp.example", false),
+        license("cy@corp.example"),
+    ]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    let outcomes: Vec<&Outcome> = report.results.iter().map(|(_, o)| o).collect();
+    assert!(matches!(outcomes[0], Outcome::Failed { reason } if reason.contains("request-id")));
+    assert!(
+        matches!(outcomes[2], Outcome::Skipped { reason } if reason.contains("could not be created"))
+    );
+    assert_eq!(
+        runner
+            .seen()
+            .iter()
+            .filter(|r| r.contains("assignLicense"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_immutable_id_write_holds_back_the_federation_of_its_domain() {
+    let runner = FakeRunner::new(vec![("/users/u1", failure(400, ""))]);
+    let p = plan(vec![
+        Action::UpdateUser {
+            id: "u1".into(),
+            user_principal_name: "lee@corp.example".into(),
+            changes: UserChanges {
+                immutable_id: Some("bGVl".into()),
+                ..UserChanges::default()
+            },
+        },
+        Action::CreateFederation {
+            domain: "corp.example".into(),
+            settings: Default::default(),
+        },
+    ]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    assert!(
+        matches!(&report.results[1].1, Outcome::Skipped { reason } if reason.contains("not federated"))
+    );
+    assert!(
+        !runner
+            .seen()
+            .iter()
+            .any(|r| r.contains("federationConfiguration"))
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_user_that_is_already_gone_counts_as_done() {
+    let runner = FakeRunner::new(vec![("/users/gone", failure(404, ""))]);
+    let p = plan(vec![Action::DeleteUser {
+        id: "gone".into(),
+        user_principal_name: "gone@corp.example".into(),
+    }]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    assert_eq!(report.results[0].1, Outcome::AlreadyDone);
+}
+
+#[tokio::test]
+async fn progress_reaches_the_number_of_actions() {
+    let runner = FakeRunner::new(vec![]);
+    let actions: Vec<Action> = (0..1000)
+        .map(|i| create(&format!("u{i}@corp.example"), false))
+        .collect();
+    let last = Mutex::new(0);
+    apply(&runner, &plan(actions), &|n| *last.lock().unwrap() = n).await;
+    assert_eq!(*last.lock().unwrap(), 1000);
+}
