@@ -38,8 +38,8 @@ mod tests {
 
     #[test]
     fn pem_and_base64_der_give_the_same_value() {
-        let pem = format!("-----BEGIN CERTIFICATE-----\nMAMC\nAQE=\n-----END CERTIFICATE-----\n");
-        assert_eq!(to_base64_der(&pem).unwrap(), DER_B64);
+        let pem = "-----BEGIN CERTIFICATE-----\nMAMC\nAQE=\n-----END CERTIFICATE-----\n";
+        assert_eq!(to_base64_der(pem).unwrap(), DER_B64);
         assert_eq!(to_base64_der(" MAMCAQE= \n").unwrap(), DER_B64);
     }
 
