@@ -316,6 +316,9 @@ pub struct Plan {
     /// Destructive actions held back by a change budget (not in `actions`) with the domain that
     /// holds them; approving the plan id releases them.
     pub held: Vec<Action>,
+    /// The unmanaged report: licensed users of managed domains that no AppAssignment lists,
+    /// sorted UPNs.
+    pub unmanaged: Vec<String>,
 }
 
 impl Plan {

@@ -1,1 +1,63 @@
-//! The pure planner: desired + observed tenant → ordered actions and findings. No I/O.
+//! The pure planner: desired + observed tenant → ordered actions and findings. No I/O, no
+//! clock, no randomness: the same input always gives the same plan (and the same plan id).
+//!
+//! Phases, in the order the guide requires: users (create/adopt, immutable IDs) → federation
+//! → licenses → deprovisioning. Then actions of objects whose reads failed are dropped, the
+//! rest are ordered, the plan id is computed over all of them, and the change budget holds
+//! back what it must.
+
+mod budget;
+mod certificate;
+mod conflicts;
+mod context;
+mod coverage;
+mod deprovision;
+mod drift;
+mod federation;
+mod federation_settings;
+mod immutable_id;
+mod license_resolve;
+mod licenses;
+mod names;
+mod order;
+mod output;
+mod preflight;
+mod seats;
+mod unmanaged;
+mod user_changes;
+mod users;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use certificate::certificate_thumbprint;
+pub use federation::sign_in_link;
+pub use immutable_id::derive_immutable_id;
+
+use crate::model::{DesiredTenant, ObservedTenant, Plan};
+
+/// Plans one tenant: what to do, in order, and what was noticed, per object.
+pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
+    let ctx = context::Ctx::new(desired, observed);
+    let mut out = output::Out::new(desired);
+    let users = users::plan_users(&ctx, &mut out);
+    federation::plan_federation(&ctx, &users, &mut out);
+    licenses::plan_licenses(&ctx, &users.managed, &mut out);
+    deprovision::plan_deprovision(&ctx, &mut out);
+    let unmanaged = unmanaged::unmanaged_report(&ctx, &mut out);
+    drift::drop_unknown(&mut out);
+    order::sort_actions(&mut out.actions);
+    let id = order::plan_id(&out.actions);
+    let held = budget::hold_over_budget(&ctx, &id, &mut out);
+    let objects = drift::object_plans(&mut out, desired.tenant.as_ref());
+    Plan {
+        id,
+        actions: out.actions.into_iter().map(|p| p.action).collect(),
+        findings: out.findings,
+        objects,
+        held: held.into_iter().map(|p| p.action).collect(),
+        unmanaged,
+    }
+}

@@ -1,0 +1,79 @@
+//! The change budget, per FederatedDomain: when a run would disable, delete or remove
+//! licenses of more of the domain's users than `spec.changeBudget` allows, none of those
+//! actions is done; they are held until the plan id is approved with an annotation.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::context::Ctx;
+use super::output::{Out, Owner, Planned};
+use super::users::namespace_flag;
+use crate::api::APPROVE_RUN_ANNOTATION;
+use crate::model::Severity;
+
+/// Moves the destructive actions of every domain over its budget (and not approved for
+/// `plan_id`) out of `out.actions`; returns them.
+pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<Planned> {
+    let mut affected: BTreeMap<usize, HashSet<&str>> = BTreeMap::new();
+    for p in &out.actions {
+        if let Some(di) = p.budget_domain
+            && p.action.is_destructive()
+        {
+            affected.entry(di).or_default().insert(p.action.subject());
+        }
+    }
+    let mut holding: HashSet<usize> = HashSet::new();
+    let mut findings = Vec::new();
+    for (&di, users) in &affected {
+        let d = &ctx.desired.domains[di];
+        let budget = &d.spec.change_budget;
+        let n = i64::try_from(users.len()).unwrap_or(i64::MAX);
+        let total = i64::try_from(ctx.users_of_domain(&d.spec.domain).count()).unwrap_or(i64::MAX);
+        let (max, pct) = (
+            i64::from(budget.max_deprovisions),
+            i64::from(budget.max_deprovision_percent),
+        );
+        if n <= max && n * 100 <= pct * total {
+            continue;
+        }
+        let share = if total > 0 {
+            (n * 100 + total / 2) / total
+        } else {
+            100
+        };
+        let what = format!(
+            "this run would disable, delete or remove licenses of {n} users of {} ({share}% of \
+             {total}), over the budget of {max} users / {pct}%",
+            d.spec.domain
+        );
+        if d.approved_plan.as_deref() == Some(plan_id) {
+            findings.push((di, Severity::Info, "ChangeBudgetApproved", format!(
+                "{what}; plan {plan_id} was approved with {APPROVE_RUN_ANNOTATION}, so it goes ahead"
+            )));
+        } else {
+            holding.insert(di);
+            findings.push((
+                di,
+                Severity::Error,
+                "ChangeBudgetExceeded",
+                format!(
+                    "{what}; none of it is done. Check the plan, then approve it with: kubectl \
+                 annotate o365domain {}{} {APPROVE_RUN_ANNOTATION}={plan_id} --overwrite \
+                 (or raise spec.changeBudget)",
+                    d.key.name,
+                    namespace_flag(&d.key.namespace)
+                ),
+            ));
+        }
+    }
+    for (di, severity, reason, message) in findings {
+        out.finding(Owner::Domain(di), severity, reason, message, None);
+    }
+    if holding.is_empty() {
+        return Vec::new();
+    }
+    let (held, kept) = std::mem::take(&mut out.actions).into_iter().partition(|p| {
+        p.action.is_destructive() && p.budget_domain.is_some_and(|di| holding.contains(&di))
+    });
+    out.actions = kept;
+    held
+}

@@ -1,0 +1,56 @@
+//! Certificates are compared by what they are, not how they are spelled: the SHA-256
+//! thumbprint of the DER bytes (line breaks and other whitespace in the base64 are ignored).
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 thumbprint (upper-case hex) of a base64-encoded DER certificate, or `None`
+/// when the text is not base64.
+pub fn certificate_thumbprint(base64_der: &str) -> Option<String> {
+    let compact: String = base64_der.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD.decode(compact.as_bytes()).ok()?;
+    if der.is_empty() {
+        return None;
+    }
+    Some(upper_hex(&Sha256::digest(&der)))
+}
+
+/// Upper-case hex of some bytes.
+pub(crate) fn upper_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02X}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprint_is_sha256_of_the_der_bytes() {
+        // "abc" in base64; SHA-256("abc") is a published test vector.
+        assert_eq!(
+            certificate_thumbprint("YWJj").as_deref(),
+            Some("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD")
+        );
+    }
+
+    #[test]
+    fn thumbprint_ignores_line_breaks_in_the_base64() {
+        assert_eq!(
+            certificate_thumbprint("YW\nJj\r\n"),
+            certificate_thumbprint("YWJj")
+        );
+    }
+
+    #[test]
+    fn thumbprint_of_text_that_is_not_base64_is_none() {
+        assert_eq!(certificate_thumbprint("not base64 at all!"), None);
+        assert_eq!(certificate_thumbprint(""), None);
+    }
+}

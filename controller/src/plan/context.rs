@@ -1,0 +1,141 @@
+//! Read-only indexes over desired and observed state, built once per plan (hash maps, so a
+//! tenant of 100,000 users plans in linear time).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::coverage::covers;
+use super::names::{fold, upn_domain};
+use crate::api::Authentication;
+use crate::model::{
+    AuthenticationType, DesiredTenant, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser,
+    Read,
+};
+
+/// Everything the planning steps look things up in.
+pub(crate) struct Ctx<'a> {
+    pub desired: &'a DesiredTenant,
+    /// Tenant users, or why they could not be read.
+    pub users: Result<&'a [ObservedUser], &'a str>,
+    /// Directory role holders (user id → role names), or why they could not be read.
+    pub roles: Result<&'a BTreeMap<String, Vec<String>>, &'a str>,
+    /// Tenant domains, or why they could not be read.
+    pub domains: Result<&'a [ObservedDomain], &'a str>,
+    /// Subscribed SKUs, or why they could not be read.
+    pub skus: Result<&'a [ObservedSku], &'a str>,
+    /// Tenant users by lower-case UPN.
+    pub by_upn: HashMap<String, &'a ObservedUser>,
+    /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
+    pub by_immutable_id: HashMap<&'a str, &'a ObservedUser>,
+    /// Per assignment: the index of its FederatedDomain (same namespace, by name).
+    pub assignment_domain: Vec<Option<usize>>,
+    /// Per assignment: covering policies, ordered by object key (name first).
+    pub policies_of: Vec<Vec<usize>>,
+    /// Per domain: the lower-case UPNs its AppAssignments list.
+    pub listed: Vec<HashSet<String>>,
+    /// Assignments, domains and policies in object-key order (the order of "first").
+    pub assignment_order: Vec<usize>,
+    pub domain_order: Vec<usize>,
+}
+
+fn read<T>(r: &Read<T>) -> Result<&T, &str> {
+    match r {
+        Read::Known(v) => Ok(v),
+        Read::Unknown(reason) => Err(reason),
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(desired: &'a DesiredTenant, observed: &'a ObservedTenant) -> Self {
+        let users = read(&observed.users).map(Vec::as_slice);
+        let mut by_upn = HashMap::new();
+        let mut by_immutable_id = HashMap::new();
+        for u in users.unwrap_or(&[]) {
+            by_upn.entry(fold(&u.user_principal_name)).or_insert(u);
+            if let Some(id) = u.immutable_id.as_deref() {
+                by_immutable_id.entry(id).or_insert(u);
+            }
+        }
+        let assignment_domain: Vec<Option<usize>> = desired
+            .assignments
+            .iter()
+            .map(|a| {
+                desired.domains.iter().position(|d| {
+                    d.key.namespace == a.key.namespace && d.key.name == a.spec.domain_ref.name
+                })
+            })
+            .collect();
+        let mut policy_order: Vec<usize> = (0..desired.policies.len()).collect();
+        policy_order.sort_by(|&x, &y| desired.policies[x].key.cmp(&desired.policies[y].key));
+        let policies_of = desired
+            .assignments
+            .iter()
+            .map(|a| {
+                policy_order
+                    .iter()
+                    .copied()
+                    .filter(|&p| covers(&desired.policies[p], a))
+                    .collect()
+            })
+            .collect();
+        let mut listed = vec![HashSet::new(); desired.domains.len()];
+        for (a, d) in desired.assignments.iter().zip(&assignment_domain) {
+            if let Some(d) = d {
+                listed[*d].extend(a.spec.users.iter().map(|u| fold(&u.user_principal_name)));
+            }
+        }
+        let mut assignment_order: Vec<usize> = (0..desired.assignments.len()).collect();
+        assignment_order
+            .sort_by(|&x, &y| desired.assignments[x].key.cmp(&desired.assignments[y].key));
+        let mut domain_order: Vec<usize> = (0..desired.domains.len()).collect();
+        domain_order.sort_by(|&x, &y| desired.domains[x].key.cmp(&desired.domains[y].key));
+        Self {
+            desired,
+            users,
+            roles: read(&observed.role_holders),
+            domains: read(&observed.domains).map(Vec::as_slice),
+            skus: read(&observed.skus).map(Vec::as_slice),
+            by_upn,
+            by_immutable_id,
+            assignment_domain,
+            policies_of,
+            listed,
+            assignment_order,
+            domain_order,
+        }
+    }
+
+    /// The directory roles a user holds (empty when none, or when roles are unknown).
+    pub(crate) fn roles_of(&self, user: &ObservedUser) -> &[String] {
+        self.roles
+            .ok()
+            .and_then(|r| r.get(&user.id))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The observed domain of that name (case-insensitive), when domains were read.
+    pub(crate) fn observed_domain(&self, name: &str) -> Option<&'a ObservedDomain> {
+        self.domains
+            .ok()?
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Tenant users whose UPN is in the domain.
+    pub(crate) fn users_of_domain(&self, domain: &str) -> impl Iterator<Item = &'a ObservedUser> {
+        let domain = fold(domain);
+        self.users
+            .unwrap_or(&[])
+            .iter()
+            .filter(move |u| fold(upn_domain(&u.user_principal_name)) == domain)
+    }
+
+    /// Whether users of this FederatedDomain must carry an immutable ID: the domain is, or is
+    /// to become, federated.
+    pub(crate) fn carries_immutable_ids(&self, domain: usize) -> bool {
+        let d = &self.desired.domains[domain];
+        d.spec.authentication == Authentication::Federated
+            || self
+                .observed_domain(&d.spec.domain)
+                .is_some_and(|o| o.authentication == AuthenticationType::Federated)
+    }
+}

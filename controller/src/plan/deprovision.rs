@@ -1,0 +1,81 @@
+//! The deprovisioning phase, per FederatedDomain: users of the domain that no AppAssignment
+//! lists are left alone, disabled or deleted as `spec.unassignedUsers` says. Protected users
+//! and holders of any directory role are never touched.
+
+use std::collections::HashSet;
+
+use super::context::Ctx;
+use super::names::fold;
+use super::output::{Out, Owner};
+use crate::api::{Mode, UnassignedUsers};
+use crate::model::{Action, Severity};
+
+/// Plans the deprovisioning phase of every FederatedDomain.
+pub(crate) fn plan_deprovision(ctx: &Ctx, out: &mut Out) {
+    for &di in &ctx.domain_order {
+        let d = &ctx.desired.domains[di];
+        let policy = d.spec.unassigned_users;
+        if policy == UnassignedUsers::Ignore || d.deleting {
+            continue;
+        }
+        let owner = Owner::Domain(di);
+        let failed = [
+            ("users", ctx.users.err()),
+            ("directory role holders", ctx.roles.err()),
+        ];
+        if let Some((what, Some(reason))) = failed.into_iter().find(|(_, r)| r.is_some()) {
+            out.read_failed(owner, what, reason);
+            continue;
+        }
+        let protected: HashSet<String> = d.spec.protected_users.iter().map(|u| fold(u)).collect();
+        let enforce = d.mode == Mode::Enforce;
+        for u in ctx.users_of_domain(&d.spec.domain) {
+            let key = fold(&u.user_principal_name);
+            if ctx.listed[di].contains(&key) || protected.contains(&key) {
+                continue;
+            }
+            let upn = u.user_principal_name.as_str();
+            let roles = ctx.roles_of(u);
+            if !roles.is_empty() {
+                out.finding(
+                    owner,
+                    Severity::Info,
+                    "AdminRoleUser",
+                    format!(
+                        "{upn} is listed by no AppAssignment but holds the directory role(s) {}; \
+                         administrators are never disabled or deleted automatically",
+                        roles.join(", ")
+                    ),
+                    Some(upn),
+                );
+                continue;
+            }
+            let (id, user_principal_name) = (u.id.clone(), upn.to_string());
+            let action = match policy {
+                UnassignedUsers::Disable if u.account_enabled => {
+                    out.drift(
+                        owner,
+                        format!("users[{upn}].accountEnabled"),
+                        "false",
+                        "true",
+                    );
+                    Action::DisableUser {
+                        id,
+                        user_principal_name,
+                    }
+                }
+                UnassignedUsers::Delete => {
+                    out.drift(owner, format!("users[{upn}]"), "absent", "present");
+                    Action::DeleteUser {
+                        id,
+                        user_principal_name,
+                    }
+                }
+                UnassignedUsers::Disable | UnassignedUsers::Ignore => continue,
+            };
+            if enforce {
+                out.push(action, vec![owner], Some(di));
+            }
+        }
+    }
+}

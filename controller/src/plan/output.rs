@@ -1,0 +1,153 @@
+//! What the planning steps produce, before it becomes a [`Plan`](crate::model::Plan): actions
+//! tagged with the objects they belong to, findings, and per-object drift and counts.
+
+use crate::api::DriftEntry;
+use crate::model::{
+    Action, DesiredTenant, Finding, ObjectKey, PlannedCounts, SeatDemand, Severity,
+};
+
+/// An object of the desired tenant, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Owner {
+    Domain(usize),
+    Assignment(usize),
+    Policy(usize),
+}
+
+/// An action with the objects it belongs to and the FederatedDomain whose change budget it
+/// counts against (destructive actions only).
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub action: Action,
+    pub owners: Vec<Owner>,
+    pub budget_domain: Option<usize>,
+}
+
+/// Drift, counts and seats of one object while planning.
+#[derive(Debug, Default)]
+pub(crate) struct ObjectState {
+    pub unknown: bool,
+    pub drift: Vec<DriftEntry>,
+    pub counts: Option<PlannedCounts>,
+    pub seats: Vec<SeatDemand>,
+}
+
+/// The accumulator every step writes to.
+pub(crate) struct Out {
+    pub actions: Vec<Planned>,
+    pub findings: Vec<Finding>,
+    pub tenant: ObjectState,
+    pub domains: Vec<ObjectState>,
+    pub assignments: Vec<ObjectState>,
+    pub policies: Vec<ObjectState>,
+    keys: Keys,
+}
+
+struct Keys {
+    domains: Vec<ObjectKey>,
+    assignments: Vec<ObjectKey>,
+    policies: Vec<ObjectKey>,
+}
+
+fn states(n: usize) -> Vec<ObjectState> {
+    (0..n).map(|_| ObjectState::default()).collect()
+}
+
+impl Out {
+    pub(crate) fn new(desired: &DesiredTenant) -> Self {
+        Self {
+            actions: Vec::new(),
+            findings: Vec::new(),
+            tenant: ObjectState::default(),
+            domains: states(desired.domains.len()),
+            assignments: states(desired.assignments.len()),
+            policies: states(desired.policies.len()),
+            keys: Keys {
+                domains: desired.domains.iter().map(|d| d.key.clone()).collect(),
+                assignments: desired.assignments.iter().map(|a| a.key.clone()).collect(),
+                policies: desired.policies.iter().map(|p| p.key.clone()).collect(),
+            },
+        }
+    }
+
+    /// The object key of an owner.
+    pub(crate) fn key(&self, owner: Owner) -> &ObjectKey {
+        match owner {
+            Owner::Domain(i) => &self.keys.domains[i],
+            Owner::Assignment(i) => &self.keys.assignments[i],
+            Owner::Policy(i) => &self.keys.policies[i],
+        }
+    }
+
+    /// The planning state of an owner.
+    pub(crate) fn state(&mut self, owner: Owner) -> &mut ObjectState {
+        match owner {
+            Owner::Domain(i) => &mut self.domains[i],
+            Owner::Assignment(i) => &mut self.assignments[i],
+            Owner::Policy(i) => &mut self.policies[i],
+        }
+    }
+
+    /// Records a finding about an object.
+    pub(crate) fn finding(
+        &mut self,
+        owner: Owner,
+        severity: Severity,
+        reason: &str,
+        message: String,
+        user: Option<&str>,
+    ) {
+        let object = self.key(owner).clone();
+        self.findings.push(Finding {
+            object,
+            severity,
+            reason: reason.to_string(),
+            message,
+            user: user.map(str::to_string),
+        });
+    }
+
+    /// Records a drifted field of an object.
+    pub(crate) fn drift(
+        &mut self,
+        owner: Owner,
+        field: String,
+        desired: impl Into<String>,
+        observed: impl Into<String>,
+    ) {
+        self.state(owner).drift.push(DriftEntry {
+            field,
+            desired: desired.into(),
+            observed: observed.into(),
+        });
+    }
+
+    /// Marks an object's drift `Unknown` because a read failed, with a `ReadFailed` warning.
+    pub(crate) fn read_failed(&mut self, owner: Owner, what: &str, reason: &str) {
+        self.state(owner).unknown = true;
+        self.finding(
+            owner,
+            Severity::Warning,
+            "ReadFailed",
+            format!(
+                "could not read {what} from Microsoft Graph ({reason}); drift is Unknown and \
+                 nothing is written for this object until a read succeeds"
+            ),
+            None,
+        );
+    }
+
+    /// Adds an action.
+    pub(crate) fn push(
+        &mut self,
+        action: Action,
+        owners: Vec<Owner>,
+        budget_domain: Option<usize>,
+    ) {
+        self.actions.push(Planned {
+            action,
+            owners,
+            budget_domain,
+        });
+    }
+}

@@ -1,0 +1,86 @@
+//! Seats are checked before assigning: when a SKU has fewer free seats than this plan would
+//! assign, the first users by UPN get them and the rest are reported, not discovered one
+//! failed request at a time.
+
+use std::collections::{HashMap, HashSet};
+
+use super::license_resolve::Grant;
+use super::output::{Out, Owner};
+use crate::model::{ObservedSku, SeatDemand, Severity};
+
+/// A user (index into the managed users) that would newly take a seat of a SKU.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Candidate<'a> {
+    pub user: usize,
+    pub sku: &'a ObservedSku,
+}
+
+/// The outcome of rationing: seats needed per SKU id, and the (user, SKU id) pairs left out.
+#[derive(Debug, Default)]
+pub(crate) struct Ration<'a> {
+    pub needed: HashMap<&'a str, i32>,
+    pub denied: HashSet<(usize, &'a str)>,
+}
+
+/// Gives each SKU's available seats to the first candidates by UPN.
+pub(crate) fn ration_seats<'a, 'u>(
+    candidates: &[Candidate<'a>],
+    upn: impl Fn(usize) -> &'u str,
+) -> Ration<'a> {
+    let mut by_sku: HashMap<&'a str, (&'a ObservedSku, Vec<usize>)> = HashMap::new();
+    for c in candidates {
+        by_sku
+            .entry(c.sku.sku_id.as_str())
+            .or_insert_with(|| (c.sku, Vec::new()))
+            .1
+            .push(c.user);
+    }
+    let mut ration = Ration::default();
+    for (sku_id, (sku, mut users)) in by_sku {
+        let needed = i32::try_from(users.len()).unwrap_or(i32::MAX);
+        ration.needed.insert(sku_id, needed);
+        let available = usize::try_from(sku.available()).unwrap_or(0);
+        if users.len() > available {
+            users.sort_by_cached_key(|&u| upn(u).to_lowercase());
+            ration
+                .denied
+                .extend(users[available..].iter().map(|&u| (u, sku_id)));
+        }
+    }
+    ration
+}
+
+/// Fills `seats` of every policy for each of its SKUs and warns of shortfalls.
+pub(crate) fn record_seats(grants: &[Vec<Grant>], ration: &Ration, out: &mut Out) {
+    for (pi, policy_grants) in grants.iter().enumerate() {
+        let owner = Owner::Policy(pi);
+        for g in policy_grants {
+            let sku = g.sku;
+            let needed = ration.needed.get(sku.sku_id.as_str()).copied().unwrap_or(0);
+            let available = sku.available();
+            let shortfall = (needed - available).max(0);
+            out.state(owner).seats.push(SeatDemand {
+                sku_part_number: sku.sku_part_number.clone(),
+                sku_id: sku.sku_id.clone(),
+                enabled: sku.enabled,
+                consumed: sku.consumed,
+                needed,
+                shortfall,
+            });
+            if shortfall > 0 {
+                out.finding(
+                    owner,
+                    Severity::Warning,
+                    "InsufficientSeats",
+                    format!(
+                        "{}: {needed} needed, {available} available, {shortfall} short; buy \
+                         seats or remove users (the first {available} users by name are \
+                         licensed now)",
+                        sku.sku_part_number
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The unmanaged report: licensed users of managed domains that no AppAssignment lists. They
+//! cost seats without being declared anywhere; the Tenant reports them.
+
+use std::collections::HashMap;
+
+use super::context::Ctx;
+use super::names::{fold, upn_domain};
+use super::output::Out;
+use crate::model::{Finding, Severity};
+
+/// How many names the Tenant's finding shows.
+const SHOWN: usize = 5;
+
+/// The sorted UPNs of the report; an Info finding on the Tenant when there are any.
+pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
+    let tenant = ctx.desired.tenant.as_ref();
+    let users = match ctx.users {
+        Ok(users) => users,
+        Err(reason) => {
+            out.tenant.unknown = true;
+            if let Some(key) = tenant {
+                out.findings.push(Finding {
+                    object: key.clone(),
+                    severity: Severity::Warning,
+                    reason: "ReadFailed".into(),
+                    message: format!(
+                        "could not read users from Microsoft Graph ({reason}); the unmanaged \
+                         report is unknown"
+                    ),
+                    user: None,
+                });
+            }
+            return Vec::new();
+        }
+    };
+    let mut domains: HashMap<String, Vec<usize>> = HashMap::new();
+    for (di, d) in ctx.desired.domains.iter().enumerate() {
+        domains.entry(fold(&d.spec.domain)).or_default().push(di);
+    }
+    let mut unmanaged: Vec<String> = users
+        .iter()
+        .filter(|u| !u.licenses.is_empty())
+        .filter(|u| {
+            let key = fold(&u.user_principal_name);
+            domains
+                .get(&fold(upn_domain(&u.user_principal_name)))
+                .is_some_and(|ds| ds.iter().all(|&di| !ctx.listed[di].contains(&key)))
+        })
+        .map(|u| u.user_principal_name.clone())
+        .collect();
+    unmanaged.sort();
+    if let Some(key) = tenant
+        && !unmanaged.is_empty()
+    {
+        let shown: Vec<&str> = unmanaged.iter().take(SHOWN).map(String::as_str).collect();
+        out.findings.push(Finding {
+            object: key.clone(),
+            severity: Severity::Info,
+            reason: "UnmanagedUsers".into(),
+            message: format!(
+                "{} licensed users of managed domains are listed by no AppAssignment (first: \
+                 {}); list them in an AppAssignment (`o365-controller import` writes one) or \
+                 remove their licenses",
+                unmanaged.len(),
+                shown.join(", ")
+            ),
+            user: None,
+        });
+    }
+    unmanaged
+}

@@ -1,0 +1,119 @@
+//! Attribute differences between a listed user and its tenant user, and the user to create
+//! for a listed user that does not exist.
+
+use super::names::local_part;
+use crate::api::AssignedUser;
+use crate::model::{NewUser, ObservedUser, UserChanges};
+
+/// One drifted attribute; `policy` is set when a LicensePolicy asked for it (usage location).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DriftItem {
+    pub field: String,
+    pub desired: String,
+    pub observed: String,
+    pub policy: Option<usize>,
+}
+
+/// The changes to make and the drift they correct.
+#[derive(Debug, Default)]
+pub(crate) struct UserDiff {
+    pub changes: UserChanges,
+    pub drift: Vec<DriftItem>,
+}
+
+impl UserDiff {
+    fn record(&mut self, upn: &str, field: &str, desired: &str, observed: Option<&str>) {
+        self.drift.push(DriftItem {
+            field: format!("users[{upn}].{field}"),
+            desired: desired.to_string(),
+            observed: observed.unwrap_or_default().to_string(),
+            policy: None,
+        });
+    }
+}
+
+/// Compares a listed user with its tenant user. Optional attributes the spec leaves unset are
+/// not managed. An immutable ID is only set on a user that has none; a usage location from a
+/// policy (`fallback`: value and policy index) only on a user that has none and lists none.
+pub(crate) fn diff_user(
+    u: &AssignedUser,
+    existing: &ObservedUser,
+    immutable_id: Option<&str>,
+    fallback: Option<(String, usize)>,
+) -> UserDiff {
+    let upn = u.user_principal_name.as_str();
+    let mut diff = UserDiff::default();
+    let observed_name = existing.display_name.as_deref();
+    if observed_name != Some(u.display_name.as_str()) {
+        diff.record(upn, "displayName", &u.display_name, observed_name);
+        diff.changes.display_name = Some(u.display_name.clone());
+    }
+    if let Some(given) = &u.given_name
+        && existing.given_name.as_ref() != Some(given)
+    {
+        diff.record(upn, "givenName", given, existing.given_name.as_deref());
+        diff.changes.given_name = Some(given.clone());
+    }
+    if let Some(surname) = &u.surname
+        && existing.surname.as_ref() != Some(surname)
+    {
+        diff.record(upn, "surname", surname, existing.surname.as_deref());
+        diff.changes.surname = Some(surname.clone());
+    }
+    if existing.account_enabled != u.account_enabled {
+        let (want, have) = (
+            u.account_enabled.to_string(),
+            existing.account_enabled.to_string(),
+        );
+        diff.record(upn, "accountEnabled", &want, Some(&have));
+        diff.changes.account_enabled = Some(u.account_enabled);
+    }
+    match (&u.usage_location, &existing.usage_location) {
+        (Some(want), have) if have.as_ref() != Some(want) => {
+            diff.record(upn, "usageLocation", want, have.as_deref());
+            diff.changes.usage_location = Some(want.clone());
+        }
+        (None, None) => {
+            if let Some((loc, policy)) = fallback {
+                diff.drift.push(DriftItem {
+                    field: format!("users[{upn}].usageLocation"),
+                    desired: loc.clone(),
+                    observed: String::new(),
+                    policy: Some(policy),
+                });
+                diff.changes.usage_location = Some(loc);
+            }
+        }
+        _ => {}
+    }
+    if existing.immutable_id.is_none()
+        && let Some(id) = immutable_id
+    {
+        diff.record(upn, "immutableId", id, None);
+        diff.changes.immutable_id = Some(id.to_string());
+    }
+    diff
+}
+
+/// The user to create: mail nickname defaults to the UPN's local part, usage location to the
+/// covering policy's.
+pub(crate) fn new_user(
+    u: &AssignedUser,
+    immutable_id: Option<String>,
+    fallback_usage_location: Option<String>,
+) -> NewUser {
+    let upn = &u.user_principal_name;
+    NewUser {
+        user_principal_name: upn.clone(),
+        display_name: u.display_name.clone(),
+        given_name: u.given_name.clone(),
+        surname: u.surname.clone(),
+        mail_nickname: u
+            .mail_nickname
+            .clone()
+            .unwrap_or_else(|| local_part(upn).to_string()),
+        immutable_id,
+        usage_location: u.usage_location.clone().or(fallback_usage_location),
+        account_enabled: u.account_enabled,
+    }
+}
