@@ -1,1 +1,29 @@
 //! Microsoft Graph client: tokens, typed calls, paging, delta, $batch, retries and rate limiting.
+//!
+//! One [`GraphClient`] per tenant holds one connection pool, one token cache and one rate
+//! limiter; [`Mirror`] keeps an [`crate::model::ObservedTenant`] current with `/users/delta`.
+
+mod batch;
+mod calls;
+mod client;
+mod config;
+mod convert;
+mod credentials;
+mod delta;
+mod error;
+mod ratelimit;
+mod retry;
+mod token;
+pub mod wire;
+
+pub use batch::{BatchItem, BatchResult, MAX_BATCH};
+pub use calls::{
+    USER_PROPERTIES, assign_license_body, new_user_body, query_value, segment, user_changes_body,
+};
+pub use client::{ClientStats, GraphClient};
+pub use config::{Cloud, GraphConfig};
+pub use credentials::{Credential, Secret};
+pub use delta::{DeltaRound, needs_resync};
+pub use error::{ErrorDetail, ErrorKind, GraphError, RetryClass};
+pub use ratelimit::{Cost, RateLimits, resource_units_for};
+pub use retry::{RetryPolicy, parse_retry_after};

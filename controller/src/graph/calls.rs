@@ -1,0 +1,504 @@
+//! Typed calls for the endpoints the controller uses (notes §1–§4), and the matching
+//! `$batch` items for writes done in bulk.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::model::{
+    AuthenticationType, FederationSettings, LicenseGrant, NewUser, ObservedDomain, ObservedSku,
+    ObservedUser, UserChanges,
+};
+
+use super::batch::BatchItem;
+use super::client::{GraphClient, Request};
+use super::convert;
+use super::credentials::Secret;
+use super::delta::DeltaRound;
+use super::error::GraphError;
+use super::wire;
+
+/// The user properties the mirror reads.
+pub const USER_PROPERTIES: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "surname",
+    "mailNickname",
+    "onPremisesImmutableId",
+    "usageLocation",
+    "accountEnabled",
+    "assignedLicenses",
+    "licenseAssignmentStates",
+];
+
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'\'');
+
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'@');
+
+/// A path segment (id, UPN, domain name), percent-encoded.
+pub fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// A query value, percent-encoded.
+pub fn query_value(s: &str) -> String {
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
+/// `POST /users` body. The password is only ever put on the wire.
+pub fn new_user_body(user: &NewUser, password: &Secret) -> Value {
+    let mut body = json!({
+        "accountEnabled": user.account_enabled,
+        "displayName": user.display_name,
+        "mailNickname": user.mail_nickname,
+        "userPrincipalName": user.user_principal_name,
+        "passwordProfile": {
+            "password": password.expose(),
+            "forceChangePasswordNextSignIn": true,
+        },
+    });
+    let optional = [
+        ("givenName", &user.given_name),
+        ("surname", &user.surname),
+        ("onPremisesImmutableId", &user.immutable_id),
+        ("usageLocation", &user.usage_location),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            body[k] = json!(v);
+        }
+    }
+    body
+}
+
+/// `PATCH /users/{id}` body: only the fields that change.
+pub fn user_changes_body(changes: &UserChanges) -> Value {
+    let mut body = Map::new();
+    let strings = [
+        ("displayName", &changes.display_name),
+        ("givenName", &changes.given_name),
+        ("surname", &changes.surname),
+        ("onPremisesImmutableId", &changes.immutable_id),
+        ("usageLocation", &changes.usage_location),
+    ];
+    for (k, v) in strings {
+        if let Some(v) = v {
+            body.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(enabled) = changes.account_enabled {
+        body.insert("accountEnabled".into(), json!(enabled));
+    }
+    Value::Object(body)
+}
+
+/// `assignLicense` body; both arrays are required (notes §4.2).
+pub fn assign_license_body(add: &[LicenseGrant], remove: &[String]) -> Value {
+    json!({
+        "addLicenses": add
+            .iter()
+            .map(|g| json!({"skuId": g.sku_id, "disabledPlans": g.disabled_plans}))
+            .collect::<Vec<_>>(),
+        "removeLicenses": remove,
+    })
+}
+
+/// Federation body: only the fields that are `Some`, never the id.
+fn federation_body(settings: &FederationSettings, create: bool) -> Result<Value, GraphError> {
+    let mut body =
+        serde_json::to_value(settings).map_err(|e| GraphError::decode("federation settings", e))?;
+    if let Some(map) = body.as_object_mut() {
+        map.remove("id");
+        if create {
+            map.insert(
+                "@odata.type".into(),
+                json!("#microsoft.graph.internalDomainFederation"),
+            );
+        }
+    }
+    Ok(body)
+}
+
+fn select(properties: &[&str]) -> String {
+    properties.join(",")
+}
+
+impl BatchItem {
+    /// `POST /users`.
+    pub fn create_user(user: &NewUser, password: &Secret) -> BatchItem {
+        BatchItem::post("/users", new_user_body(user, password))
+    }
+
+    /// `PATCH /users/{id}`.
+    pub fn update_user(id: &str, changes: &UserChanges) -> BatchItem {
+        BatchItem::patch(
+            format!("/users/{}", segment(id)),
+            user_changes_body(changes),
+        )
+    }
+
+    /// `DELETE /users/{id}`.
+    pub fn delete_user(id: &str) -> BatchItem {
+        BatchItem::delete(format!("/users/{}", segment(id)))
+    }
+
+    /// `POST /users/{id or UPN}/assignLicense`.
+    pub fn assign_license(user: &str, add: &[LicenseGrant], remove: &[String]) -> BatchItem {
+        BatchItem::post(
+            format!("/users/{}/assignLicense", segment(user)),
+            assign_license_body(add, remove),
+        )
+    }
+}
+
+impl GraphClient {
+    async fn write(
+        &self,
+        operation: &'static str,
+        subject: &str,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<super::client::Response, GraphError> {
+        let req = Request {
+            method,
+            body,
+            ..Request::get(url)
+        };
+        self.execute(operation, subject, req).await
+    }
+
+    /// `GET /domains`.
+    pub async fn list_domains(&self) -> Result<Vec<ObservedDomain>, GraphError> {
+        let domains: Vec<wire::Domain> = self.get_all("list_domains", "", "/domains", &[]).await?;
+        Ok(domains.into_iter().map(convert::domain).collect())
+    }
+
+    /// `GET /domains/{name}`; `None` when there is no such domain.
+    pub async fn get_domain(&self, name: &str) -> Result<Option<ObservedDomain>, GraphError> {
+        let url = format!("/domains/{}", segment(name));
+        let req = Request {
+            accept: &[404],
+            ..Request::get(&url)
+        };
+        let r = self.execute("get_domain", name, req).await?;
+        if r.status == 404 {
+            return Ok(None);
+        }
+        Ok(Some(convert::domain(r.json("get_domain")?)))
+    }
+
+    /// `PATCH /domains/{name}` with `authenticationType` (only `Managed` is accepted by
+    /// Graph: it de-federates the domain and removes its federation configuration).
+    pub async fn patch_domain(
+        &self,
+        name: &str,
+        authentication: AuthenticationType,
+    ) -> Result<(), GraphError> {
+        let body = json!({"authenticationType": authentication.as_str()});
+        let url = format!("/domains/{}", segment(name));
+        self.write("patch_domain", name, Method::PATCH, &url, Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /domains/{domain}/federationConfiguration`: the domain's one configuration, or
+    /// `None` (Graph answers 404 when there is none).
+    pub async fn list_federation(
+        &self,
+        domain: &str,
+    ) -> Result<Option<FederationSettings>, GraphError> {
+        let url = format!("/domains/{}/federationConfiguration", segment(domain));
+        let req = Request {
+            accept: &[404],
+            ..Request::get(&url)
+        };
+        let r = self.execute("list_federation", domain, req).await?;
+        if r.status == 404 {
+            return Ok(None);
+        }
+        let page: wire::Page<wire::Federation> = r.json("list_federation")?;
+        Ok(page.value.into_iter().next().map(convert::federation))
+    }
+
+    /// `POST /domains/{domain}/federationConfiguration`: federates the domain.
+    pub async fn create_federation(
+        &self,
+        domain: &str,
+        settings: &FederationSettings,
+    ) -> Result<FederationSettings, GraphError> {
+        let url = format!("/domains/{}/federationConfiguration", segment(domain));
+        let body = federation_body(settings, true)?;
+        let r = self
+            .write("create_federation", domain, Method::POST, &url, Some(&body))
+            .await?;
+        Ok(convert::federation(r.json("create_federation")?))
+    }
+
+    /// `PATCH …/federationConfiguration/{id}` with the `Some` fields of `changes`.
+    pub async fn update_federation(
+        &self,
+        domain: &str,
+        id: &str,
+        changes: &FederationSettings,
+    ) -> Result<(), GraphError> {
+        let url = format!(
+            "/domains/{}/federationConfiguration/{}",
+            segment(domain),
+            segment(id)
+        );
+        let body = federation_body(changes, false)?;
+        self.write(
+            "update_federation",
+            domain,
+            Method::PATCH,
+            &url,
+            Some(&body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `DELETE …/federationConfiguration/{id}`: the domain returns to Managed.
+    pub async fn delete_federation(&self, domain: &str, id: &str) -> Result<(), GraphError> {
+        let url = format!(
+            "/domains/{}/federationConfiguration/{}",
+            segment(domain),
+            segment(id)
+        );
+        self.write("delete_federation", domain, Method::DELETE, &url, None)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /users`: creates the user (who must change the password at first sign-in).
+    pub async fn create_user(
+        &self,
+        user: &NewUser,
+        password: &Secret,
+    ) -> Result<ObservedUser, GraphError> {
+        let body = new_user_body(user, password);
+        let r = self
+            .write(
+                "create_user",
+                &user.user_principal_name,
+                Method::POST,
+                "/users",
+                Some(&body),
+            )
+            .await?;
+        drop(body);
+        Ok(convert::user(r.json("create_user")?))
+    }
+
+    /// `PATCH /users/{id}` with the fields that change.
+    pub async fn update_user(&self, id: &str, changes: &UserChanges) -> Result<(), GraphError> {
+        let url = format!("/users/{}", segment(id));
+        let body = user_changes_body(changes);
+        self.write("update_user", id, Method::PATCH, &url, Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `DELETE /users/{id}` (soft delete: restorable for 30 days).
+    pub async fn delete_user(&self, id: &str) -> Result<(), GraphError> {
+        let url = format!("/users/{}", segment(id));
+        self.write("delete_user", id, Method::DELETE, &url, None)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /users/{id or UPN}?$select=…`; `None` when there is no such user. An empty
+    /// `select` reads the mirror's properties.
+    pub async fn get_user(
+        &self,
+        id_or_upn: &str,
+        select_properties: &[&str],
+    ) -> Result<Option<ObservedUser>, GraphError> {
+        let props = if select_properties.is_empty() {
+            USER_PROPERTIES
+        } else {
+            select_properties
+        };
+        let url = format!("/users/{}?$select={}", segment(id_or_upn), select(props));
+        let req = Request {
+            accept: &[404],
+            ..Request::get(&url)
+        };
+        let r = self.execute("get_user", id_or_upn, req).await?;
+        if r.status == 404 {
+            return Ok(None);
+        }
+        Ok(Some(convert::user(r.json("get_user")?)))
+    }
+
+    /// `GET /users?$select=…&$filter=…`, every page. Filters that need Graph's advanced query
+    /// mode (`endsWith`, `ne`, `not`) get `ConsistencyLevel: eventual` and `$count=true` on
+    /// every page.
+    pub async fn list_users(
+        &self,
+        select_properties: &[&str],
+        filter: Option<&str>,
+    ) -> Result<Vec<ObservedUser>, GraphError> {
+        let props = if select_properties.is_empty() {
+            USER_PROPERTIES
+        } else {
+            select_properties
+        };
+        let mut url = format!("/users?$select={}&$top=999", select(props));
+        let mut headers: &[(&'static str, &str)] = &[];
+        if let Some(f) = filter {
+            url.push_str(&format!("&$filter={}", query_value(f)));
+            let lower = f.to_ascii_lowercase();
+            if lower.contains("endswith(") || lower.contains(" ne ") || lower.contains("not(") {
+                url.push_str("&$count=true");
+                headers = &[("ConsistencyLevel", "eventual")];
+            }
+        }
+        let users: Vec<wire::User> = self.get_all("list_users", "", &url, headers).await?;
+        Ok(users.into_iter().map(convert::user).collect())
+    }
+
+    /// `POST /users/{id or UPN}/assignLicense`.
+    pub async fn assign_license(
+        &self,
+        user: &str,
+        add: &[LicenseGrant],
+        remove: &[String],
+    ) -> Result<(), GraphError> {
+        let url = format!("/users/{}/assignLicense", segment(user));
+        let body = assign_license_body(add, remove);
+        self.write("assign_license", user, Method::POST, &url, Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /users/{id}/licenseDetails`.
+    pub async fn license_details(
+        &self,
+        user: &str,
+    ) -> Result<Vec<wire::LicenseDetails>, GraphError> {
+        let url = format!("/users/{}/licenseDetails", segment(user));
+        self.get_all("license_details", user, &url, &[]).await
+    }
+
+    /// `GET /directoryRoles` (activated roles).
+    pub async fn list_directory_roles(&self) -> Result<Vec<wire::DirectoryRole>, GraphError> {
+        self.get_all("list_directory_roles", "", "/directoryRoles", &[])
+            .await
+    }
+
+    /// `GET /directoryRoles/{id}/members?$select=id`.
+    pub async fn list_role_members(
+        &self,
+        role_id: &str,
+    ) -> Result<Vec<wire::DirectoryObject>, GraphError> {
+        let url = format!("/directoryRoles/{}/members?$select=id", segment(role_id));
+        self.get_all("list_role_members", role_id, &url, &[]).await
+    }
+
+    /// `GET /subscribedSkus`.
+    pub async fn subscribed_skus(&self) -> Result<Vec<ObservedSku>, GraphError> {
+        let skus: Vec<wire::SubscribedSku> = self
+            .get_all("subscribed_skus", "", "/subscribedSkus", &[])
+            .await?;
+        Ok(skus.into_iter().map(convert::sku).collect())
+    }
+
+    /// `GET /organization?$select=id,displayName`: the tenant itself.
+    pub async fn organization(&self) -> Result<Option<wire::Organization>, GraphError> {
+        let orgs: Vec<wire::Organization> = self
+            .get_all(
+                "organization",
+                "",
+                "/organization?$select=id,displayName",
+                &[],
+            )
+            .await?;
+        Ok(orgs.into_iter().next())
+    }
+
+    /// The first request of a users delta round with `$select`.
+    pub fn users_delta_url(select_properties: &[&str]) -> String {
+        format!("/users/delta?$select={}", select(select_properties))
+    }
+
+    /// A `/users/delta` round: a full one (following nextLink until the deltaLink) when
+    /// `delta_link` is `None`, else the changes since that link. An expired link restarts a
+    /// full round (`restarted`).
+    pub async fn users_delta(
+        &self,
+        select_properties: &[&str],
+        delta_link: Option<&str>,
+    ) -> Result<DeltaRound<wire::User>, GraphError> {
+        let initial = self.absolute(&Self::users_delta_url(select_properties));
+        let start = delta_link.map_or_else(|| initial.clone(), |l| self.absolute(l));
+        self.delta_round("users_delta", &initial, &start, None)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_user_body_has_the_documented_fields_and_immutable_id() {
+        let user = NewUser {
+            user_principal_name: "a@contoso.com".into(),
+            display_name: "A".into(),
+            given_name: Some("G".into()),
+            surname: None,
+            mail_nickname: "a".into(),
+            immutable_id: Some("SUQ=".into()),
+            usage_location: Some("US".into()),
+            account_enabled: true,
+        };
+        let body = new_user_body(&user, &Secret::new("pw"));
+        assert_eq!(body["onPremisesImmutableId"], "SUQ=");
+        assert_eq!(
+            body["passwordProfile"]["forceChangePasswordNextSignIn"],
+            true
+        );
+        assert!(body.get("surname").is_none());
+    }
+
+    #[test]
+    fn user_changes_use_graph_property_names() {
+        let changes = UserChanges {
+            immutable_id: Some("X".into()),
+            account_enabled: Some(false),
+            ..UserChanges::default()
+        };
+        assert_eq!(
+            user_changes_body(&changes),
+            json!({"onPremisesImmutableId": "X", "accountEnabled": false})
+        );
+    }
+
+    #[test]
+    fn path_segments_and_filters_are_encoded() {
+        assert_eq!(segment("a#b@c.com"), "a%23b@c.com");
+        assert_eq!(
+            query_value("startsWith(userPrincipalName,'a b')"),
+            "startsWith(userPrincipalName,'a%20b')"
+        );
+    }
+}
