@@ -1,0 +1,375 @@
+//! The observed state of one tenant, kept current cheaply: one full read, then `/users/delta`
+//! rounds and the small reads (domains, federation, SKUs, role members) in ONE `$batch`
+//! request. A part that cannot be read becomes `Read::Unknown` (so it triggers no write);
+//! the other parts stay usable.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::de::DeserializeOwned;
+
+use crate::model::{
+    AuthenticationType, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser, Read,
+};
+
+use super::batch::{BatchItem, RawOutcome};
+use super::calls::{USER_PROPERTIES, segment};
+use super::client::GraphClient;
+use super::convert;
+use super::delta::{DeltaRound, needs_resync};
+use super::error::GraphError;
+use super::wire;
+
+/// One tenant's observed state.
+#[derive(Debug, Clone, Default)]
+pub struct Mirror {
+    observed: ObservedTenant,
+    /// Where the next users delta round starts.
+    delta_link: Option<String>,
+    /// User id → position in `observed.users`.
+    index: HashMap<String, usize>,
+    /// The users while `observed.users` is `Unknown` (a failed round); merged again when a
+    /// later round succeeds.
+    parked: Option<Vec<ObservedUser>>,
+    /// Activated directory roles: (id, display name).
+    roles: Vec<(String, String)>,
+}
+
+/// What one `$batch` of small reads asked for, by position.
+#[derive(Default)]
+struct Plan {
+    items: Vec<BatchItem>,
+    organization: Option<usize>,
+    domains: Option<usize>,
+    skus: Option<usize>,
+    roles: Option<usize>,
+    members: Vec<(String, usize)>,
+    federation: Vec<(String, usize)>,
+    delta: Option<usize>,
+}
+
+impl Plan {
+    fn push(&mut self, item: BatchItem) -> usize {
+        self.items.push(item);
+        self.items.len() - 1
+    }
+}
+
+fn members_url(role_id: &str) -> String {
+    format!("/directoryRoles/{}/members?$select=id", segment(role_id))
+}
+
+fn federation_url(domain: &str) -> String {
+    format!("/domains/{}/federationConfiguration", segment(domain))
+}
+
+fn take(results: &mut [Option<RawOutcome>], i: Option<usize>) -> Option<RawOutcome> {
+    i.and_then(|i| results.get_mut(i).and_then(Option::take))
+}
+
+/// A whole collection from a `$batch` sub-response, following its next link if it has one.
+async fn collection<T: DeserializeOwned>(
+    client: &GraphClient,
+    operation: &'static str,
+    outcome: Option<RawOutcome>,
+) -> Result<Vec<T>, GraphError> {
+    let (result, _) = outcome.ok_or_else(|| GraphError::decode(operation, "not requested"))??;
+    let page: wire::Page<T> = GraphClient::page(operation, result.body)?;
+    let mut items = page.value;
+    if let Some(next) = page.next_link {
+        items.extend(client.get_all::<T>(operation, "", &next, &[]).await?);
+    }
+    Ok(items)
+}
+
+/// The outcomes for `keys`: taken from the batch results where `asked` says they were
+/// requested, the rest read now in one more `$batch` (a role or domain that is new since the
+/// last refresh, or the first load).
+async fn gather(
+    client: &GraphClient,
+    keys: &[String],
+    asked: &[(String, usize)],
+    results: &mut [Option<RawOutcome>],
+    url: impl Fn(&str) -> String,
+) -> HashMap<String, RawOutcome> {
+    let mut out = HashMap::new();
+    let mut missing = Vec::new();
+    for key in keys {
+        let i = asked.iter().find(|(k, _)| k == key).map(|(_, i)| *i);
+        match take(results, i) {
+            Some(outcome) => {
+                out.insert(key.clone(), outcome);
+            }
+            None => missing.push(key.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        let items = missing.iter().map(|k| BatchItem::get(url(k))).collect();
+        let fetched = client.batch_raw(items).await;
+        out.extend(missing.into_iter().zip(fetched));
+    }
+    out
+}
+
+fn unknown(what: &str, e: &GraphError) -> String {
+    format!("reading {what} failed: {e}")
+}
+
+impl Mirror {
+    /// Reads the whole tenant. Never fails: a part that cannot be read is `Unknown`.
+    pub async fn load(client: &GraphClient) -> Mirror {
+        let mut mirror = Mirror {
+            observed: ObservedTenant {
+                domains: Read::Unknown("not read yet".into()),
+                users: Read::Unknown("not read yet".into()),
+                role_holders: Read::Unknown("not read yet".into()),
+                skus: Read::Unknown("not read yet".into()),
+                display_name: None,
+            },
+            ..Mirror::default()
+        };
+        mirror.sync(client, true).await;
+        mirror
+    }
+
+    /// Brings the mirror up to date: one `$batch` with the small reads and the next users
+    /// delta round (more requests only when there are more changes than one delta page, a
+    /// role or domain appeared, or the delta token expired).
+    pub async fn refresh(&mut self, client: &GraphClient) {
+        self.sync(client, false).await;
+    }
+
+    /// The observed tenant.
+    pub fn observed(&self) -> &ObservedTenant {
+        &self.observed
+    }
+
+    /// The stored deltaLink (where the next users round starts).
+    pub fn delta_link(&self) -> Option<&str> {
+        self.delta_link.as_deref()
+    }
+
+    async fn sync(&mut self, client: &GraphClient, full: bool) {
+        let mut plan = Plan::default();
+        if full || self.observed.display_name.is_none() {
+            plan.organization =
+                Some(plan.push(BatchItem::get("/organization?$select=id,displayName")));
+        }
+        plan.domains = Some(plan.push(BatchItem::get("/domains")));
+        plan.skus = Some(plan.push(BatchItem::get("/subscribedSkus")));
+        plan.roles = Some(plan.push(BatchItem::get("/directoryRoles")));
+        if !full {
+            for (id, _) in &self.roles {
+                let i = plan.push(BatchItem::get(members_url(id)));
+                plan.members.push((id.clone(), i));
+            }
+            if let Read::Known(domains) = &self.observed.domains {
+                for d in domains {
+                    if d.authentication == AuthenticationType::Federated {
+                        let i = plan.push(BatchItem::get(federation_url(&d.name)));
+                        plan.federation.push((d.name.clone(), i));
+                    }
+                }
+            }
+            if let Some(link) = &self.delta_link {
+                let url = client.relative(link).to_string();
+                plan.delta = Some(plan.push(BatchItem::get(url)));
+            }
+        }
+        let mut results: Vec<Option<RawOutcome>> = client
+            .batch_raw(std::mem::take(&mut plan.items))
+            .await
+            .into_iter()
+            .map(Some)
+            .collect();
+
+        if let Some(outcome) = take(&mut results, plan.organization)
+            && let Ok(orgs) =
+                collection::<wire::Organization>(client, "organization", Some(outcome)).await
+        {
+            self.observed.display_name = orgs.into_iter().find_map(|o| o.display_name);
+        }
+        let delta_outcome = take(&mut results, plan.delta);
+        let skus = collection::<wire::SubscribedSku>(
+            client,
+            "subscribed_skus",
+            take(&mut results, plan.skus),
+        )
+        .await;
+        self.observed.skus = match skus {
+            Ok(s) => Read::Known(
+                s.into_iter()
+                    .map(convert::sku)
+                    .collect::<Vec<ObservedSku>>(),
+            ),
+            Err(e) => Read::Unknown(unknown("subscribedSkus", &e)),
+        };
+        let domains = take(&mut results, plan.domains);
+        self.observed.domains = match self
+            .read_domains(client, domains, &plan, &mut results)
+            .await
+        {
+            Ok(d) => Read::Known(d),
+            Err(e) => Read::Unknown(unknown("domains", &e)),
+        };
+        let roles = take(&mut results, plan.roles);
+        self.observed.role_holders = match self.read_roles(client, roles, &plan, &mut results).await
+        {
+            Ok(r) => Read::Known(r),
+            Err(e) => Read::Unknown(unknown("directory roles", &e)),
+        };
+        self.read_users(client, delta_outcome).await;
+        if let Read::Known(users) = &self.observed.users {
+            client.set_tenant_users(users.len());
+        }
+    }
+
+    async fn read_domains(
+        &self,
+        client: &GraphClient,
+        outcome: Option<RawOutcome>,
+        plan: &Plan,
+        results: &mut [Option<RawOutcome>],
+    ) -> Result<Vec<ObservedDomain>, GraphError> {
+        let list: Vec<wire::Domain> = collection(client, "list_domains", outcome).await?;
+        let mut domains: Vec<ObservedDomain> = list.into_iter().map(convert::domain).collect();
+        let federated: Vec<String> = domains
+            .iter()
+            .filter(|d| d.authentication == AuthenticationType::Federated)
+            .map(|d| d.name.clone())
+            .collect();
+        let mut outcomes = gather(
+            client,
+            &federated,
+            &plan.federation,
+            results,
+            federation_url,
+        )
+        .await;
+        for d in &mut domains {
+            let Some(outcome) = outcomes.remove(&d.name) else {
+                continue;
+            };
+            d.federation = match outcome {
+                Ok((r, _)) => GraphClient::page::<wire::Federation>("list_federation", r.body)?
+                    .value
+                    .into_iter()
+                    .next()
+                    .map(convert::federation),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e),
+            };
+        }
+        domains.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(domains)
+    }
+
+    async fn read_roles(
+        &mut self,
+        client: &GraphClient,
+        outcome: Option<RawOutcome>,
+        plan: &Plan,
+        results: &mut [Option<RawOutcome>],
+    ) -> Result<BTreeMap<String, Vec<String>>, GraphError> {
+        let roles: Vec<wire::DirectoryRole> =
+            collection(client, "list_directory_roles", outcome).await?;
+        self.roles = roles.into_iter().map(|r| (r.id, r.display_name)).collect();
+        let ids: Vec<String> = self.roles.iter().map(|(id, _)| id.clone()).collect();
+        let mut outcomes = gather(client, &ids, &plan.members, results, members_url).await;
+        let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, name) in &self.roles {
+            let members: Vec<wire::DirectoryObject> =
+                collection(client, "list_role_members", outcomes.remove(id)).await?;
+            for m in members {
+                let is_user = m
+                    .odata_type
+                    .as_deref()
+                    .is_none_or(|t| t.eq_ignore_ascii_case("#microsoft.graph.user"));
+                if is_user && !m.id.is_empty() {
+                    holders.entry(m.id).or_default().push(name.clone());
+                }
+            }
+        }
+        for names in holders.values_mut() {
+            names.sort();
+            names.dedup();
+        }
+        Ok(holders)
+    }
+
+    /// Runs the users delta round: continues the batched first page, or starts a full round
+    /// (first load, no link yet, or the link expired).
+    async fn read_users(&mut self, client: &GraphClient, batched: Option<RawOutcome>) {
+        let initial = client.absolute(&GraphClient::users_delta_url(USER_PROPERTIES));
+        let round = match batched {
+            Some(Ok((r, _))) => match GraphClient::page::<wire::User>("users_delta", r.body) {
+                Ok(page) => {
+                    client
+                        .delta_round("users_delta", &initial, &initial, Some(page))
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            Some(Err(e)) if needs_resync(&e) => {
+                tracing::debug!("users delta token expired; reading all users again");
+                client
+                    .users_delta(USER_PROPERTIES, None)
+                    .await
+                    .map(|mut r| {
+                        r.restarted = true;
+                        r
+                    })
+            }
+            Some(Err(e)) => Err(e),
+            None => client
+                .users_delta(USER_PROPERTIES, self.delta_link.as_deref())
+                .await
+                .map(|mut r| {
+                    r.restarted |= self.delta_link.is_none();
+                    r
+                }),
+        };
+        match round {
+            Ok(round) => self.apply_round(round),
+            Err(e) => {
+                if let Read::Known(users) =
+                    std::mem::replace(&mut self.observed.users, Read::Unknown(String::new()))
+                {
+                    self.parked = Some(users);
+                }
+                self.observed.users = Read::Unknown(unknown("users", &e));
+            }
+        }
+    }
+
+    fn apply_round(&mut self, round: DeltaRound<wire::User>) {
+        self.delta_link = Some(round.delta_link);
+        let mut users = match std::mem::replace(&mut self.observed.users, Read::Known(Vec::new())) {
+            Read::Known(u) => u,
+            Read::Unknown(_) => self.parked.take().unwrap_or_default(),
+        };
+        if round.restarted {
+            users.clear();
+            self.index.clear();
+        }
+        for item in round.items {
+            if item.removed.is_some() {
+                if let Some(pos) = self.index.remove(&item.id) {
+                    users.swap_remove(pos);
+                    if let Some(moved) = users.get(pos) {
+                        self.index.insert(moved.id.clone(), pos);
+                    }
+                }
+                continue;
+            }
+            match self.index.get(&item.id) {
+                Some(&pos) => convert::merge_user(&mut users[pos], item),
+                None if !item.id.is_empty() => {
+                    self.index.insert(item.id.clone(), users.len());
+                    users.push(convert::user(item));
+                }
+                None => {}
+            }
+        }
+        self.observed.users = Read::Known(users);
+    }
+}
