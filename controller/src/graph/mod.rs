@@ -25,7 +25,7 @@ pub use client::{ClientStats, GraphClient};
 pub use config::{Cloud, GraphConfig};
 pub use credentials::{Credential, Secret};
 pub use delta::{DeltaRound, needs_resync};
-pub use error::{ErrorDetail, ErrorKind, GraphError, RetryClass};
+pub use error::{ErrorDetail, ErrorKind, GraphError, GraphErrorInfo, RetryClass};
 pub use mirror::Mirror;
 pub use ratelimit::{Cost, RateLimits, resource_units_for};
 pub use retry::{RetryPolicy, parse_retry_after};
