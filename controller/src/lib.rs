@@ -7,6 +7,7 @@ pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod graph;
+pub mod k8s;
 pub mod manifest;
 pub mod model;
 pub mod plan;

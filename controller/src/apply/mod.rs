@@ -8,11 +8,13 @@
 
 pub mod password;
 mod requests;
+mod runner;
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
 pub use requests::{Request, request_for};
+pub use runner::GraphRunner;
 
 use crate::model::{Action, Outcome, Phase, Plan, Report};
 

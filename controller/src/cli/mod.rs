@@ -1,6 +1,12 @@
 //! The command line: argument parsing and one function per subcommand.
 
+mod apply;
 mod crds;
+mod import;
+mod output;
+mod plan;
+mod run;
+mod session;
 mod sim;
 mod validate;
 
@@ -35,6 +41,17 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Show what would change in the tenant, and drift. Exits 0 when in sync, 2 when changes
+    /// or drift are pending, 1 on error (a CI drift gate).
+    Plan(plan::PlanArgs),
+    /// Converge the tenant toward the manifests and print a report.
+    /// Exits 0 when converged, 2 when changes are held, 1 on failures.
+    Apply(apply::ApplyArgs),
+    /// Write AppAssignment YAML for a domain's existing users (IMPORT USERS).
+    Import(import::ImportArgs),
+    /// Run the Kubernetes controller: reconcile Tenants and their domains, assignments and
+    /// policies from the API server until SIGTERM.
+    Run(run::RunArgs),
     /// Serve the Microsoft Graph simulator (token endpoint + Graph v1.0) until interrupted.
     Sim(sim::SimArgs),
 }
@@ -45,5 +62,40 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Crds { output_dir } => crds::run(output_dir.as_deref()),
         Command::Validate { files } => validate::run(&files),
         Command::Sim(args) => sim::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => block_on(plan::run(args)),
+        Command::Apply(args) => block_on(apply::run(args)),
+        Command::Import(args) => block_on(import::run(args)),
     }
+}
+
+/// Runs an async subcommand on a fresh runtime; a [`session::CliError`] prints and exits 1.
+fn block_on(
+    command: impl std::future::Future<Output = Result<ExitCode, session::CliError>>,
+) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to standard error; `RUST_LOG` selects what (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

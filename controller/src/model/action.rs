@@ -91,7 +91,11 @@ pub struct NewUser {
 
 /// One change to the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Action {
     /// `POST /users`.
     CreateUser {
@@ -326,10 +330,7 @@ impl Plan {
     pub fn is_in_sync(&self) -> bool {
         self.actions.is_empty()
             && self.held.is_empty()
-            && self
-                .objects
-                .values()
-                .all(|o| o.drift == Drift::InSync)
+            && self.objects.values().all(|o| o.drift == Drift::InSync)
     }
 }
 
@@ -369,6 +370,8 @@ pub struct Report {
 pub struct ReportTotals {
     /// Users created.
     pub created: usize,
+    /// Users that already existed when the create was sent (matched, not duplicated).
+    pub matched: usize,
     /// Users updated (attributes, immutable IDs, usage location).
     pub updated: usize,
     /// Users disabled.
@@ -393,6 +396,9 @@ impl Report {
             match outcome {
                 Outcome::Failed { .. } => t.failed += 1,
                 Outcome::Skipped { .. } => t.skipped += 1,
+                Outcome::AlreadyDone if matches!(action, Action::CreateUser { .. }) => {
+                    t.matched += 1
+                }
                 Outcome::Done | Outcome::AlreadyDone => match action {
                     Action::CreateUser { .. } => t.created += 1,
                     Action::UpdateUser { .. } => t.updated += 1,

@@ -4,6 +4,7 @@
 //! API server); the only outside input is a [`KeySource`] for Secret and ConfigMap keys.
 
 mod certificate;
+mod connect;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use crate::model::{
     DesiredAssignment, DesiredDomain, DesiredPolicy, DesiredTenant, Kind, ObjectKey,
 };
 pub use certificate::to_base64_der;
+pub use connect::{AZURE_FEDERATED_TOKEN_FILE, graph_config};
 
 /// Reads keys of Secrets and ConfigMaps in a namespace.
 pub trait KeySource {

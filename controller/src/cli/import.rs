@@ -1,0 +1,157 @@
+//! `o365-controller import`: write AppAssignment YAML for a domain's existing users (the guide's
+//! IMPORT USERS), and with `--adopt` give those without one an immutable ID.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use kube::ResourceExt;
+
+use super::session::{CliError, Session, TargetArgs};
+use crate::api::{AppAssignment, AppAssignmentSpec, AssignedUser, LocalRef, Provisioning};
+use crate::apply::GraphRunner;
+use crate::model::{Action, Outcome, Plan, UserChanges};
+
+/// Options of `import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The domain whose users to import, e.g. corp.example.com.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: String,
+    /// Manifests with the Tenant (and its credentials Secret) and target.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also set `onPremisesImmutableId` (derived from the UPN) on users that have none.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Name of the AppAssignment written (default: imported-<domain with dashes>).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Write the YAML here instead of standard output.
+    #[arg(long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Imports the domain's users.
+pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
+    let domain = args.domain.to_ascii_lowercase();
+    let session = Session::open(&args.target).await?;
+    let tenant = session
+        .tenants()
+        .first()
+        .cloned()
+        .ok_or(CliError("no Tenant".into()))?;
+    let (client, mirror) = session.connect(&tenant).await?;
+    let users = mirror
+        .observed()
+        .users
+        .known()
+        .ok_or(CliError("the tenant's users could not be read".into()))?;
+    let role_holders = mirror
+        .observed()
+        .role_holders
+        .known()
+        .cloned()
+        .unwrap_or_default();
+    let mut mine: Vec<_> = users
+        .iter()
+        .filter(|u| {
+            u.user_principal_name
+                .to_ascii_lowercase()
+                .ends_with(&format!("@{domain}"))
+        })
+        .collect();
+    mine.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
+    let dashed = domain.replace('.', "-");
+    let domain_ref = session
+        .manifests
+        .domains
+        .iter()
+        .find(|d| d.spec.domain == domain)
+        .map(|d| d.name_any())
+        .unwrap_or_else(|| dashed.clone());
+    let mut actions = Vec::new();
+    let mut listed = Vec::new();
+    for u in &mine {
+        let admin = role_holders.contains_key(&u.id);
+        let mut immutable_id = u.immutable_id.clone();
+        if args.adopt && immutable_id.is_none() && !admin {
+            let id = crate::plan::derive_immutable_id(&u.user_principal_name);
+            actions.push(Action::UpdateUser {
+                id: u.id.clone(),
+                user_principal_name: u.user_principal_name.clone(),
+                changes: UserChanges {
+                    immutable_id: Some(id.clone()),
+                    ..UserChanges::default()
+                },
+            });
+            immutable_id = Some(id);
+        }
+        if admin {
+            eprintln!(
+                "note: {} holds a directory role; listed, but the controller will not adopt it automatically",
+                u.user_principal_name
+            );
+        }
+        listed.push(AssignedUser {
+            user_principal_name: u.user_principal_name.clone(),
+            display_name: u
+                .display_name
+                .clone()
+                .unwrap_or_else(|| u.user_principal_name.clone()),
+            given_name: u.given_name.clone(),
+            surname: u.surname.clone(),
+            mail_nickname: u.mail_nickname.clone(),
+            immutable_id,
+            usage_location: u.usage_location.clone(),
+            account_enabled: u.account_enabled,
+        });
+    }
+    let mut failed = 0;
+    if !actions.is_empty() {
+        let plan = Plan {
+            id: "import".into(),
+            actions,
+            ..Plan::default()
+        };
+        let report = crate::apply::apply(&GraphRunner::new(client), &plan, &|_| {}).await;
+        for (action, outcome) in &report.results {
+            if let Outcome::Failed { reason } = outcome {
+                failed += 1;
+                eprintln!("error: {}: {reason}", action.subject());
+            }
+        }
+        eprintln!(
+            "adopted {} user(s), {failed} failed",
+            report.results.len() - failed
+        );
+    }
+    let assignment = AppAssignment::new(
+        &args.name.clone().unwrap_or(format!("imported-{dashed}")),
+        AppAssignmentSpec {
+            domain_ref: LocalRef { name: domain_ref },
+            users: listed,
+            provisioning: Provisioning::Auto,
+            adopt_existing: true,
+            mode: None,
+        },
+    );
+    let yaml = serde_saphyr::to_string(&assignment).map_err(|e| CliError(e.to_string()))?;
+    let text = format!(
+        "# Imported from tenant {} ({} users of {domain}).\n{yaml}",
+        tenant.spec.tenant_id,
+        mine.len()
+    );
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| CliError(format!("{}: {e}", path.display())))?
+        }
+        None => super::output::emit(&text),
+    }
+    eprintln!("imported {} user(s) of {domain}", mine.len());
+    session.close().await?;
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

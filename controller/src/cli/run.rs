@@ -1,0 +1,133 @@
+//! `o365-controller run`: the Kubernetes controller. Kubeconfig or in-cluster configuration
+//! (`kube::Client::try_default`), leader election, metrics and probes; stops gracefully on
+//! SIGTERM or SIGINT (a second signal exits at once).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::k8s::{RunOptions, default_identity, run_controller};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Options of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Where `/metrics` is served.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Where `/healthz` and `/readyz` are served.
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    pub health_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+    /// How many tenants are reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+    /// Changes arriving within this many milliseconds are reconciled once.
+    #[arg(long, default_value_t = 150)]
+    pub debounce_ms: u64,
+    /// Only the holder of the Lease `o365-controller` reconciles (safe with several replicas).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the Lease (default: the pod's namespace, else `default`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube_runtime=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Resolves on the first SIGTERM or SIGINT; a second one exits the process at once.
+async fn shutdown_signal() {
+    async fn one_signal() {
+        #[cfg(unix)]
+        {
+            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+            match term {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    one_signal().await;
+    tracing::info!("shutdown requested; send the signal again to exit at once");
+    tokio::spawn(async {
+        one_signal().await;
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(130);
+    });
+}
+
+/// Runs the controller until a signal stops it.
+pub fn run(args: RunArgs) -> ExitCode {
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let client = match kube::Client::try_default().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot configure the Kubernetes client (no kubeconfig and not in a cluster?)");
+                return ExitCode::FAILURE;
+            }
+        };
+        let options = RunOptions {
+            namespace: args.namespace,
+            metrics_addr: Some(args.metrics_addr),
+            health_addr: Some(args.health_addr),
+            concurrency: args.concurrency.max(1),
+            debounce: Duration::from_millis(args.debounce_ms),
+            leader_election_namespace: args.leader_election.then(|| {
+                args.leader_election_namespace
+                    .unwrap_or_else(|| client.default_namespace().to_owned())
+            }),
+            identity: default_identity(),
+            ..RunOptions::default()
+        };
+        match run_controller(client, options, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "the controller failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

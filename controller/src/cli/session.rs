@@ -1,0 +1,197 @@
+//! What `plan`, `apply` and `import` share: reading manifests, the optional in-process
+//! simulator with its persisted state, and connecting to each Tenant's Graph.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Secret as K8sSecret;
+use kube::ResourceExt;
+use o365_graph_sim::{Fixture, SimConfig, Simulator};
+
+use crate::api::Tenant;
+use crate::graph::{Cloud, GraphClient, GraphConfig, Mirror};
+use crate::manifest::{self, Manifests};
+use crate::model::DesiredTenant;
+use crate::resolve::{self, KeySource, Objects, Overrides};
+
+/// The default file the simulated tenant is kept in between runs.
+pub const DEFAULT_SIM_STATE: &str = ".o365-sim-state.json";
+
+/// Where the manifests come from and which tenant to talk to.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// A manifest file or a directory (read recursively). Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Run against the built-in Graph simulator instead of Microsoft: it starts in-process
+    /// with the demo tenant (or --fixture), and its state persists in --sim-state.
+    #[arg(long)]
+    pub simulate: bool,
+    /// With --simulate: the tenant fixture to start from (default: the demo tenant).
+    #[arg(long, value_name = "FILE", requires = "simulate")]
+    pub fixture: Option<PathBuf>,
+    /// With --simulate: where the simulated tenant is kept between runs.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_SIM_STATE)]
+    pub sim_state: PathBuf,
+    /// With --simulate: forget the saved state and start from the fixture again.
+    #[arg(long, requires = "simulate")]
+    pub sim_reset: bool,
+}
+
+/// An open session: manifests read and, with --simulate, the simulator running.
+pub struct Session {
+    /// The manifests.
+    pub manifests: Manifests,
+    sim: Option<Simulator>,
+    sim_state: PathBuf,
+}
+
+/// A failure of the CLI itself (not of a plan): exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl From<String> for CliError {
+    fn from(s: String) -> Self {
+        CliError(s)
+    }
+}
+
+impl Session {
+    /// Reads the manifests (printing every problem) and starts the simulator if asked.
+    pub async fn open(args: &TargetArgs) -> Result<Session, CliError> {
+        let manifests = manifest::load(&args.files).map_err(|diagnostics| {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            CliError(format!("{} problem(s) in the manifests", diagnostics.len()))
+        })?;
+        if manifests.tenants.is_empty() {
+            return Err(CliError(
+                "no Tenant among the manifests: add one (see examples/tenant/tenant.yaml)".into(),
+            ));
+        }
+        let sim = if args.simulate {
+            Some(start_simulator(args).await?)
+        } else {
+            None
+        };
+        Ok(Session {
+            manifests,
+            sim,
+            sim_state: args.sim_state.clone(),
+        })
+    }
+
+    /// The Tenants, in file order.
+    pub fn tenants(&self) -> &[Tenant] {
+        &self.manifests.tenants
+    }
+
+    /// Connects to `tenant`'s Graph (the simulator with --simulate) and reads the tenant.
+    pub async fn connect(&self, tenant: &Tenant) -> Result<(GraphClient, Mirror), CliError> {
+        let config = self.graph_config(tenant)?;
+        let client = GraphClient::new(config)
+            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+        client
+            .check_token()
+            .await
+            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+        let mirror = Mirror::load(&client).await;
+        Ok((client, mirror))
+    }
+
+    fn graph_config(&self, tenant: &Tenant) -> Result<GraphConfig, CliError> {
+        let keys = ManifestKeys(&self.manifests.secrets);
+        let env = |name: &str| std::env::var(name).ok();
+        let mut config = resolve::graph_config(tenant, &keys, &env)
+            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+        if let Some(sim) = &self.sim {
+            let (login, graph) = Cloud::Custom {
+                login_endpoint: sim.login_base_url(),
+                graph_endpoint: sim.graph_base_url(),
+            }
+            .endpoints();
+            config.login_endpoint = login;
+            config.graph_endpoint = graph;
+            config.ca_bundle = sim.ca_pem();
+        }
+        Ok(config)
+    }
+
+    /// The desired state of `tenant` from the manifests.
+    pub fn desired(&self, tenant: &Tenant, overrides: &Overrides) -> DesiredTenant {
+        let m = &self.manifests;
+        resolve::desired_tenant(
+            tenant,
+            Objects {
+                domains: &m.domains,
+                assignments: &m.assignments,
+                policies: &m.policies,
+            },
+            &ManifestKeys(&m.secrets),
+            overrides,
+        )
+    }
+
+    /// Saves the simulated tenant (so the next run sees this run's changes) and stops.
+    pub async fn close(self) -> Result<(), CliError> {
+        if let Some(sim) = self.sim {
+            let state = sim
+                .export_fixture()
+                .to_json()
+                .map_err(|e| CliError(format!("cannot save the simulated tenant: {e}")))?;
+            std::fs::write(&self.sim_state, state)
+                .map_err(|e| CliError(format!("cannot write {}: {e}", self.sim_state.display())))?;
+            sim.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+async fn start_simulator(args: &TargetArgs) -> Result<Simulator, CliError> {
+    let fixture = if !args.sim_reset && args.sim_state.exists() {
+        let text = std::fs::read_to_string(&args.sim_state)
+            .map_err(|e| CliError(format!("cannot read {}: {e}", args.sim_state.display())))?;
+        Fixture::from_json(&text).map_err(|e| {
+            CliError(format!(
+                "{} is not a saved simulator state ({e}); use --sim-reset to start over",
+                args.sim_state.display()
+            ))
+        })?
+    } else if let Some(path) = &args.fixture {
+        Fixture::from_path(path).map_err(|e| CliError(format!("{}: {e}", path.display())))?
+    } else {
+        Fixture::demo()
+    };
+    Simulator::start(fixture, SimConfig::default())
+        .await
+        .map_err(|e| CliError(format!("cannot start the simulator: {e}")))
+}
+
+/// Secret keys from the Secrets among the manifests. ConfigMaps are not read in CLI mode.
+struct ManifestKeys<'a>(&'a [K8sSecret]);
+
+impl KeySource for ManifestKeys<'_> {
+    fn secret_key(&self, _namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+        let secret = self
+            .0
+            .iter()
+            .find(|s| s.name_any() == name)
+            .ok_or(format!("Secret {name:?} is not among the manifests"))?;
+        if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
+            return Ok(v.as_bytes().to_vec());
+        }
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| v.0.clone())
+            .ok_or(format!("Secret {name:?} has no key {key:?}"))
+    }
+
+    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, String> {
+        Err(format!(
+            "ConfigMap {name:?}: ConfigMaps are not read from manifest files; give the certificate inline (value) or in a Secret"
+        ))
+    }
+}

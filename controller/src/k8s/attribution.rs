@@ -1,0 +1,102 @@
+//! Which object each action of a report belongs to: users to the AppAssignments that list
+//! them (and their licenses also to the LicensePolicies covering them), federation to its
+//! FederatedDomain, deprovisioning to the domain of the user.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::model::{Action, DesiredAssignment, DesiredPolicy, DesiredTenant, ObjectKey, Outcome};
+
+/// Whether `policy` covers the users of `assignment` (its domainRefs, or matchLabels of its
+/// assignmentSelector).
+pub fn policy_covers(policy: &DesiredPolicy, assignment: &DesiredAssignment) -> bool {
+    let applies = &policy.spec.applies_to;
+    if applies
+        .domain_refs
+        .iter()
+        .any(|d| d.name == assignment.spec.domain_ref.name)
+    {
+        return true;
+    }
+    let Some(selector) = &applies.assignment_selector else {
+        return false;
+    };
+    let labels_match = selector
+        .match_labels
+        .as_ref()
+        .is_none_or(|m| m.iter().all(|(k, v)| assignment.labels.get(k) == Some(v)));
+    let has_rules = selector
+        .match_labels
+        .as_ref()
+        .is_some_and(|m| !m.is_empty())
+        || selector
+            .match_expressions
+            .as_ref()
+            .is_some_and(|m| !m.is_empty());
+    has_rules && labels_match
+}
+
+fn domain_of(upn: &str) -> String {
+    upn.rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Report results grouped by the object they belong to.
+pub fn by_object<'r>(
+    desired: &DesiredTenant,
+    results: &'r [(Action, Outcome)],
+) -> BTreeMap<ObjectKey, Vec<&'r (Action, Outcome)>> {
+    let mut by_upn: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, a) in desired.assignments.iter().enumerate() {
+        for u in &a.spec.users {
+            by_upn
+                .entry(u.user_principal_name.to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+    }
+    let domain_key = |name: &str| {
+        desired
+            .domains
+            .iter()
+            .find(|d| d.spec.domain.eq_ignore_ascii_case(name))
+            .map(|d| d.key.clone())
+    };
+    let mut out: BTreeMap<ObjectKey, Vec<&'r (Action, Outcome)>> = BTreeMap::new();
+    for result in results {
+        let (action, _) = result;
+        let mut keys: Vec<ObjectKey> = Vec::new();
+        match action {
+            Action::CreateUser { .. }
+            | Action::UpdateUser { .. }
+            | Action::AssignLicenses { .. } => {
+                let upn = action.subject().to_ascii_lowercase();
+                for &i in by_upn.get(&upn).into_iter().flatten() {
+                    let a = &desired.assignments[i];
+                    keys.push(a.key.clone());
+                    if matches!(action, Action::AssignLicenses { .. }) {
+                        keys.extend(
+                            desired
+                                .policies
+                                .iter()
+                                .filter(|p| policy_covers(p, a))
+                                .map(|p| p.key.clone()),
+                        );
+                    }
+                }
+            }
+            Action::DisableUser { .. } | Action::DeleteUser { .. } => {
+                keys.extend(domain_key(&domain_of(action.subject())));
+            }
+            Action::CreateFederation { domain, .. }
+            | Action::UpdateFederation { domain, .. }
+            | Action::RevertToManaged { domain } => keys.extend(domain_key(domain)),
+        }
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            out.entry(k).or_default().push(result);
+        }
+    }
+    out
+}

@@ -1,0 +1,303 @@
+//! Conditions: `Ready`, `Drifted`, `Blocked`, `Progressing`, derived from the plan's view of one
+//! object. `lastTransitionTime` changes only when a condition's status changes, so a status
+//! that did not change compares equal and is not written again.
+
+use crate::api::{Condition, ConditionStatus, DriftEntry};
+use crate::model::{Drift, Finding, Severity};
+
+/// Longest condition message (the API server takes more; people read less).
+const MAX_MESSAGE: usize = 1024;
+
+/// Builds conditions for one object, reusing the previous transition times.
+pub struct ConditionBuilder<'a> {
+    previous: &'a [Condition],
+    generation: Option<i64>,
+    now: String,
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE - 3;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
+impl<'a> ConditionBuilder<'a> {
+    /// A builder for an object whose current conditions are `previous`.
+    pub fn new(previous: &'a [Condition], generation: Option<i64>, now: String) -> Self {
+        Self {
+            previous,
+            generation,
+            now,
+        }
+    }
+
+    /// One condition.
+    pub fn condition(
+        &self,
+        type_: &str,
+        status: ConditionStatus,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Condition {
+        let last_transition_time = self
+            .previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| self.now.clone());
+        Condition {
+            type_: type_.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message: truncate(message.into()),
+            last_transition_time,
+            observed_generation: self.generation,
+        }
+    }
+}
+
+/// What one object's conditions are computed from.
+#[derive(Debug, Default)]
+pub struct ObjectView<'a> {
+    /// Its findings.
+    pub findings: Vec<&'a Finding>,
+    /// Its drift after this reconcile.
+    pub drift: Drift,
+    /// The drifted fields after this reconcile.
+    pub drift_entries: &'a [DriftEntry],
+    /// Actions of the plan after this reconcile still to do (pending or failed ones).
+    pub pending_actions: usize,
+    /// Actions of this reconcile that failed, with the first reasons.
+    pub failed: Vec<String>,
+    /// Whether the object runs in Audit mode (drift is reported, never corrected).
+    pub audit: bool,
+    /// Extra reason why the object is waiting (Manual provisioning without export, …).
+    pub waiting: Option<(&'static str, String)>,
+}
+
+fn describe_drift(entries: &[DriftEntry]) -> String {
+    let shown: Vec<String> = entries
+        .iter()
+        .take(5)
+        .map(|e| format!("{} is {:?}, want {:?}", e.field, e.observed, e.desired))
+        .collect();
+    let more = entries.len().saturating_sub(shown.len());
+    let mut s = format!(
+        "{} field(s) differ from the spec: {}",
+        entries.len(),
+        shown.join("; ")
+    );
+    if more > 0 {
+        s.push_str(&format!("; and {more} more (see status.drift)"));
+    }
+    s
+}
+
+/// The four conditions of one object.
+pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condition> {
+    use ConditionStatus::{False, True, Unknown};
+    let errors: Vec<&&Finding> = view
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    let blocked = match errors.first() {
+        Some(first) => {
+            let msg = errors
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            b.condition("Blocked", True, &first.reason, msg)
+        }
+        None => b.condition("Blocked", False, "NotBlocked", "nothing blocks this object"),
+    };
+    let drifted = match view.drift {
+        Drift::InSync => b.condition("Drifted", False, "InSync", "the tenant matches the spec"),
+        Drift::Drifted => {
+            let hint = if view.audit {
+                " Audit mode: reported only; set mode: Enforce to correct it."
+            } else {
+                ""
+            };
+            b.condition(
+                "Drifted",
+                True,
+                "Drifted",
+                format!("{}.{hint}", describe_drift(view.drift_entries)),
+            )
+        }
+        Drift::Unknown => b.condition(
+            "Drifted",
+            Unknown,
+            "ReadFailed",
+            "part of the tenant could not be read, so drift is unknown; nothing is written until a read succeeds",
+        ),
+    };
+    let progressing = if !view.failed.is_empty() {
+        b.condition(
+            "Progressing",
+            True,
+            "ActionsFailed",
+            format!(
+                "{} change(s) failed and will be retried: {}",
+                view.failed.len(),
+                view.failed
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    } else if view.pending_actions > 0 {
+        b.condition(
+            "Progressing",
+            True,
+            "ActionsPending",
+            format!("{} change(s) still to apply", view.pending_actions),
+        )
+    } else {
+        b.condition("Progressing", False, "Converged", "no change to apply")
+    };
+    let ready = if let Some(first) = errors.first() {
+        b.condition("Ready", False, &first.reason, blocked.message.clone())
+    } else if !view.failed.is_empty() {
+        b.condition("Ready", False, "ActionsFailed", progressing.message.clone())
+    } else if view.drift == Drift::Unknown {
+        b.condition("Ready", Unknown, "ReadFailed", drifted.message.clone())
+    } else if let Some((reason, message)) = &view.waiting {
+        b.condition("Ready", False, reason, message.clone())
+    } else if view.drift == Drift::Drifted {
+        b.condition("Ready", False, "Drifted", drifted.message.clone())
+    } else if view.pending_actions > 0 {
+        b.condition(
+            "Ready",
+            False,
+            "ActionsPending",
+            progressing.message.clone(),
+        )
+    } else {
+        b.condition("Ready", True, "InSync", "the tenant matches the spec")
+    };
+    vec![ready, drifted, blocked, progressing]
+}
+
+/// Conditions for an object that could not be read (invalid spec) or a Tenant that cannot
+/// connect: Ready False with `reason`, the others Unknown.
+pub fn failed_conditions(b: &ConditionBuilder<'_>, reason: &str, message: &str) -> Vec<Condition> {
+    use ConditionStatus::{False, True, Unknown};
+    vec![
+        b.condition("Ready", False, reason, message),
+        b.condition(
+            "Drifted",
+            Unknown,
+            reason,
+            "drift is unknown: the object is not reconciled",
+        ),
+        b.condition("Blocked", True, reason, message),
+        b.condition(
+            "Progressing",
+            False,
+            reason,
+            "waiting for a change to the object or its Secret",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, ObjectKey};
+
+    fn builder(previous: &[Condition]) -> ConditionBuilder<'_> {
+        ConditionBuilder::new(previous, Some(3), "2026-01-01T00:00:00Z".into())
+    }
+
+    fn get<'a>(cs: &'a [Condition], t: &str) -> &'a Condition {
+        cs.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn in_sync_object_is_ready() {
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                drift: Drift::InSync,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::True);
+        assert_eq!(get(&cs, "Ready").observed_generation, Some(3));
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::False);
+    }
+
+    #[test]
+    fn an_error_finding_blocks_with_its_reason() {
+        let f = Finding {
+            object: ObjectKey::new(Kind::FederatedDomain, "ns", "d"),
+            severity: Severity::Error,
+            reason: "ChangeBudgetExceeded".into(),
+            message: "approve plan abc".into(),
+            user: None,
+        };
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                findings: vec![&f],
+                drift: Drift::InSync,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&cs, "Blocked").reason, "ChangeBudgetExceeded");
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
+        assert_eq!(get(&cs, "Ready").reason, "ChangeBudgetExceeded");
+    }
+
+    #[test]
+    fn transition_time_is_kept_while_the_status_is_unchanged() {
+        let first = conditions(
+            &builder(&[]),
+            &ObjectView {
+                drift: Drift::InSync,
+                ..Default::default()
+            },
+        );
+        let later = ConditionBuilder::new(&first, Some(3), "2027-01-01T00:00:00Z".into());
+        let again = conditions(
+            &later,
+            &ObjectView {
+                drift: Drift::InSync,
+                ..Default::default()
+            },
+        );
+        assert_eq!(first, again);
+        let entries = vec![DriftEntry {
+            field: "f".into(),
+            desired: "a".into(),
+            observed: "b".into(),
+        }];
+        let drifted = conditions(
+            &later,
+            &ObjectView {
+                drift: Drift::Drifted,
+                drift_entries: &entries,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            get(&drifted, "Drifted").last_transition_time,
+            "2027-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            get(&drifted, "Blocked").last_transition_time,
+            "2026-01-01T00:00:00Z"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! What every reconcile shares: the Kubernetes client, the watched objects, Events, metrics,
+//! leadership, and per tenant the cached Graph client and mirror.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::Recorder;
+
+use super::leader::Leadership;
+use super::metrics::Metrics;
+use super::objects::Stores;
+use crate::graph::{ClientStats, GraphClient, Mirror};
+
+/// Graph state kept between reconciles of one tenant.
+pub struct TenantSession {
+    /// Hash of what the client was built from (Tenant spec, credential Secret version): a
+    /// different value (a rotated secret, a changed endpoint) rebuilds the client.
+    pub fingerprint: u64,
+    /// The tenant's Graph client.
+    pub client: GraphClient,
+    /// The observed tenant, kept current with `/users/delta`; `None` until the first load.
+    pub mirror: Option<Mirror>,
+    /// The client's counters at the end of the last reconcile (metrics count the difference).
+    pub stats: ClientStats,
+}
+
+/// Options of a running controller that reconciles need.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    /// Longest wait between two tries of a failing tenant.
+    pub max_backoff: Duration,
+    /// First wait after a failure.
+    pub min_backoff: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// The watched objects.
+    pub stores: Stores,
+    /// Publishes Events.
+    pub recorder: Recorder,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Whether this replica may write.
+    pub leadership: Leadership,
+    /// Backoff settings.
+    pub settings: ReconcileSettings,
+    sessions: Mutex<HashMap<String, TenantSession>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Context {
+    /// A context.
+    pub fn new(
+        client: Client,
+        stores: Stores,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        leadership: Leadership,
+        settings: ReconcileSettings,
+    ) -> Context {
+        Context {
+            client,
+            stores,
+            recorder,
+            metrics,
+            leadership,
+            settings,
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes the tenant's session out of the cache for the length of one reconcile. The
+    /// runtime never runs two reconciles of one Tenant at once, so nobody else needs it
+    /// meanwhile; [`Context::put_session`] returns it.
+    pub fn take_session(&self, tenant: &str) -> Option<TenantSession> {
+        lock(&self.sessions).remove(tenant)
+    }
+
+    /// Returns a session to the cache.
+    pub fn put_session(&self, tenant: &str, session: TenantSession) {
+        lock(&self.sessions).insert(tenant.to_owned(), session);
+    }
+
+    /// The next wait after one more failure of `tenant`: exponential, capped.
+    pub fn next_backoff(&self, tenant: &str) -> Duration {
+        let mut failures = lock(&self.failures);
+        let n = failures.entry(tenant.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+        self.settings
+            .min_backoff
+            .saturating_mul(factor)
+            .min(self.settings.max_backoff)
+    }
+
+    /// A success: the next failure starts from the shortest wait again.
+    pub fn reset_backoff(&self, tenant: &str) {
+        lock(&self.failures).remove(tenant);
+    }
+}

@@ -1,0 +1,376 @@
+//! Wiring of the controller: watches (with reflector stores) of the four kinds and of Secret
+//! and ConfigMap metadata, one kube-runtime `Controller` over Tenants, leader election, the
+//! metrics and probe servers, and shutdown.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{ApiResource, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Config as ControllerConfig;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::{oneshot, watch};
+
+use super::context::{Context, ReconcileSettings};
+use super::health::{self, Readiness};
+use super::leader::{LeaderElector, Leadership};
+use super::mappers;
+use super::metrics::{self, Metrics};
+use super::objects::{Stores, api_resource};
+use super::reconcile::{error_policy, reconcile};
+use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
+
+/// The kinds whose first list makes the controller ready.
+const WATCHED_KINDS: usize = 6;
+
+/// How `run_controller` runs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Watch one namespace only; all when `None`.
+    pub namespace: Option<String>,
+    /// Serve `/metrics` here.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Serve `/healthz` and `/readyz` here.
+    pub health_addr: Option<SocketAddr>,
+    /// Tenants reconciled at once.
+    pub concurrency: u16,
+    /// Changes arriving within this window are reconciled once.
+    pub debounce: Duration,
+    /// Contend for the Lease `o365-controller` in this namespace; no election when `None`.
+    pub leader_election_namespace: Option<String>,
+    /// This replica's name in the Lease and in Events.
+    pub identity: String,
+    /// Longest time in-flight reconciles get to finish after a shutdown request.
+    pub shutdown_grace: Duration,
+    /// Backoff of failing tenants.
+    pub settings: ReconcileSettings,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            metrics_addr: None,
+            health_addr: None,
+            concurrency: 4,
+            debounce: Duration::from_millis(150),
+            leader_election_namespace: None,
+            identity: default_identity(),
+            shutdown_grace: Duration::from_secs(25),
+            settings: ReconcileSettings::default(),
+        }
+    }
+}
+
+/// `POD_NAME` (or the host name) plus a random suffix: two processes never share an identity.
+pub fn default_identity() -> String {
+    let base = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "o365-controller".to_owned());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{base}_{}", &suffix[..8])
+}
+
+/// Resolves once `rx` carries `true`.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// A hash of what should trigger a reconcile: for the four kinds generation, labels,
+/// annotations, finalizers and deletion (not status, which the controller writes itself);
+/// for Secrets and ConfigMaps their resourceVersion.
+fn trigger_fingerprint<K: Resource>(obj: &K, by_version: bool) -> u64 {
+    let meta = obj.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    if by_version {
+        meta.resource_version.hash(&mut h);
+    } else {
+        meta.generation.hash(&mut h);
+        meta.labels.hash(&mut h);
+        meta.annotations.hash(&mut h);
+        meta.finalizers.hash(&mut h);
+        meta.deletion_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Turns watcher events into the objects whose change matters (deletions always do), and
+/// counts the first completed list of the kind towards readiness.
+fn changes<K, S>(
+    events: S,
+    by_version: bool,
+    listed: Arc<AtomicUsize>,
+    readiness: Readiness,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource + Clone + Send + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut counted = false;
+    events
+        .map_ok(move |event| {
+            let key = |o: &K| o.meta().uid.clone().unwrap_or_else(|| o.name_any());
+            let out: Vec<K> = match event {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                    let print = trigger_fingerprint(&o, by_version);
+                    if seen.insert(key(&o), print) == Some(print) {
+                        Vec::new()
+                    } else {
+                        vec![o]
+                    }
+                }
+                watcher::Event::Delete(o) => {
+                    seen.remove(&key(&o));
+                    vec![o]
+                }
+                watcher::Event::Init => Vec::new(),
+                watcher::Event::InitDone => {
+                    if !counted {
+                        counted = true;
+                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= WATCHED_KINDS {
+                            readiness.set(true);
+                        }
+                    }
+                    Vec::new()
+                }
+            };
+            futures::stream::iter(out.into_iter().map(Ok))
+        })
+        .try_flatten()
+}
+
+/// Runs the controller until `shutdown` resolves: serves metrics and probes, contends for the
+/// lease (when enabled) and reconciles while it holds it. On shutdown, in-flight reconciles
+/// get `shutdown_grace` to finish; losing the lease cancels them at once.
+pub async fn run_controller(
+    client: Client,
+    options: RunOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Readiness::default();
+    let mut servers = Vec::new();
+    if let Some(addr) = options.metrics_addr {
+        let listener = metrics::serve(addr, metrics.clone(), stopped(stop_rx.clone()));
+        servers.push(tokio::spawn(listener));
+    }
+    if let Some(addr) = options.health_addr {
+        let listener = health::serve(addr, readiness.clone(), stopped(stop_rx.clone()));
+        servers.push(tokio::spawn(listener));
+    }
+    let (leadership, elector) = match &options.leader_election_namespace {
+        Some(ns) => {
+            let (tx, rx) = watch::channel(false);
+            let elector = LeaderElector::new(client.clone(), ns, options.identity.clone());
+            let task = tokio::spawn(elector.run(tx, stopped(stop_rx.clone())));
+            (Leadership::from_receiver(rx), Some(task))
+        }
+        None => (Leadership::always(), None),
+    };
+    loop {
+        let mut waiting = leadership.clone();
+        if !waiting.is_leader() {
+            tracing::info!(identity = %options.identity, "waiting for the leader lease");
+            // A standby is ready: it can take over as soon as the lease is free.
+            readiness.set(true);
+        }
+        tokio::select! {
+            () = waiting.acquired() => {}
+            () = stopped(stop_rx.clone()) => break,
+        }
+        if *stop_rx.borrow() {
+            break;
+        }
+        readiness.set(false);
+        run_while_leader(
+            &client,
+            &options,
+            metrics.clone(),
+            readiness.clone(),
+            leadership.clone(),
+            stop_rx.clone(),
+        )
+        .await;
+        if *stop_rx.borrow() {
+            break;
+        }
+    }
+    if let Some(task) = elector {
+        let _ = task.await;
+    }
+    for s in servers {
+        if let Ok(Err(e)) = s.await {
+            tracing::warn!(error = %e, "a metrics or probe server failed");
+        }
+    }
+    Ok(())
+}
+
+fn dynamic_api(client: &Client, namespace: Option<&str>, ar: &ApiResource) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    }
+}
+
+fn typed_api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// One term as leader: fresh watches and stores, the Controller, until shutdown or the lease
+/// is lost.
+async fn run_while_leader(
+    client: &Client,
+    options: &RunOptions,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    leadership: Leadership,
+    stop_rx: watch::Receiver<bool>,
+) {
+    let ns = options.namespace.as_deref();
+    let wc = watcher::Config::default();
+    let listed = Arc::new(AtomicUsize::new(0));
+    let tenant_ar = api_resource::<Tenant>();
+    let kind_stream = |ar: ApiResource| {
+        let writer = Writer::new(ar.clone());
+        let reader = writer.as_reader();
+        let events = watcher(dynamic_api(client, ns, &ar), wc.clone())
+            .default_backoff()
+            .reflect(writer);
+        (
+            reader,
+            changes(events, false, listed.clone(), readiness.clone()),
+        )
+    };
+    let (tenants, tenant_changes) = kind_stream(tenant_ar.clone());
+    let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>());
+    let (assignments, assignment_changes) = kind_stream(api_resource::<AppAssignment>());
+    let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>());
+    let secret_changes = changes(
+        watcher(
+            typed_api::<PartialObjectMeta<Secret>>(client, ns),
+            wc.clone(),
+        )
+        .default_backoff(),
+        true,
+        listed.clone(),
+        readiness.clone(),
+    );
+    let config_map_changes = changes(
+        watcher(
+            typed_api::<PartialObjectMeta<ConfigMap>>(client, ns),
+            wc.clone(),
+        )
+        .default_backoff(),
+        true,
+        listed.clone(),
+        readiness.clone(),
+    );
+    let stores = Stores {
+        tenants: tenants.clone(),
+        domains,
+        assignments,
+        policies,
+    };
+    let reporter = Reporter {
+        controller: "o365-controller".into(),
+        instance: Some(options.identity.clone()),
+    };
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        stores.clone(),
+        Recorder::new(client.clone(), reporter),
+        metrics,
+        leadership.clone(),
+        options.settings.clone(),
+    ));
+    let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
+    let (s2, s3, s4) = (stores.clone(), stores.clone(), stores);
+    let (t1, t2, t3, t4, t5) = (
+        tenant_ar.clone(),
+        tenant_ar.clone(),
+        tenant_ar.clone(),
+        tenant_ar.clone(),
+        tenant_ar.clone(),
+    );
+    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar)
+        .watches_stream_with(
+            domain_changes,
+            move |d| mappers::by_tenant_ref(&d, &t1),
+            api_resource::<FederatedDomain>(),
+        )
+        .watches_stream_with(
+            policy_changes,
+            move |p| mappers::by_tenant_ref(&p, &t2),
+            api_resource::<LicensePolicy>(),
+        )
+        .watches_stream_with(
+            assignment_changes,
+            move |a| mappers::assignment_to_tenants(&a, &s2, &t3),
+            api_resource::<AppAssignment>(),
+        )
+        .watches_stream(secret_changes, move |s: PartialObjectMeta<Secret>| {
+            mappers::secret_to_tenants(&s.namespace().unwrap_or_default(), &s.name_any(), &s3, &t4)
+        })
+        .watches_stream(
+            config_map_changes,
+            move |c: PartialObjectMeta<ConfigMap>| {
+                mappers::config_map_to_tenants(
+                    &c.namespace().unwrap_or_default(),
+                    &c.name_any(),
+                    &s4,
+                    &t5,
+                )
+            },
+        )
+        .with_config(
+            ControllerConfig::default()
+                .debounce(options.debounce)
+                .concurrency(options.concurrency),
+        )
+        .graceful_shutdown_on(graceful_rx.map(|_| ()));
+    let run = controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+        });
+    let mut lost = leadership;
+    let grace = options.shutdown_grace;
+    tokio::select! {
+        () = run => tracing::info!("controller stopped"),
+        () = lost.lost() => tracing::warn!("lost the leader lease: in-flight reconciles are cancelled"),
+        () = async move {
+            stopped(stop_rx).await;
+            tracing::info!("shutting down: no new reconciles; waiting for the ones in flight");
+            let _ = graceful_tx.send(());
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!("shutdown grace period over: abandoning in-flight reconciles"),
+    }
+}

@@ -1,0 +1,129 @@
+//! `ReconcileError`: why one reconcile of a Tenant failed, how long to wait before the next try,
+//! and a short `category()` for metric labels and Event reasons.
+
+use std::time::Duration;
+
+use crate::graph::GraphError;
+
+/// Why a reconcile failed. Messages say what failed, for which object, and what to do; they
+/// never contain a secret (Graph errors carry codes, messages and request ids only).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The Tenant object could not be read as a Tenant (schema drift, manual edit).
+    #[error("Tenant {name}: the object is not a valid Tenant: {reason}")]
+    InvalidTenant {
+        /// `namespace/name`.
+        name: String,
+        /// The deserialisation error.
+        reason: String,
+    },
+    /// The credentials or endpoints cannot be turned into a Graph configuration.
+    #[error("Tenant {name}: {reason}")]
+    Configuration {
+        /// `namespace/name`.
+        name: String,
+        /// What to fix.
+        reason: String,
+    },
+    /// A Graph request failed (token, read or write).
+    #[error("Tenant {name}: {source}")]
+    Graph {
+        /// `namespace/name`.
+        name: String,
+        /// The Graph error (retry class and `Retry-After` included).
+        #[source]
+        source: GraphError,
+    },
+    /// The Kubernetes API server refused or failed a request.
+    #[error("Tenant {name}: {what}: {source}")]
+    Kube {
+        /// `namespace/name`.
+        name: String,
+        /// What was attempted.
+        what: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// This replica lost the leader lease in the middle of a reconcile; nothing more is written.
+    #[error("Tenant {name}: leadership lost, the reconcile stopped before writing")]
+    NotLeader {
+        /// `namespace/name`.
+        name: String,
+    },
+}
+
+impl ReconcileError {
+    /// A short, stable label for metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ReconcileError::InvalidTenant { .. } => "invalid_spec",
+            ReconcileError::Configuration { .. } => "configuration",
+            ReconcileError::Graph { source, .. } => source.category(),
+            ReconcileError::Kube { .. } => "kubernetes",
+            ReconcileError::NotLeader { .. } => "not_leader",
+        }
+    }
+
+    /// How long Graph asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReconcileError::Graph { source, .. } => source.retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether retrying without a change to the spec or the Secret cannot help (bad
+    /// credentials, 403, an invalid spec): such errors wait for a change or the resync period
+    /// instead of hot-looping.
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            ReconcileError::InvalidTenant { .. } | ReconcileError::Configuration { .. } => true,
+            ReconcileError::Graph { source, .. } => !source.is_transient(),
+            ReconcileError::Kube { .. } | ReconcileError::NotLeader { .. } => false,
+        }
+    }
+
+    /// The CamelCase reason used on the Tenant's `Ready` condition and in Events.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::InvalidTenant { .. } => "InvalidSpec",
+            ReconcileError::Configuration { .. } => "InvalidCredentials",
+            ReconcileError::Graph { source, .. } => match source.category() {
+                "credentials" | "unauthorized" => "AuthenticationFailed",
+                "forbidden" => "PermissionDenied",
+                "throttled" => "Throttled",
+                _ => "GraphError",
+            },
+            ReconcileError::Kube { .. } => "KubernetesError",
+            ReconcileError::NotLeader { .. } => "NotLeader",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_errors_are_terminal_and_carry_no_retry_after() {
+        let e = ReconcileError::Configuration {
+            name: "ns/t".into(),
+            reason: "Secret \"x\" not found".into(),
+        };
+        assert!(e.is_terminal());
+        assert_eq!(e.retry_after(), None);
+        assert_eq!(e.category(), "configuration");
+        assert_eq!(e.reason(), "InvalidCredentials");
+    }
+
+    #[test]
+    fn graph_errors_keep_their_category_and_retry_class() {
+        let e = ReconcileError::Graph {
+            name: "ns/t".into(),
+            source: GraphError::config("bad CA bundle"),
+        };
+        assert_eq!(e.category(), "config");
+        assert!(e.is_terminal());
+    }
+}

@@ -1,0 +1,147 @@
+//! A [`KeySource`] over the Secrets and ConfigMaps a Tenant and its FederatedDomains reference,
+//! read from the API server before each reconcile (resolve is synchronous, so they are
+//! fetched first). Values are never logged: `Debug` shows names and resourceVersions only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::{CertificateSource, FederatedDomain, Tenant};
+use crate::resolve::KeySource;
+
+/// The referenced Secrets and ConfigMaps of one namespace, or why each could not be read.
+pub struct FetchedKeys {
+    secrets: BTreeMap<String, Result<Secret, String>>,
+    config_maps: BTreeMap<String, Result<ConfigMap, String>>,
+}
+
+impl std::fmt::Debug for FetchedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedKeys")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("config_maps", &self.config_maps.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The name of the Secret holding `tenant`'s credentials, if it uses one.
+pub fn credentials_secret(tenant: &Tenant) -> Option<&str> {
+    let c = &tenant.spec.credentials;
+    c.client_secret
+        .as_ref()
+        .map(|s| s.secret_name.as_str())
+        .or_else(|| {
+            c.client_certificate
+                .as_ref()
+                .map(|s| s.secret_name.as_str())
+        })
+}
+
+fn certificate_sources(domain: &FederatedDomain) -> impl Iterator<Item = &CertificateSource> {
+    domain.spec.federation.iter().flat_map(|f| {
+        std::iter::once(&f.signing_certificate).chain(f.next_signing_certificate.as_ref())
+    })
+}
+
+/// Names of the Secrets and ConfigMaps that `domain` reads certificates from.
+pub fn certificate_refs(domain: &FederatedDomain) -> (Vec<String>, Vec<String>) {
+    let mut secrets = Vec::new();
+    let mut config_maps = Vec::new();
+    for source in certificate_sources(domain) {
+        if let Some(r) = &source.secret_key_ref {
+            secrets.push(r.name.clone());
+        }
+        if let Some(r) = &source.config_map_key_ref {
+            config_maps.push(r.name.clone());
+        }
+    }
+    (secrets, config_maps)
+}
+
+impl FetchedKeys {
+    /// Reads every Secret and ConfigMap that `tenant` and `domains` reference in `namespace`.
+    pub async fn fetch(
+        client: &Client,
+        namespace: &str,
+        tenant: &Tenant,
+        domains: &[FederatedDomain],
+    ) -> FetchedKeys {
+        let mut secret_names: BTreeSet<String> = BTreeSet::new();
+        let mut config_map_names: BTreeSet<String> = BTreeSet::new();
+        secret_names.extend(credentials_secret(tenant).map(str::to_owned));
+        for d in domains {
+            let (s, c) = certificate_refs(d);
+            secret_names.extend(s);
+            config_map_names.extend(c);
+        }
+        let secrets_api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let config_maps_api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+        let mut secrets = BTreeMap::new();
+        for name in secret_names {
+            let got = read(&secrets_api, &name, "Secret").await;
+            secrets.insert(name, got);
+        }
+        let mut config_maps = BTreeMap::new();
+        for name in config_map_names {
+            let got = read(&config_maps_api, &name, "ConfigMap").await;
+            config_maps.insert(name, got);
+        }
+        FetchedKeys {
+            secrets,
+            config_maps,
+        }
+    }
+
+    /// The resourceVersion of a fetched Secret (empty when it could not be read): part of the
+    /// fingerprint that decides when a tenant's Graph client is rebuilt.
+    pub fn secret_version(&self, name: &str) -> String {
+        match self.secrets.get(name) {
+            Some(Ok(s)) => s.resource_version().unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+async fn read<K>(api: &Api<K>, name: &str, kind: &str) -> Result<K, String>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.get_opt(name).await {
+        Ok(Some(obj)) => Ok(obj),
+        Ok(None) => Err(format!("{kind} {name:?} does not exist in this namespace")),
+        Err(e) => Err(format!("cannot read {kind} {name:?}: {e}")),
+    }
+}
+
+impl KeySource for FetchedKeys {
+    fn secret_key(&self, _namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+        let secret = match self.secrets.get(name) {
+            Some(Ok(s)) => s,
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => return Err(format!("Secret {name:?} was not read")),
+        };
+        if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
+            return Ok(v.as_bytes().to_vec());
+        }
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| v.0.clone())
+            .ok_or(format!("Secret {name:?} has no key {key:?}"))
+    }
+
+    fn config_map_key(&self, _namespace: &str, name: &str, key: &str) -> Result<String, String> {
+        let cm = match self.config_maps.get(name) {
+            Some(Ok(c)) => c,
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => return Err(format!("ConfigMap {name:?} was not read")),
+        };
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .cloned()
+            .ok_or(format!("ConfigMap {name:?} has no key {key:?}"))
+    }
+}

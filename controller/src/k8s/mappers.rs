@@ -1,0 +1,191 @@
+//! Which Tenants a change to another object concerns. FederatedDomains and LicensePolicies name
+//! theirs in `spec.tenantRef`; an AppAssignment reaches it through its domainRef's
+//! FederatedDomain; a Secret or ConfigMap concerns the Tenants whose credentials or
+//! certificates name it. References never cross a namespace.
+//!
+//! Mappers read raw JSON fields (not the typed object) so that an object with an invalid spec
+//! still triggers its Tenant, whose reconcile then reports it.
+
+use kube::ResourceExt;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::reflector::{ObjectRef, Store};
+use serde_json::Value;
+
+use super::objects::Stores;
+
+fn str_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
+    data.pointer(pointer).and_then(Value::as_str)
+}
+
+fn tenant_ref(tenant: &ApiResource, namespace: &str, name: &str) -> ObjectRef<DynamicObject> {
+    ObjectRef::new_with(name, tenant.clone()).within(namespace)
+}
+
+/// Every Tenant of `namespace`.
+fn all_tenants_in(
+    tenants: &Store<DynamicObject>,
+    tenant: &ApiResource,
+    namespace: &str,
+) -> Vec<ObjectRef<DynamicObject>> {
+    tenants
+        .state_filter(|t| t.namespace().as_deref() == Some(namespace))
+        .iter()
+        .map(|t| tenant_ref(tenant, namespace, &t.name_any()))
+        .collect()
+}
+
+/// A FederatedDomain or LicensePolicy → the Tenant in its `spec.tenantRef`.
+pub fn by_tenant_ref(obj: &DynamicObject, tenant: &ApiResource) -> Vec<ObjectRef<DynamicObject>> {
+    let namespace = obj.namespace().unwrap_or_default();
+    str_at(&obj.data, "/spec/tenantRef/name")
+        .map(|name| vec![tenant_ref(tenant, &namespace, name)])
+        .unwrap_or_default()
+}
+
+/// An AppAssignment → its domain's Tenant; every Tenant of the namespace when the domain is
+/// not (yet) known, so that a `DomainNotFound` is reported rather than nothing at all.
+pub fn assignment_to_tenants(
+    obj: &DynamicObject,
+    stores: &Stores,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let domain = str_at(&obj.data, "/spec/domainRef/name").and_then(|name| {
+        stores
+            .domains
+            .find(|d| d.namespace().as_deref() == Some(namespace.as_str()) && d.name_any() == name)
+    });
+    match domain {
+        Some(d) => by_tenant_ref(&d, tenant),
+        None => all_tenants_in(&stores.tenants, tenant, &namespace),
+    }
+}
+
+/// Whether Tenant `t` reads its credentials from Secret `name`.
+fn tenant_uses_secret(t: &DynamicObject, name: &str) -> bool {
+    ["clientSecret", "clientCertificate"].iter().any(|method| {
+        str_at(&t.data, &format!("/spec/credentials/{method}/secretName")) == Some(name)
+    })
+}
+
+/// Whether FederatedDomain `d` reads a certificate from the Secret (`secretKeyRef`) or
+/// ConfigMap (`configMapKeyRef`) `name`.
+fn domain_uses(d: &DynamicObject, ref_field: &str, name: &str) -> bool {
+    ["signingCertificate", "nextSigningCertificate"]
+        .iter()
+        .any(|cert| {
+            str_at(
+                &d.data,
+                &format!("/spec/federation/{cert}/{ref_field}/name"),
+            ) == Some(name)
+        })
+}
+
+/// A Secret → the Tenants of its namespace whose credentials, or whose domains' certificates,
+/// name it.
+pub fn secret_to_tenants(
+    namespace: &str,
+    name: &str,
+    stores: &Stores,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let mut refs: Vec<ObjectRef<DynamicObject>> = stores
+        .tenants
+        .state_filter(|t| {
+            t.namespace().as_deref() == Some(namespace) && tenant_uses_secret(t, name)
+        })
+        .iter()
+        .map(|t| tenant_ref(tenant, namespace, &t.name_any()))
+        .collect();
+    refs.extend(domains_using(
+        stores,
+        namespace,
+        "secretKeyRef",
+        name,
+        tenant,
+    ));
+    refs
+}
+
+/// A ConfigMap → the Tenants of the domains whose certificates name it.
+pub fn config_map_to_tenants(
+    namespace: &str,
+    name: &str,
+    stores: &Stores,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    domains_using(stores, namespace, "configMapKeyRef", name, tenant)
+}
+
+fn domains_using(
+    stores: &Stores,
+    namespace: &str,
+    ref_field: &str,
+    name: &str,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    stores
+        .domains
+        .state_filter(|d| {
+            d.namespace().as_deref() == Some(namespace) && domain_uses(d, ref_field, name)
+        })
+        .iter()
+        .flat_map(|d| by_tenant_ref(d, tenant))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{FederatedDomain, Tenant};
+    use crate::k8s::objects::api_resource;
+
+    fn object(ar: &ApiResource, name: &str, data: Value) -> DynamicObject {
+        let mut o = DynamicObject::new(name, ar).within("team-a");
+        o.data = data;
+        o
+    }
+
+    #[test]
+    fn a_domain_maps_to_the_tenant_it_names() {
+        let t = api_resource::<Tenant>();
+        let d = object(
+            &api_resource::<FederatedDomain>(),
+            "corp",
+            serde_json::json!({"spec": {"tenantRef": {"name": "contoso"}}}),
+        );
+        let refs = by_tenant_ref(&d, &t);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].name, "contoso");
+        assert_eq!(refs[0].namespace.as_deref(), Some("team-a"));
+    }
+
+    #[test]
+    fn a_domain_without_tenant_ref_maps_to_nothing() {
+        let d = object(
+            &api_resource::<FederatedDomain>(),
+            "corp",
+            serde_json::json!({}),
+        );
+        assert!(by_tenant_ref(&d, &api_resource::<Tenant>()).is_empty());
+    }
+
+    #[test]
+    fn secret_use_is_read_from_credentials_and_certificates() {
+        let ar = api_resource::<Tenant>();
+        let t = object(
+            &ar,
+            "contoso",
+            serde_json::json!({"spec": {"credentials": {"clientSecret": {"secretName": "creds"}}}}),
+        );
+        assert!(tenant_uses_secret(&t, "creds"));
+        assert!(!tenant_uses_secret(&t, "other"));
+        let d = object(
+            &api_resource::<FederatedDomain>(),
+            "corp",
+            serde_json::json!({"spec": {"federation": {"signingCertificate": {"configMapKeyRef": {"name": "idp", "key": "crt"}}}}}),
+        );
+        assert!(domain_uses(&d, "configMapKeyRef", "idp"));
+        assert!(!domain_uses(&d, "secretKeyRef", "idp"));
+    }
+}

@@ -1,0 +1,129 @@
+//! The watched kinds as `DynamicObject`s, and turning one into its typed form.
+//!
+//! The four kinds are watched untyped so that one object that does not deserialise (a manual
+//! edit, a schema change) cannot fail the list or watch of its kind: it is parsed per object
+//! at reconcile time, and only that object is reported as invalid.
+
+use std::sync::Arc;
+
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
+
+/// The `ApiResource` of a kind of this controller (group, version, plural).
+pub fn api_resource<K>() -> ApiResource
+where
+    K: Resource<DynamicType = ()>,
+{
+    let gvk = GroupVersionKind::gvk(&K::group(&()), &K::version(&()), &K::kind(&()));
+    ApiResource::from_gvk_with_plural(&gvk, &K::plural(&()))
+}
+
+/// Read-only caches of the four kinds, filled by the controller's watches. Secrets and
+/// ConfigMaps are watched for their metadata only (to trigger reconciles); their values are
+/// read when a reconcile needs them.
+#[derive(Clone)]
+pub struct Stores {
+    /// Tenants.
+    pub tenants: Store<DynamicObject>,
+    /// FederatedDomains.
+    pub domains: Store<DynamicObject>,
+    /// AppAssignments.
+    pub assignments: Store<DynamicObject>,
+    /// LicensePolicies.
+    pub policies: Store<DynamicObject>,
+}
+
+/// Parses a watched object into its kind's type; the error names the object.
+pub fn parse<K: DeserializeOwned>(obj: &DynamicObject) -> Result<K, String> {
+    let value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
+    serde_json::from_value(value).map_err(|e| {
+        format!(
+            "{} {}/{} cannot be read: {e}",
+            obj.types
+                .as_ref()
+                .map(|t| t.kind.as_str())
+                .unwrap_or("object"),
+            obj.namespace().unwrap_or_default(),
+            obj.name_any()
+        )
+    })
+}
+
+/// The objects of one namespace, parsed; the ones that did not parse come back as errors
+/// with their object, so their status can say why.
+pub struct NamespaceObjects {
+    /// FederatedDomains that parsed.
+    pub domains: Vec<FederatedDomain>,
+    /// AppAssignments that parsed.
+    pub assignments: Vec<AppAssignment>,
+    /// LicensePolicies that parsed.
+    pub policies: Vec<LicensePolicy>,
+    /// Objects that did not parse, with the reason.
+    pub invalid: Vec<(Arc<DynamicObject>, String)>,
+}
+
+impl Stores {
+    /// Every FederatedDomain, AppAssignment and LicensePolicy in `namespace`.
+    pub fn namespace_objects(&self, namespace: &str) -> NamespaceObjects {
+        let mut out = NamespaceObjects {
+            domains: Vec::new(),
+            assignments: Vec::new(),
+            policies: Vec::new(),
+            invalid: Vec::new(),
+        };
+        let in_ns = |o: &DynamicObject| o.namespace().as_deref() == Some(namespace);
+        for o in self.domains.state_filter(|o| in_ns(o)) {
+            match parse::<FederatedDomain>(&o) {
+                Ok(d) => out.domains.push(d),
+                Err(e) => out.invalid.push((o, e)),
+            }
+        }
+        for o in self.assignments.state_filter(|o| in_ns(o)) {
+            match parse::<AppAssignment>(&o) {
+                Ok(a) => out.assignments.push(a),
+                Err(e) => out.invalid.push((o, e)),
+            }
+        }
+        for o in self.policies.state_filter(|o| in_ns(o)) {
+            match parse::<LicensePolicy>(&o) {
+                Ok(p) => out.policies.push(p),
+                Err(e) => out.invalid.push((o, e)),
+            }
+        }
+        // Stable order: the plan is deterministic for the same objects.
+        out.domains.sort_by_key(|o| o.name_any());
+        out.assignments.sort_by_key(|o| o.name_any());
+        out.policies.sort_by_key(|o| o.name_any());
+        out
+    }
+
+    /// A Tenant from the cache, parsed.
+    pub fn tenant(&self, obj: &DynamicObject) -> Result<Tenant, String> {
+        parse::<Tenant>(obj)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_resources_name_the_plural_of_each_kind() {
+        let ar = api_resource::<Tenant>();
+        assert_eq!(ar.group, "o365-controller.io");
+        assert_eq!(ar.plural, "tenants");
+        assert_eq!(api_resource::<FederatedDomain>().plural, "federateddomains");
+    }
+
+    #[test]
+    fn an_object_that_does_not_parse_names_itself() {
+        let mut obj = DynamicObject::new("bad", &api_resource::<FederatedDomain>()).within("ns");
+        obj.data = serde_json::json!({"spec": {"tenantRef": 5}});
+        let err = parse::<FederatedDomain>(&obj).unwrap_err();
+        assert!(err.contains("FederatedDomain ns/bad"), "{err}");
+    }
+}

@@ -1,0 +1,595 @@
+//! One reconcile of one Tenant: objects from the stores → desired state → Graph (cached client
+//! and mirror) → plan → apply → status of all four kinds → Events → metrics.
+//!
+//! The runtime never runs two reconciles of one Tenant at once, so "one provisioning run per
+//! tenant at a time" holds by construction; different tenants run concurrently (up to
+//! `--concurrency`).
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::api::DynamicObject;
+use kube::runtime::controller::Action as Requeue;
+use kube::{Resource, ResourceExt};
+use tracing::Instrument;
+
+use super::attribution::by_object;
+use super::context::{Context, TenantSession};
+use super::duration::parse_duration;
+use super::error::ReconcileError;
+use super::events;
+use super::finalizer::{self, FinalizerChange};
+use super::mappers::by_tenant_ref;
+use super::objects::{NamespaceObjects, api_resource};
+use super::status::{self, RunView, StatusUpdate};
+use crate::api::{DeletionPolicy, FederatedDomain, Mode, Tenant};
+use crate::apply::GraphRunner;
+use crate::graph::{GraphClient, Mirror};
+use crate::model::{Action, DesiredTenant, Drift, Kind, Outcome, Plan, Report};
+use crate::resolve::{self, Objects, Overrides};
+
+/// The resync period when `spec.resyncInterval` cannot be read.
+const DEFAULT_RESYNC: Duration = Duration::from_secs(600);
+
+fn now() -> String {
+    let ts = k8s_openapi::jiff::Timestamp::now();
+    k8s_openapi::jiff::Timestamp::from_second(ts.as_second())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+fn tenant_name(obj: &DynamicObject) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// How often the tenant is re-read for drift.
+pub fn resync_interval(obj: &DynamicObject) -> Duration {
+    obj.data
+        .pointer("/spec/resyncInterval")
+        .and_then(serde_json::Value::as_str)
+        .and_then(parse_duration)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_RESYNC)
+}
+
+/// The controller's reconcile function.
+pub async fn reconcile(
+    obj: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, ReconcileError> {
+    let name = tenant_name(&obj);
+    let span = tracing::info_span!("reconcile", tenant = %name);
+    let start = Instant::now();
+    let result = reconcile_tenant(&obj, &ctx, &name).instrument(span).await;
+    ctx.metrics.reconciled(
+        &name,
+        start.elapsed(),
+        result.as_ref().err().map(ReconcileError::category),
+    );
+    if let Err(e) = &result {
+        tracing::warn!(tenant = %name, category = e.category(), error = %e, "reconcile failed");
+    }
+    result
+}
+
+/// The controller's error policy: Graph's `Retry-After` when it sent one; the resync period
+/// for terminal errors (bad credentials, 403, an invalid spec: a spec or Secret change
+/// triggers a new try anyway); otherwise exponential backoff per tenant.
+pub fn error_policy(obj: Arc<DynamicObject>, error: &ReconcileError, ctx: Arc<Context>) -> Requeue {
+    let name = tenant_name(&obj);
+    if matches!(error, ReconcileError::NotLeader { .. }) {
+        return Requeue::await_change();
+    }
+    let backoff = ctx.next_backoff(&name);
+    if let Some(after) = error.retry_after() {
+        return Requeue::requeue(after.max(Duration::from_millis(100)));
+    }
+    if error.is_terminal() {
+        return Requeue::requeue(resync_interval(&obj));
+    }
+    Requeue::requeue(backoff)
+}
+
+fn fingerprint(tenant: &Tenant, secret_version: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&tenant.spec)
+        .unwrap_or_default()
+        .hash(&mut h);
+    secret_version.hash(&mut h);
+    h.finish()
+}
+
+async fn write_status(
+    ctx: &Context,
+    name: &str,
+    update: &StatusUpdate,
+) -> Result<(), ReconcileError> {
+    if !ctx.leadership.is_leader() {
+        return Err(ReconcileError::NotLeader {
+            name: name.to_owned(),
+        });
+    }
+    status::write(&ctx.client, update)
+        .await
+        .map_err(|source| ReconcileError::Kube {
+            name: name.to_owned(),
+            what: format!(
+                "writing the status of {:?} {}/{}",
+                update.kind, update.namespace, update.name
+            ),
+            source,
+        })
+}
+
+/// Writes a status and publishes the Events of its transitions.
+async fn report(
+    ctx: &Context,
+    name: &str,
+    update: &StatusUpdate,
+    uid: Option<String>,
+    extra: Vec<events::PlannedEvent>,
+) -> Result<(), ReconcileError> {
+    write_status(ctx, name, update).await?;
+    let mut planned = events::transitions(update);
+    planned.extend(extra);
+    if !planned.is_empty() {
+        events::publish(&ctx.recorder, &events::reference(update, uid), planned).await;
+    }
+    Ok(())
+}
+
+/// Marks the Tenant and every object of it as not reconciled, with the reason.
+async fn report_failure(
+    ctx: &Context,
+    obj: &DynamicObject,
+    error: &ReconcileError,
+) -> Result<(), ReconcileError> {
+    let name = tenant_name(obj);
+    let message = error.to_string();
+    let update = status::failed_status(Kind::Tenant, obj, error.reason(), &message, now());
+    report(ctx, &name, &update, obj.uid(), Vec::new()).await?;
+    let namespace = obj.namespace().unwrap_or_default();
+    let dependents = ctx
+        .stores
+        .domains
+        .state()
+        .into_iter()
+        .map(|o| (Kind::FederatedDomain, o))
+        .chain(
+            ctx.stores
+                .policies
+                .state()
+                .into_iter()
+                .map(|o| (Kind::LicensePolicy, o)),
+        )
+        .filter(|(_, o)| o.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|(_, o)| {
+            by_tenant_ref(o, &api_resource::<Tenant>())
+                .iter()
+                .any(|r| r.name == obj.name_any())
+        });
+    let message = format!("Tenant {} is not ready: {message}", obj.name_any());
+    for (kind, o) in dependents {
+        let update = status::failed_status(kind, &o, "TenantNotReady", &message, now());
+        write_status(ctx, &name, &update).await?;
+    }
+    Ok(())
+}
+
+async fn reconcile_tenant(
+    obj: &DynamicObject,
+    ctx: &Context,
+    name: &str,
+) -> Result<Requeue, ReconcileError> {
+    let tenant: Tenant = match ctx.stores.tenant(obj) {
+        Ok(t) => t,
+        Err(reason) => {
+            let error = ReconcileError::InvalidTenant {
+                name: name.to_owned(),
+                reason,
+            };
+            report_failure(ctx, obj, &error).await?;
+            return Err(error);
+        }
+    };
+    if tenant.meta().deletion_timestamp.is_some() {
+        return Ok(Requeue::await_change());
+    }
+    let resync = resync_interval(obj);
+    let namespace = tenant.namespace().unwrap_or_default();
+    let mut objects = ctx.stores.namespace_objects(&namespace);
+    report_invalid(ctx, name, &tenant, &objects).await?;
+    prepare_finalizers(ctx, name, &tenant, &mut objects).await?;
+
+    let keys =
+        super::keys::FetchedKeys::fetch(&ctx.client, &namespace, &tenant, &objects.domains).await;
+    let env = |var: &str| {
+        (var == resolve::AZURE_FEDERATED_TOKEN_FILE)
+            .then(|| std::env::var(var).ok())
+            .flatten()
+    };
+    let config = match resolve::graph_config(&tenant, &keys, &env) {
+        Ok(c) => c,
+        Err(reason) => {
+            let error = ReconcileError::Configuration {
+                name: name.to_owned(),
+                reason,
+            };
+            report_failure(ctx, obj, &error).await?;
+            return Err(error);
+        }
+    };
+    let secret = super::keys::credentials_secret(&tenant).unwrap_or_default();
+    let print = fingerprint(&tenant, &keys.secret_version(secret));
+    let mut session = match ctx.take_session(name).filter(|s| s.fingerprint == print) {
+        Some(s) => s,
+        None => {
+            let graph_error = |source| ReconcileError::Graph {
+                name: name.to_owned(),
+                source,
+            };
+            let client = GraphClient::new(config).map_err(graph_error)?;
+            if let Err(source) = client.check_token().await {
+                let error = ReconcileError::Graph {
+                    name: name.to_owned(),
+                    source,
+                };
+                report_failure(ctx, obj, &error).await?;
+                return Err(error);
+            }
+            tracing::info!("connected to the tenant's Graph");
+            TenantSession {
+                fingerprint: print,
+                client,
+                mirror: None,
+                stats: Default::default(),
+            }
+        }
+    };
+    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session).await;
+    let stats = session.client.stats();
+    ctx.metrics.graph_requests(name, &session.stats, &stats);
+    session.stats = stats;
+    ctx.put_session(name, session);
+    let failures = result?;
+    Ok(if failures > 0 {
+        Requeue::requeue(ctx.next_backoff(name).min(resync))
+    } else {
+        ctx.reset_backoff(name);
+        Requeue::requeue(resync)
+    })
+}
+
+/// Reports objects of the namespace that do not parse (those that name this Tenant, or any
+/// AppAssignment: its domain cannot be known).
+async fn report_invalid(
+    ctx: &Context,
+    name: &str,
+    tenant: &Tenant,
+    objects: &NamespaceObjects,
+) -> Result<(), ReconcileError> {
+    for (obj, reason) in &objects.invalid {
+        let kind = match obj.types.as_ref().map(|t| t.kind.as_str()) {
+            Some("FederatedDomain") => Kind::FederatedDomain,
+            Some("LicensePolicy") => Kind::LicensePolicy,
+            _ => Kind::AppAssignment,
+        };
+        let ours = kind == Kind::AppAssignment
+            || by_tenant_ref(obj, &api_resource::<Tenant>())
+                .iter()
+                .any(|r| r.name == tenant.name_any());
+        if ours {
+            let update = status::failed_status(kind, obj, "InvalidSpec", reason, now());
+            report(ctx, name, &update, obj.uid(), Vec::new()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds or removes the revert finalizer as `deletionPolicy` asks, and leaves out of planning
+/// the domains being deleted that have nothing to revert (Orphan).
+async fn prepare_finalizers(
+    ctx: &Context,
+    name: &str,
+    tenant: &Tenant,
+    objects: &mut NamespaceObjects,
+) -> Result<(), ReconcileError> {
+    for d in objects
+        .domains
+        .iter()
+        .filter(|d| d.spec.tenant_ref.name == tenant.name_any())
+    {
+        let change = finalizer::before_plan(d);
+        if change == FinalizerChange::Keep {
+            continue;
+        }
+        if !ctx.leadership.is_leader() {
+            return Err(ReconcileError::NotLeader {
+                name: name.to_owned(),
+            });
+        }
+        finalizer::apply_change(&ctx.client, d, change)
+            .await
+            .map_err(|source| ReconcileError::Kube {
+                name: name.to_owned(),
+                what: format!("updating the finalizer of FederatedDomain {}", d.name_any()),
+                source,
+            })?;
+    }
+    objects.domains.retain(|d| {
+        d.metadata.deletion_timestamp.is_none()
+            || d.spec.deletion_policy == DeletionPolicy::RevertToManaged
+                && d.finalizers()
+                    .iter()
+                    .any(|f| f == finalizer::REVERT_FINALIZER)
+    });
+    Ok(())
+}
+
+fn drift_by_kind(plan: &Plan) -> BTreeMap<Kind, usize> {
+    let mut out = BTreeMap::new();
+    for (key, o) in &plan.objects {
+        *out.entry(key.kind).or_default() += if o.drift == Drift::Drifted {
+            o.drift_entries.len()
+        } else {
+            0
+        };
+    }
+    out
+}
+
+/// Reads, plans, applies and reports. Returns the number of failed actions.
+async fn converge(
+    ctx: &Context,
+    name: &str,
+    tenant: &Tenant,
+    objects: &NamespaceObjects,
+    keys: &super::keys::FetchedKeys,
+    session: &mut TenantSession,
+) -> Result<usize, ReconcileError> {
+    let mirror = match session.mirror.as_mut() {
+        Some(m) => {
+            m.refresh(&session.client).await;
+            m
+        }
+        None => session.mirror.insert(Mirror::load(&session.client).await),
+    };
+    let desired = resolve::desired_tenant(
+        tenant,
+        Objects {
+            domains: &objects.domains,
+            assignments: &objects.assignments,
+            policies: &objects.policies,
+        },
+        keys,
+        &Overrides::default(),
+    );
+    let before = crate::plan::plan(&desired, mirror.observed());
+    let report = if before.actions.is_empty() {
+        None
+    } else {
+        if !ctx.leadership.is_leader() {
+            return Err(ReconcileError::NotLeader {
+                name: name.to_owned(),
+            });
+        }
+        tracing::info!(actions = before.actions.len(), plan = %before.id, "applying");
+        let runner = GraphRunner::new(session.client.clone());
+        let report = crate::apply::apply(&runner, &before, &|_| {}).await;
+        mirror.refresh(&session.client).await;
+        Some(report)
+    };
+    let after = match &report {
+        Some(_) => crate::plan::plan(&desired, mirror.observed()),
+        None => before.clone(),
+    };
+    let empty = Report::default();
+    let results = by_object(&desired, &report.as_ref().unwrap_or(&empty).results);
+    let view = RunView {
+        desired: &desired,
+        after: &after,
+        results: &results,
+        applied: report.is_some(),
+        observed: mirror.observed(),
+        now: now(),
+    };
+    publish_statuses(ctx, name, tenant, objects, &desired, &view, &before).await?;
+    release_reverted(ctx, name, objects, &view).await?;
+    record_metrics(
+        ctx,
+        name,
+        &desired,
+        &before,
+        &after,
+        report.as_ref(),
+        mirror.observed(),
+    );
+    Ok(report.map(|r| r.totals().failed).unwrap_or(0))
+}
+
+async fn publish_statuses(
+    ctx: &Context,
+    name: &str,
+    tenant: &Tenant,
+    objects: &NamespaceObjects,
+    desired: &DesiredTenant,
+    view: &RunView<'_>,
+    before: &Plan,
+) -> Result<(), ReconcileError> {
+    let mode_of = |key: &crate::model::ObjectKey| -> Mode {
+        desired
+            .domains
+            .iter()
+            .find(|d| &d.key == key)
+            .map(|d| d.mode)
+            .or_else(|| {
+                desired
+                    .assignments
+                    .iter()
+                    .find(|a| &a.key == key)
+                    .map(|a| a.mode)
+            })
+            .or_else(|| {
+                desired
+                    .policies
+                    .iter()
+                    .find(|p| &p.key == key)
+                    .map(|p| p.mode)
+            })
+            .unwrap_or(desired.mode)
+    };
+    let corrected = |key: &crate::model::ObjectKey| -> usize {
+        let seen = before
+            .objects
+            .get(key)
+            .map(|o| o.drift_entries.len())
+            .unwrap_or(0);
+        let left = view
+            .after
+            .objects
+            .get(key)
+            .map(|o| o.drift_entries.len())
+            .unwrap_or(0);
+        if view.applied {
+            seen.saturating_sub(left)
+        } else {
+            0
+        }
+    };
+    let applied_events = |key: &crate::model::ObjectKey| {
+        view.results
+            .get(key)
+            .map(|r| events::applied(r, corrected(key)))
+            .unwrap_or_default()
+    };
+    let update = status::tenant_status(view, tenant);
+    report(ctx, name, &update, tenant.uid(), Vec::new()).await?;
+    for d in &objects.domains {
+        let Some(dd) = desired.domains.iter().find(|x| x.key.name == d.name_any()) else {
+            continue;
+        };
+        let update = status::domain_status(view, d, dd.mode);
+        report(ctx, name, &update, d.uid(), applied_events(&dd.key)).await?;
+    }
+    for a in &objects.assignments {
+        let Some(da) = desired
+            .assignments
+            .iter()
+            .find(|x| x.key.name == a.name_any())
+        else {
+            continue;
+        };
+        let update = status::assignment_status(view, a, mode_of(&da.key), da.export_requested);
+        report(ctx, name, &update, a.uid(), applied_events(&da.key)).await?;
+    }
+    for p in &objects.policies {
+        let Some(dp) = desired.policies.iter().find(|x| x.key.name == p.name_any()) else {
+            continue;
+        };
+        let update = status::policy_status(view, p, mode_of(&dp.key));
+        report(ctx, name, &update, p.uid(), Vec::new()).await?;
+    }
+    Ok(())
+}
+
+/// Lets go of RevertToManaged domains being deleted once their domain is Managed (or gone).
+async fn release_reverted(
+    ctx: &Context,
+    name: &str,
+    objects: &NamespaceObjects,
+    view: &RunView<'_>,
+) -> Result<(), ReconcileError> {
+    let done: Vec<&FederatedDomain> = objects
+        .domains
+        .iter()
+        .filter(|d| finalizer::revert_done(d, &view.observed.domains))
+        .collect();
+    for d in done {
+        if !ctx.leadership.is_leader() {
+            return Err(ReconcileError::NotLeader {
+                name: name.to_owned(),
+            });
+        }
+        tracing::info!(domain = %d.spec.domain, "domain reverted to Managed; removing the finalizer");
+        finalizer::apply_change(&ctx.client, d, FinalizerChange::Remove)
+            .await
+            .map_err(|source| ReconcileError::Kube {
+                name: name.to_owned(),
+                what: format!("removing the finalizer of FederatedDomain {}", d.name_any()),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+fn record_metrics(
+    ctx: &Context,
+    name: &str,
+    desired: &DesiredTenant,
+    before: &Plan,
+    after: &Plan,
+    report: Option<&Report>,
+    observed: &crate::model::ObservedTenant,
+) {
+    let m = &ctx.metrics;
+    let seen = drift_by_kind(before);
+    let left = drift_by_kind(after);
+    for kind in [
+        Kind::Tenant,
+        Kind::FederatedDomain,
+        Kind::AppAssignment,
+        Kind::LicensePolicy,
+    ] {
+        m.drift(
+            name,
+            kind.as_str(),
+            left.get(&kind).copied().unwrap_or(0),
+            seen.get(&kind).copied().unwrap_or(0),
+        );
+    }
+    let (mut wanted, mut provisioned, mut pending) = (0i64, 0i64, 0i64);
+    for a in &desired.assignments {
+        if let Some(c) = after.objects.get(&a.key).and_then(|o| o.counts.as_ref()) {
+            wanted += i64::from(c.desired);
+            provisioned += i64::from(c.matched);
+            pending += i64::from(c.pending + c.create + c.update);
+        }
+    }
+    let failed = report
+        .map(|r| {
+            r.results
+                .iter()
+                .filter(|(a, o)| {
+                    matches!(o, Outcome::Failed { .. })
+                        && matches!(a, Action::CreateUser { .. } | Action::UpdateUser { .. })
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    m.users(name, "desired", wanted);
+    m.users(name, "provisioned", provisioned);
+    m.users(name, "pending", pending);
+    m.users(name, "failed", i64::try_from(failed).unwrap_or(i64::MAX));
+    if let Some(skus) = observed.skus.known() {
+        for s in skus {
+            m.seats(
+                name,
+                &s.sku_part_number,
+                i64::from(s.enabled),
+                i64::from(s.consumed),
+            );
+        }
+    }
+    if let Some(r) = report {
+        let t = r.totals();
+        m.actions(name, "failed", t.failed);
+        m.actions(name, "skipped", t.skipped);
+        m.actions(
+            name,
+            "done",
+            r.results.len().saturating_sub(t.failed + t.skipped),
+        );
+    }
+}

@@ -1,0 +1,559 @@
+//! Status of the four kinds, computed from one reconcile (plan before and after apply, the
+//! report, the observed tenant) and written with server-side apply on `/status` by one field
+//! manager, only when it changed.
+
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+
+use super::attribution::policy_covers;
+use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
+use super::objects::api_resource;
+use crate::api::{
+    AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DriftState,
+    EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LicensePolicy,
+    LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning, SkuDemand,
+    SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
+};
+use crate::model::{
+    Action, DesiredTenant, Drift, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant,
+    Outcome, Plan,
+};
+
+/// The field manager of every status write.
+pub const FIELD_MANAGER: &str = "o365-controller";
+/// Most drift entries kept in a status.
+pub const MAX_DRIFT: usize = 50;
+/// Most failures kept in a status.
+pub const MAX_FAILURES: usize = 20;
+/// Most unmanaged users named in the Tenant status.
+const MAX_UNMANAGED_EXAMPLES: usize = 10;
+
+/// Everything one reconcile learned, for computing statuses.
+pub struct RunView<'a> {
+    /// The desired tenant.
+    pub desired: &'a DesiredTenant,
+    /// The plan after apply (re-planned from the refreshed mirror), or the only plan.
+    pub after: &'a Plan,
+    /// The report, when actions were applied.
+    pub results: &'a std::collections::BTreeMap<ObjectKey, Vec<&'a (Action, Outcome)>>,
+    /// Whether an apply ran.
+    pub applied: bool,
+    /// The observed tenant after this reconcile.
+    pub observed: &'a ObservedTenant,
+    /// Now, RFC 3339.
+    pub now: String,
+}
+
+/// A status to write, with what it replaces (for Events).
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    /// The object's kind.
+    pub kind: Kind,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its conditions before.
+    pub previous: Vec<Condition>,
+    /// Its conditions now.
+    pub conditions: Vec<Condition>,
+    /// The new status, serialised.
+    pub status: serde_json::Value,
+    /// Whether it differs from the current status.
+    pub changed: bool,
+}
+
+impl StatusUpdate {
+    fn new<S: Serialize + PartialEq>(
+        kind: Kind,
+        meta: &kube::api::ObjectMeta,
+        previous: Option<&S>,
+        previous_conditions: Vec<Condition>,
+        status: S,
+        conditions: Vec<Condition>,
+    ) -> StatusUpdate {
+        StatusUpdate {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            changed: previous != Some(&status),
+            status: serde_json::to_value(&status).unwrap_or_default(),
+            previous: previous_conditions,
+            conditions,
+        }
+    }
+
+    /// The condition of `type_` now.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// The condition of `type_` before.
+    pub fn previous_condition(&self, type_: &str) -> Option<&Condition> {
+        self.previous.iter().find(|c| c.type_ == type_)
+    }
+}
+
+fn ar_of(kind: Kind) -> ApiResource {
+    match kind {
+        Kind::Tenant => api_resource::<Tenant>(),
+        Kind::FederatedDomain => api_resource::<FederatedDomain>(),
+        Kind::AppAssignment => api_resource::<AppAssignment>(),
+        Kind::LicensePolicy => api_resource::<LicensePolicy>(),
+    }
+}
+
+/// Writes the status (server-side apply on `/status`) if it changed.
+pub async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::Error> {
+    if !update.changed {
+        return Ok(());
+    }
+    let ar = ar_of(update.kind);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &update.namespace, &ar);
+    let body = serde_json::json!({
+        "apiVersion": ar.api_version,
+        "kind": ar.kind,
+        "status": update.status,
+    });
+    match api
+        .patch_status(
+            &update.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Deleted meanwhile: nothing to report on.
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl RunView<'_> {
+    fn object(&self, key: &ObjectKey) -> Option<&ObjectPlan> {
+        self.after.objects.get(key)
+    }
+
+    fn failures(&self, key: &ObjectKey) -> Vec<(String, String)> {
+        self.results
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|(action, outcome)| match outcome {
+                Outcome::Failed { reason } => Some((action.subject().to_owned(), reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn view(&self, key: &ObjectKey, mode: Mode) -> ObjectView<'_> {
+        let object = self.object(key);
+        ObjectView {
+            findings: self
+                .after
+                .findings
+                .iter()
+                .filter(|f| &f.object == key)
+                .collect(),
+            drift: object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            drift_entries: object.map(|o| o.drift_entries.as_slice()).unwrap_or(&[]),
+            pending_actions: object.map(|o| o.actions).unwrap_or(0),
+            failed: self
+                .failures(key)
+                .into_iter()
+                .map(|(s, r)| format!("{s}: {r}"))
+                .collect(),
+            audit: mode == Mode::Audit,
+            waiting: None,
+        }
+    }
+}
+
+fn drift_state(drift: Drift) -> DriftState {
+    match drift {
+        Drift::InSync => DriftState::InSync,
+        Drift::Drifted => DriftState::Drifted,
+        Drift::Unknown => DriftState::Unknown,
+    }
+}
+
+fn key_of<K: Resource>(kind: Kind, obj: &K) -> ObjectKey {
+    ObjectKey::new(
+        kind,
+        obj.meta().namespace.clone().unwrap_or_default(),
+        obj.meta().name.clone().unwrap_or_default(),
+    )
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The Tenant's status after a reconcile that reached Graph.
+pub fn tenant_status(view: &RunView<'_>, tenant: &Tenant) -> StatusUpdate {
+    let previous = tenant.status.as_ref();
+    let prev_conditions = previous.map(|s| s.conditions.clone()).unwrap_or_default();
+    let b = ConditionBuilder::new(&prev_conditions, tenant.meta().generation, view.now.clone());
+    let key = key_of(Kind::Tenant, tenant);
+    let mut object_view = view.view(&key, tenant.spec.mode);
+    object_view.pending_actions = 0;
+    let conds = conditions(&b, &object_view);
+    let observed = view.observed;
+    let status = TenantStatus {
+        observed_generation: tenant.meta().generation,
+        conditions: conds.clone(),
+        display_name: observed.display_name.clone(),
+        domains: observed
+            .domains
+            .known()
+            .map(|ds| {
+                ds.iter()
+                    .map(|d| TenantDomain {
+                        name: d.name.clone(),
+                        is_verified: d.is_verified,
+                        is_default: d.is_default,
+                        is_initial: d.is_initial,
+                        authentication_type: d.authentication.as_str().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| previous.map(|s| s.domains.clone()).unwrap_or_default()),
+        skus: observed
+            .skus
+            .known()
+            .map(|skus| {
+                skus.iter()
+                    .map(|s| SkuSeats {
+                        sku_part_number: s.sku_part_number.clone(),
+                        sku_id: s.sku_id.clone(),
+                        enabled: s.enabled,
+                        consumed: s.consumed,
+                        available: s.available(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| previous.map(|s| s.skus.clone()).unwrap_or_default()),
+        unmanaged: Some(UnmanagedReport {
+            count: count(view.after.unmanaged.len()),
+            examples: view
+                .after
+                .unmanaged
+                .iter()
+                .take(MAX_UNMANAGED_EXAMPLES)
+                .cloned()
+                .collect(),
+        }),
+    };
+    StatusUpdate::new(
+        Kind::Tenant,
+        tenant.meta(),
+        previous,
+        prev_conditions,
+        status,
+        conds,
+    )
+}
+
+fn certificate_summary(base64_der: &Option<String>) -> Option<CertificateSummary> {
+    let der = base64_der.as_deref()?;
+    Some(CertificateSummary {
+        thumbprint: crate::plan::certificate_thumbprint(der)?,
+        not_after: None,
+    })
+}
+
+fn federation_summary(f: &FederationSettings) -> ObservedFederation {
+    ObservedFederation {
+        issuer_uri: f.issuer_uri.clone(),
+        passive_sign_in_uri: f.passive_sign_in_uri.clone(),
+        sign_out_uri: f.sign_out_uri.clone(),
+        federated_idp_mfa_behavior: f.federated_idp_mfa_behavior.clone(),
+        preferred_authentication_protocol: f.preferred_authentication_protocol.clone(),
+        signing_certificate: certificate_summary(&f.signing_certificate),
+        next_signing_certificate: certificate_summary(&f.next_signing_certificate),
+    }
+}
+
+/// A FederatedDomain's status.
+pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -> StatusUpdate {
+    let previous = domain.status.as_ref();
+    let prev_conditions = previous.map(|s| s.conditions.clone()).unwrap_or_default();
+    let b = ConditionBuilder::new(&prev_conditions, domain.meta().generation, view.now.clone());
+    let key = key_of(Kind::FederatedDomain, domain);
+    let object_view = view.view(&key, mode);
+    let conds = conditions(&b, &object_view);
+    let observed = view.observed.domains.known().and_then(|ds| {
+        ds.iter()
+            .find(|d| d.name.eq_ignore_ascii_case(&domain.spec.domain))
+    });
+    let held = view
+        .after
+        .findings
+        .iter()
+        .any(|f| f.object == key && f.reason == "ChangeBudgetExceeded");
+    let users = view.observed.users.known().map(|us| {
+        let suffix = format!("@{}", domain.spec.domain);
+        count(
+            us.iter()
+                .filter(|u| {
+                    u.user_principal_name
+                        .to_ascii_lowercase()
+                        .ends_with(&suffix)
+                })
+                .count(),
+        )
+    });
+    let object = view.object(&key);
+    let federated = observed.is_some_and(|d| d.federation.is_some());
+    let status = FederatedDomainStatus {
+        observed_generation: domain.meta().generation,
+        conditions: conds.clone(),
+        authentication_type: observed.map(|d| d.authentication.as_str().to_owned()),
+        is_verified: observed.map(|d| d.is_verified),
+        is_default: observed.map(|d| d.is_default),
+        federation: observed
+            .and_then(|d| d.federation.as_ref())
+            .map(federation_summary),
+        drift_state: Some(drift_state(
+            object.map(|o| o.drift).unwrap_or(Drift::InSync),
+        )),
+        drift: object
+            .map(|o| o.drift_entries.iter().take(MAX_DRIFT).cloned().collect())
+            .unwrap_or_default(),
+        sign_in_link: federated.then(|| crate::plan::sign_in_link(&domain.spec.domain)),
+        held_plan_id: held.then(|| view.after.id.clone()),
+        users: users.or_else(|| previous.and_then(|s| s.users)),
+    };
+    StatusUpdate::new(
+        Kind::FederatedDomain,
+        domain.meta(),
+        previous,
+        prev_conditions,
+        status,
+        conds,
+    )
+}
+
+/// An AppAssignment's status. `created`/`updated` accumulate over runs; `failed` is this run's.
+pub fn assignment_status(
+    view: &RunView<'_>,
+    assignment: &AppAssignment,
+    mode: Mode,
+    export_requested: bool,
+) -> StatusUpdate {
+    let previous = assignment.status.as_ref();
+    let prev_conditions = previous.map(|s| s.conditions.clone()).unwrap_or_default();
+    let b = ConditionBuilder::new(
+        &prev_conditions,
+        assignment.meta().generation,
+        view.now.clone(),
+    );
+    let key = key_of(Kind::AppAssignment, assignment);
+    let planned = view
+        .object(&key)
+        .and_then(|o| o.counts.clone())
+        .unwrap_or_default();
+    let results = view.results.get(&key).cloned().unwrap_or_default();
+    let run_done = |pred: fn(&Action) -> bool| {
+        results
+            .iter()
+            .filter(|(a, o)| pred(a) && *o == Outcome::Done)
+            .count()
+    };
+    let run_created = count(run_done(|a| matches!(a, Action::CreateUser { .. })));
+    let run_updated = count(run_done(|a| matches!(a, Action::UpdateUser { .. })));
+    let failures = view.failures(&key);
+    let prev_counts = previous.and_then(|s| s.counts.clone()).unwrap_or_default();
+    let present = planned.matched;
+    let created = (prev_counts.created.saturating_add(run_created)).min(present);
+    let counts = UserCounts {
+        desired: planned.desired,
+        created,
+        matched: present.saturating_sub(created),
+        updated: prev_counts
+            .updated
+            .saturating_add(run_updated)
+            .min(planned.desired),
+        failed: count(failures.len()),
+        skipped: planned.skipped,
+        pending: planned.pending + planned.create + planned.update,
+    };
+    let mut object_view = view.view(&key, mode);
+    let waiting_for_export = assignment.spec.provisioning == Provisioning::Manual
+        && !export_requested
+        && planned.pending > 0
+        && mode == Mode::Enforce;
+    if waiting_for_export {
+        object_view.waiting = Some((
+            "WaitingForExport",
+            format!(
+                "{} user(s) are planned and wait for an export (provisioning: Manual); start it with: kubectl annotate o365assign {} -n {} {EXPORT_REQUESTED_ANNOTATION}=$(date -u +%Y-%m-%dT%H:%M:%SZ) --overwrite",
+                planned.pending,
+                assignment.name_any(),
+                assignment.namespace().unwrap_or_default()
+            ),
+        ));
+    }
+    let conds = conditions(&b, &object_view);
+    let mut failure_list: Vec<UserFailure> = failures
+        .iter()
+        .map(|(upn, reason)| UserFailure {
+            user_principal_name: upn.clone(),
+            reason: reason.clone(),
+        })
+        .collect();
+    failure_list.extend(
+        view.after
+            .findings
+            .iter()
+            .filter(|f| f.object == key && f.severity >= crate::model::Severity::Warning)
+            .filter_map(|f| {
+                f.user.as_ref().map(|u| UserFailure {
+                    user_principal_name: u.clone(),
+                    reason: f.message.clone(),
+                })
+            }),
+    );
+    failure_list.truncate(MAX_FAILURES);
+    // An export ran when it was requested and this run created the users without failures.
+    let annotation = assignment
+        .annotations()
+        .get(EXPORT_REQUESTED_ANNOTATION)
+        .cloned();
+    let export_done = export_requested && view.applied && failures.is_empty()
+        || export_requested && planned.create == 0 && planned.pending == 0;
+    let status = AppAssignmentStatus {
+        observed_generation: assignment.meta().generation,
+        conditions: conds.clone(),
+        counts: Some(counts),
+        failures: failure_list,
+        last_export_requested_at: if export_done {
+            annotation
+        } else {
+            previous.and_then(|s| s.last_export_requested_at.clone())
+        },
+    };
+    StatusUpdate::new(
+        Kind::AppAssignment,
+        assignment.meta(),
+        previous,
+        prev_conditions,
+        status,
+        conds,
+    )
+}
+
+/// A LicensePolicy's status.
+pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> StatusUpdate {
+    let previous = policy.status.as_ref();
+    let prev_conditions = previous.map(|s| s.conditions.clone()).unwrap_or_default();
+    let b = ConditionBuilder::new(&prev_conditions, policy.meta().generation, view.now.clone());
+    let key = key_of(Kind::LicensePolicy, policy);
+    let object_view = view.view(&key, mode);
+    let conds = conditions(&b, &object_view);
+    let object = view.object(&key);
+    let pending = count(object.map(|o| o.actions).unwrap_or(0));
+    let covered: i32 = view
+        .desired
+        .policies
+        .iter()
+        .find(|p| p.key == key)
+        .map(|p| {
+            view.desired
+                .assignments
+                .iter()
+                .filter(|a| policy_covers(p, a))
+                .map(|a| {
+                    view.object(&a.key)
+                        .and_then(|o| o.counts.as_ref())
+                        .map(|c| c.matched)
+                        .unwrap_or(0)
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    let status = LicensePolicyStatus {
+        observed_generation: policy.meta().generation,
+        conditions: conds.clone(),
+        skus: object
+            .map(|o| {
+                o.seats
+                    .iter()
+                    .map(|s| SkuDemand {
+                        sku_part_number: s.sku_part_number.clone(),
+                        enabled: s.enabled,
+                        consumed: s.consumed,
+                        needed: s.needed,
+                        shortfall: s.shortfall,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        users: Some(LicensedUsers {
+            licensed: covered.saturating_sub(pending).max(0),
+            pending,
+            failed: count(view.failures(&key).len()),
+        }),
+        drift_state: Some(drift_state(
+            object.map(|o| o.drift).unwrap_or(Drift::InSync),
+        )),
+    };
+    StatusUpdate::new(
+        Kind::LicensePolicy,
+        policy.meta(),
+        previous,
+        prev_conditions,
+        status,
+        conds,
+    )
+}
+
+/// Conditions only (other status fields kept) for an object that cannot be reconciled:
+/// an invalid spec, or a Tenant that cannot connect.
+pub fn failed_status(
+    kind: Kind,
+    obj: &DynamicObject,
+    reason: &str,
+    message: &str,
+    now: String,
+) -> StatusUpdate {
+    let mut status = obj
+        .data
+        .get("status")
+        .cloned()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    let previous: Vec<Condition> = status
+        .get("conditions")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let b = ConditionBuilder::new(&previous, obj.meta().generation, now);
+    let conds = failed_conditions(&b, reason, message);
+    let before = status.clone();
+    if let Some(map) = status.as_object_mut() {
+        map.insert(
+            "conditions".into(),
+            serde_json::to_value(&conds).unwrap_or_default(),
+        );
+        if let Some(generation) = obj.meta().generation {
+            map.insert("observedGeneration".into(), serde_json::json!(generation));
+        }
+    }
+    StatusUpdate {
+        kind,
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        changed: before != status,
+        previous,
+        conditions: conds,
+        status,
+    }
+}
+
+/// `apiVersion` and `kind` of one of the four kinds.
+pub fn ar_api_version(kind: Kind) -> (String, String) {
+    let ar = ar_of(kind);
+    (ar.api_version, ar.kind)
+}

@@ -1,0 +1,98 @@
+//! How to reach a Tenant's Graph: endpoints from `spec.cloud`, the credential from its Secret.
+
+use std::path::PathBuf;
+
+use kube::ResourceExt;
+
+use super::KeySource;
+use crate::api::{self, Tenant};
+use crate::graph::{Cloud, Credential, GraphConfig, Secret};
+
+/// Environment variable naming the projected service-account token of Azure Workload Identity.
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+
+/// The Graph configuration of `tenant`. `env` supplies fallbacks (the CLI passes the process
+/// environment; the controller only `AZURE_FEDERATED_TOKEN_FILE`). Errors say what to fix and
+/// never contain a secret.
+pub fn graph_config(
+    tenant: &Tenant,
+    keys: &dyn KeySource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<GraphConfig, String> {
+    let credential = credential(tenant, keys, env)?;
+    let spec = &tenant.spec;
+    let cloud = match spec.cloud {
+        api::Cloud::Global => Cloud::Global,
+        api::Cloud::USGovernment => Cloud::USGovernment,
+        api::Cloud::China => Cloud::China,
+        api::Cloud::Custom => Cloud::Custom {
+            login_endpoint: spec
+                .login_endpoint
+                .clone()
+                .ok_or("cloud: Custom needs spec.loginEndpoint")?,
+            graph_endpoint: spec
+                .graph_endpoint
+                .clone()
+                .ok_or("cloud: Custom needs spec.graphEndpoint")?,
+        },
+    };
+    let mut config = GraphConfig::new(cloud, &spec.tenant_id, &spec.client_id, credential);
+    config.ca_bundle = spec.ca_bundle.clone();
+    Ok(config)
+}
+
+fn credential(
+    tenant: &Tenant,
+    keys: &dyn KeySource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credential, String> {
+    let namespace = tenant.namespace().unwrap_or_default();
+    let creds = &tenant.spec.credentials;
+    let text = |name: &str, key: &str, fallback: &str| -> Result<String, String> {
+        match keys.secret_key(&namespace, name, key) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
+                .map_err(|_| format!("key {key:?} of Secret {name:?} is not UTF-8 text")),
+            Err(reason) => env(fallback).ok_or(format!(
+                "{reason} (create the Secret, or set {fallback} when running the CLI)"
+            )),
+        }
+    };
+    if let Some(s) = &creds.client_secret {
+        return Ok(Credential::ClientSecret(Secret::new(text(
+            &s.secret_name,
+            &s.key,
+            "O365_CLIENT_SECRET",
+        )?)));
+    }
+    if let Some(c) = &creds.client_certificate {
+        return Ok(Credential::Certificate {
+            certificate_pem: text(
+                &c.secret_name,
+                &c.certificate_key,
+                "O365_CLIENT_CERTIFICATE",
+            )?,
+            private_key_pem: Secret::new(text(
+                &c.secret_name,
+                &c.private_key_key,
+                "O365_CLIENT_PRIVATE_KEY",
+            )?),
+        });
+    }
+    if let Some(w) = &creds.workload_identity {
+        let file = w
+            .token_file
+            .clone()
+            .or_else(|| env(AZURE_FEDERATED_TOKEN_FILE))
+            .ok_or(
+                "workloadIdentity needs the projected token: run the pod with the Azure Workload Identity label (it sets AZURE_FEDERATED_TOKEN_FILE) or set spec.credentials.workloadIdentity.tokenFile",
+            )?;
+        return Ok(Credential::WorkloadIdentity {
+            token_file: PathBuf::from(file),
+        });
+    }
+    Err(
+        "spec.credentials sets no method: set clientSecret, clientCertificate or workloadIdentity"
+            .into(),
+    )
+}
