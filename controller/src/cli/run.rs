@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::k8s::{RunOptions, default_identity, run_controller};
+use crate::k8s::{RunOptions, default_identity, install_crypto_provider, run_controller};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -101,6 +101,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    install_crypto_provider();
     runtime.block_on(async move {
         let client = match kube::Client::try_default().await {
             Ok(c) => c,

@@ -80,6 +80,12 @@ pub fn default_identity() -> String {
     format!("{base}_{}", &suffix[..8])
 }
 
+/// Selects rustls' ring provider for the process: kube and reqwest enable two providers
+/// between them, and rustls refuses to guess. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Resolves once `rx` carries `true`.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
@@ -160,6 +166,7 @@ pub async fn run_controller(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    install_crypto_provider();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

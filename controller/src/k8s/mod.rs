@@ -20,7 +20,7 @@ mod reconcile;
 mod status;
 
 pub use context::ReconcileSettings;
-pub use controller::{RunOptions, default_identity, run_controller};
+pub use controller::{RunOptions, default_identity, install_crypto_provider, run_controller};
 pub use error::ReconcileError;
 pub use finalizer::REVERT_FINALIZER;
 pub use leader::{LEASE_DURATION, LEASE_NAME};

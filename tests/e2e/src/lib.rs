@@ -318,9 +318,115 @@ where
     }
 }
 
+/// `kubectl apply --server-side -f crds/` (idempotent; concurrent callers are fine), then waits
+/// until every CRD is Established and served.
+pub async fn install_crds(client: &Client) -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::wait::conditions::is_crd_established;
+    let crds_dir = repo_root().join("crds");
+    let out = kubectl_ok([
+        "apply".to_owned(),
+        "--server-side".to_owned(),
+        "--force-conflicts".to_owned(),
+        "--field-manager=o365-e2e".to_owned(),
+        "-o".to_owned(),
+        "name".to_owned(),
+        "-f".to_owned(),
+        crds_dir.display().to_string(),
+    ])
+    .context("installing crds/")?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in out
+        .lines()
+        .filter_map(|l| l.strip_prefix("customresourcedefinition.apiextensions.k8s.io/"))
+    {
+        wait_for(&crds, name, DEFAULT_TIMEOUT, is_crd_established())
+            .await
+            .with_context(|| format!("CRD {name} did not become Established"))?;
+    }
+    Ok(())
+}
+
+/// The status (`True`, `False`, `Unknown`) of condition `type_` in `status.conditions` of any
+/// object, read from its JSON form.
+pub fn condition_status<K: serde::Serialize>(obj: &K, type_: &str) -> Option<String> {
+    condition_field(obj, type_, "status")
+}
+
+/// One field (`reason`, `message`, …) of condition `type_` of any object.
+pub fn condition_field<K: serde::Serialize>(obj: &K, type_: &str, field: &str) -> Option<String> {
+    let value = serde_json::to_value(obj).ok()?;
+    value
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(|t| t.as_str()) == Some(type_))?
+        .get(field)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// A wait condition: condition `type_` has `status` (and, if given, `reason`).
+pub fn has_condition<K: serde::Serialize>(
+    type_: &'static str,
+    status: &'static str,
+    reason: Option<&'static str>,
+) -> impl Condition<K> {
+    move |obj: Option<&K>| {
+        obj.is_some_and(|o| {
+            condition_status(o, type_).as_deref() == Some(status)
+                && reason.is_none_or(|r| condition_field(o, type_, "reason").as_deref() == Some(r))
+        })
+    }
+}
+
+/// A free port on 127.0.0.1 (bound and released: a tiny race, fine for tests).
+pub fn free_local_addr() -> Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// `GET http://addr/path` over plain HTTP/1.0; the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("malformed HTTP response from {addr}{path}"))?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        bail!("GET {addr}{path}: {}", head.lines().next().unwrap_or_default());
+    }
+    Ok(body.to_owned())
+}
+
+/// Percentile `p` (0..=100) of `samples` (nearest rank); zero for none.
+pub fn percentile(samples: &[Duration], p: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentile_uses_the_nearest_rank() {
+        let ms = |n: u64| Duration::from_millis(n);
+        let samples: Vec<Duration> = (1..=20).map(ms).collect();
+        assert_eq!(percentile(&samples, 50.0), ms(10));
+        assert_eq!(percentile(&samples, 95.0), ms(19));
+        assert_eq!(percentile(&[], 95.0), Duration::ZERO);
+    }
 
     #[test]
     fn random_suffix_is_dns_safe_and_varies() {
