@@ -198,16 +198,21 @@ spec:
 /// A FederatedDomain `corp` for [`DOMAIN`] with the test certificate; `extra` is spliced into
 /// its spec (two-space indented lines, e.g. `"  unassignedUsers: Disable\n"`).
 pub fn federated_domain(extra: &str) -> String {
+    federated_domain_named("corp", DOMAIN, extra)
+}
+
+/// [`federated_domain`] with another object name and domain.
+pub fn federated_domain_named(name: &str, domain: &str, extra: &str) -> String {
     let cert: String = CERT_PEM.lines().map(|l| format!("        {l}\n")).collect();
     format!(
         r#"apiVersion: o365-controller.io/v1alpha1
 kind: FederatedDomain
 metadata:
-  name: corp
+  name: {name}
 spec:
   tenantRef:
     name: corp
-  domain: {DOMAIN}
+  domain: {domain}
   authentication: Federated
   federation:
     displayName: Corp SSO
