@@ -1,7 +1,7 @@
 //! Read-only indexes over desired and observed state, built once per plan (hash maps, so a
 //! tenant of 100,000 users plans in linear time).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use super::coverage::covers;
 use super::names::{fold, upn_domain};
@@ -10,6 +10,11 @@ use crate::model::{
     AuthenticationType, DesiredTenant, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser,
     Read,
 };
+
+/// A hash map with a fast hasher (foldhash): planning hashes a few hundred thousand UPNs.
+pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A hash set with a fast hasher.
+pub(crate) type Set<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 /// Everything the planning steps look things up in.
 pub(crate) struct Ctx<'a> {
@@ -23,15 +28,17 @@ pub(crate) struct Ctx<'a> {
     /// Subscribed SKUs, or why they could not be read.
     pub skus: Result<&'a [ObservedSku], &'a str>,
     /// Tenant users by lower-case UPN.
-    pub by_upn: HashMap<String, &'a ObservedUser>,
+    pub by_upn: Map<String, &'a ObservedUser>,
     /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
-    pub by_immutable_id: HashMap<&'a str, &'a ObservedUser>,
+    pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
     /// Per assignment: the index of its FederatedDomain (same namespace, by name).
     pub assignment_domain: Vec<Option<usize>>,
     /// Per assignment: covering policies, ordered by object key (name first).
     pub policies_of: Vec<Vec<usize>>,
+    /// Per assignment: its users' lower-case UPNs, in spec order.
+    pub folded: &'a [Vec<String>],
     /// Per domain: the lower-case UPNs its AppAssignments list.
-    pub listed: Vec<HashSet<String>>,
+    pub listed: Vec<Set<&'a str>>,
     /// Assignments, domains and policies in object-key order (the order of "first").
     pub assignment_order: Vec<usize>,
     pub domain_order: Vec<usize>,
@@ -45,10 +52,16 @@ fn read<T>(r: &Read<T>) -> Result<&T, &str> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(desired: &'a DesiredTenant, observed: &'a ObservedTenant) -> Self {
+    /// `folded` is [`fold_listed`](super::names::fold_listed) of `desired`.
+    pub(crate) fn new(
+        desired: &'a DesiredTenant,
+        observed: &'a ObservedTenant,
+        folded: &'a [Vec<String>],
+    ) -> Self {
         let users = read(&observed.users).map(Vec::as_slice);
-        let mut by_upn = HashMap::new();
-        let mut by_immutable_id = HashMap::new();
+        let n = users.map_or(0, <[_]>::len);
+        let mut by_upn = Map::with_capacity_and_hasher(n, Default::default());
+        let mut by_immutable_id = Map::with_capacity_and_hasher(n, Default::default());
         for u in users.unwrap_or(&[]) {
             by_upn.entry(fold(&u.user_principal_name)).or_insert(u);
             if let Some(id) = u.immutable_id.as_deref() {
@@ -77,10 +90,10 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .collect();
-        let mut listed = vec![HashSet::new(); desired.domains.len()];
-        for (a, d) in desired.assignments.iter().zip(&assignment_domain) {
+        let mut listed: Vec<Set<&'a str>> = vec![Set::default(); desired.domains.len()];
+        for (upns, d) in folded.iter().zip(&assignment_domain) {
             if let Some(d) = d {
-                listed[*d].extend(a.spec.users.iter().map(|u| fold(&u.user_principal_name)));
+                listed[*d].extend(upns.iter().map(String::as_str));
             }
         }
         let mut assignment_order: Vec<usize> = (0..desired.assignments.len()).collect();
@@ -98,6 +111,7 @@ impl<'a> Ctx<'a> {
             by_immutable_id,
             assignment_domain,
             policies_of,
+            folded,
             listed,
             assignment_order,
             domain_order,

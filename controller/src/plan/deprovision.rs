@@ -2,7 +2,7 @@
 //! lists are left alone, disabled or deleted as `spec.unassignedUsers` says. Protected users
 //! and holders of any directory role are never touched.
 
-use std::collections::HashSet;
+use super::context::Set;
 
 use super::context::Ctx;
 use super::names::fold;
@@ -27,11 +27,14 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, out: &mut Out) {
             out.read_failed(owner, what, reason);
             continue;
         }
-        let protected: HashSet<String> = d.spec.protected_users.iter().map(|u| fold(u)).collect();
+        if paused_by_dangling_refs(ctx, di, out) {
+            continue;
+        }
+        let protected: Set<String> = d.spec.protected_users.iter().map(|u| fold(u)).collect();
         let enforce = d.mode == Mode::Enforce;
         for u in ctx.users_of_domain(&d.spec.domain) {
             let key = fold(&u.user_principal_name);
-            if ctx.listed[di].contains(&key) || protected.contains(&key) {
+            if ctx.listed[di].contains(key.as_str()) || protected.contains(&key) {
                 continue;
             }
             let upn = u.user_principal_name.as_str();
@@ -78,4 +81,34 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, out: &mut Out) {
             }
         }
     }
+}
+
+/// An AppAssignment of the namespace whose domainRef names nothing may be a typo for this
+/// domain: its users would look unassigned. Nothing is disabled or deleted until it is fixed.
+fn paused_by_dangling_refs(ctx: &Ctx, di: usize, out: &mut Out) -> bool {
+    let d = &ctx.desired.domains[di];
+    let dangling: Vec<String> = ctx
+        .assignment_order
+        .iter()
+        .filter(|&&ai| ctx.assignment_domain[ai].is_none())
+        .map(|&ai| &ctx.desired.assignments[ai])
+        .filter(|a| a.key.namespace == d.key.namespace)
+        .map(|a| format!("{} (domainRef {:?})", a.key, a.spec.domain_ref.name))
+        .collect();
+    if dangling.is_empty() {
+        return false;
+    }
+    out.finding(
+        Owner::Domain(di),
+        Severity::Warning,
+        "DeprovisioningPaused",
+        format!(
+            "{} name no FederatedDomain; their users may belong to {}, so none of its users is \
+             disabled or deleted until the domainRef is fixed",
+            dangling.join(", "),
+            d.spec.domain
+        ),
+        None,
+    );
+    true
 }

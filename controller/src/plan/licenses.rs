@@ -2,7 +2,7 @@
 //! it; a service plan stays disabled only if every policy granting the SKU disables it.
 //! Group-inherited licenses count as held and are never touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::context::Ctx;
 use super::license_resolve::{Grant, plan_name, resolve_policies};
@@ -12,23 +12,35 @@ use super::users::ManagedUser;
 use crate::api::Mode;
 use crate::model::{Action, LicenseGrant, ObservedLicense, ObservedSku, Severity};
 
-/// One SKU a user should have and does not (or has with the wrong disabled plans).
+/// One SKU the users of an AppAssignment should have: the union over covering policies, with
+/// a service plan disabled only if every granting policy disables it.
 #[derive(Debug, Clone)]
 pub(crate) struct Want<'a> {
     pub sku: &'a ObservedSku,
     pub disabled: BTreeSet<String>,
     pub granted_by: Vec<usize>,
+    /// The granting policies in Enforce mode (they may act).
+    pub enforcers: Vec<usize>,
+}
+
+/// What the policies covering one AppAssignment grant (the same for all its users).
+#[derive(Debug, Default)]
+struct Coverage<'a> {
+    wants: Vec<Want<'a>>,
+    /// Covering policies with `removeUnlisted`, and those of them in Enforce mode.
+    removers: Vec<usize>,
+    remove_enforcers: Vec<usize>,
 }
 
 /// What one user's licenses need.
 #[derive(Debug, Default)]
-pub(crate) struct Need<'a> {
+struct Need<'w, 'a> {
     /// SKUs the user does not hold at all (they take a seat).
-    pub adds: Vec<Want<'a>>,
+    adds: Vec<&'w Want<'a>>,
     /// Direct assignments whose disabled plans differ.
-    pub fixes: Vec<Want<'a>>,
-    /// Direct SKU ids no covering policy grants, with the `removeUnlisted` policies removing them.
-    pub removes: Vec<(String, Vec<usize>)>,
+    fixes: Vec<&'w Want<'a>>,
+    /// Direct SKU ids no covering policy grants (only when a covering policy removes unlisted).
+    removes: Vec<String>,
 }
 
 /// Plans the licenses phase.
@@ -46,7 +58,13 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
     }
     let skus = ctx.skus.unwrap_or(&[]);
     let grants = resolve_policies(policies, skus, out);
-    let mut needs: Vec<Need> = managed.iter().map(|m| user_need(ctx, &grants, m)).collect();
+    let coverage: Vec<Coverage> = (0..ctx.desired.assignments.len())
+        .map(|ai| coverage(ctx, &grants, ai))
+        .collect();
+    let mut needs: Vec<Need> = managed
+        .iter()
+        .map(|m| user_need(&coverage[m.assignment], m))
+        .collect();
     for (m, need) in managed.iter().zip(needs.iter_mut()) {
         if (!need.adds.is_empty() || !need.fixes.is_empty()) && m.usage_location.is_none() {
             missing_usage_location(m.upn, need, out);
@@ -65,47 +83,31 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
     let ration = ration_seats(&candidates, |ui| managed[ui].upn);
     record_seats(&grants, &ration, out);
     for (ui, (m, need)) in managed.iter().zip(needs.iter_mut()).enumerate() {
-        need.adds
-            .retain(|w| !ration.denied.contains(&(ui, w.sku.sku_id.as_str())));
-        emit(ctx, m, need, out);
+        if !ration.denied.is_empty() {
+            need.adds
+                .retain(|w| !ration.denied.contains(&(ui, w.sku.sku_id.as_str())));
+        }
+        emit(ctx, m, need, &coverage[m.assignment], out);
     }
 }
 
-fn user_need<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], m: &ManagedUser) -> Need<'a> {
-    let covering = &ctx.policies_of[m.assignment];
+fn coverage<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], ai: usize) -> Coverage<'a> {
+    let covering = &ctx.policies_of[ai];
     let mut wanted: BTreeMap<&str, Want<'a>> = BTreeMap::new();
     for &pi in covering {
+        let enforced = is_enforced(ctx, pi);
         for g in &grants[pi] {
-            wanted
-                .entry(g.sku.sku_id.as_str())
-                .and_modify(|w| {
-                    w.disabled = w.disabled.intersection(&g.disabled).cloned().collect();
-                    w.granted_by.push(pi);
-                })
-                .or_insert_with(|| Want {
-                    sku: g.sku,
-                    disabled: g.disabled.clone(),
-                    granted_by: vec![pi],
-                });
-        }
-    }
-    let held: HashMap<String, &ObservedLicense> = m
-        .existing
-        .map(|u| {
-            u.licenses
-                .iter()
-                .map(|l| (l.sku_id.to_lowercase(), l))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut need = Need::default();
-    for (sku_id, want) in wanted.iter() {
-        match held.get(&sku_id.to_lowercase()) {
-            None => need.adds.push(want.clone()),
-            Some(l) if l.direct && !same_plans(&l.disabled_plans, &want.disabled) => {
-                need.fixes.push(want.clone());
+            let w = wanted.entry(g.sku.sku_id.as_str()).or_insert_with(|| Want {
+                sku: g.sku,
+                disabled: g.disabled.clone(),
+                granted_by: Vec::new(),
+                enforcers: Vec::new(),
+            });
+            w.disabled = w.disabled.intersection(&g.disabled).cloned().collect();
+            w.granted_by.push(pi);
+            if enforced {
+                w.enforcers.push(pi);
             }
-            Some(_) => {}
         }
     }
     let removers: Vec<usize> = covering
@@ -113,20 +115,56 @@ fn user_need<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], m: &ManagedUser) -> Need<
         .copied()
         .filter(|&pi| ctx.desired.policies[pi].spec.remove_unlisted)
         .collect();
-    if !removers.is_empty() {
-        for l in m.existing.iter().flat_map(|u| &u.licenses) {
-            let granted = wanted.keys().any(|k| k.eq_ignore_ascii_case(&l.sku_id));
+    let remove_enforcers = removers
+        .iter()
+        .copied()
+        .filter(|&pi| is_enforced(ctx, pi))
+        .collect();
+    Coverage {
+        wants: wanted.into_values().collect(),
+        removers,
+        remove_enforcers,
+    }
+}
+
+fn user_need<'w, 'a>(cov: &'w Coverage<'a>, m: &ManagedUser) -> Need<'w, 'a> {
+    let licenses: &[ObservedLicense] = m.existing.map_or(&[], |u| u.licenses.as_slice());
+    let mut need = Need::default();
+    for want in &cov.wants {
+        let held = licenses
+            .iter()
+            .find(|l| l.sku_id.eq_ignore_ascii_case(&want.sku.sku_id));
+        match held {
+            None => need.adds.push(want),
+            Some(l) if l.direct && !same_plans(&l.disabled_plans, &want.disabled) => {
+                need.fixes.push(want);
+            }
+            Some(_) => {}
+        }
+    }
+    if !cov.removers.is_empty() {
+        for l in licenses {
+            let granted = cov
+                .wants
+                .iter()
+                .any(|w| w.sku.sku_id.eq_ignore_ascii_case(&l.sku_id));
             if l.direct && !granted {
-                need.removes.push((l.sku_id.clone(), removers.clone()));
+                need.removes.push(l.sku_id.clone());
             }
         }
     }
     need
 }
 
+/// Whether the held disabled plan ids are the wanted ones (ids compared ignoring case).
 fn same_plans(held: &[String], want: &BTreeSet<String>) -> bool {
-    let held: BTreeSet<String> = held.iter().map(|p| p.to_lowercase()).collect();
-    held == *want
+    let held_in_want = held
+        .iter()
+        .all(|p| want.iter().any(|w| w.eq_ignore_ascii_case(p)));
+    let want_in_held = want
+        .iter()
+        .all(|w| held.iter().any(|p| p.eq_ignore_ascii_case(w)));
+    held_in_want && want_in_held
 }
 
 fn missing_usage_location(upn: &str, need: &mut Need, out: &mut Out) {
@@ -160,95 +198,73 @@ fn is_enforced(ctx: &Ctx, pi: usize) -> bool {
 
 /// Records drift and emits the user's AssignLicenses actions: one adding/updating, one removing
 /// (removals are destructive and may be held by the change budget on their own).
-fn emit(ctx: &Ctx, m: &ManagedUser, need: &Need, out: &mut Out) {
+fn emit(ctx: &Ctx, m: &ManagedUser, need: &Need, cov: &Coverage, out: &mut Out) {
     let upn = m.upn;
-    let user = m.existing.map_or_else(|| upn.to_string(), |u| u.id.clone());
+    let user = || m.existing.map_or_else(|| upn.to_string(), |u| u.id.clone());
     let mut add = Vec::new();
     let mut add_owners = Vec::new();
-    for (w, fix) in need
-        .adds
-        .iter()
-        .map(|w| (w, false))
-        .chain(need.fixes.iter().map(|w| (w, true)))
-    {
+    let wants = need.adds.iter().map(|w| (w, false));
+    for (w, fix) in wants.chain(need.fixes.iter().map(|w| (w, true))) {
         let field = format!("users[{upn}].licenses[{}]", w.sku.sku_part_number);
         for &pi in &w.granted_by {
             if fix {
                 let observed = held_plans(m, w.sku);
                 let desired = names(w.sku, w.disabled.iter());
-                out.drift(
-                    Owner::Policy(pi),
-                    format!("{field}.disabledPlans"),
-                    desired,
-                    observed,
-                );
+                let field = format!("{field}.disabledPlans");
+                out.drift(Owner::Policy(pi), field, desired, observed);
             } else {
                 out.drift(Owner::Policy(pi), field.clone(), "assigned", "absent");
             }
         }
-        let enforcers: Vec<usize> = w
-            .granted_by
-            .iter()
-            .copied()
-            .filter(|&p| is_enforced(ctx, p))
-            .collect();
-        if !enforcers.is_empty() {
+        if !w.enforcers.is_empty() {
             add.push(LicenseGrant {
                 sku_id: w.sku.sku_id.clone(),
                 disabled_plans: w.disabled.iter().cloned().collect(),
             });
-            add_owners.extend(enforcers.into_iter().map(Owner::Policy));
+            add_owners.extend(w.enforcers.iter().copied().map(Owner::Policy));
         }
     }
     if !add.is_empty() {
-        add.sort();
         add_owners.sort_unstable();
         add_owners.dedup();
         let action = Action::AssignLicenses {
-            user: user.clone(),
+            user: user(),
             user_principal_name: upn.to_string(),
             add,
             remove: Vec::new(),
         };
         out.push(action, add_owners, None);
     }
-    let mut remove = Vec::new();
-    let mut remove_owners = Vec::new();
+    if need.removes.is_empty() {
+        return;
+    }
     let skus = ctx.skus.unwrap_or(&[]);
-    for (sku_id, removers) in &need.removes {
+    for sku_id in &need.removes {
         let part = skus
             .iter()
             .find(|s| s.sku_id.eq_ignore_ascii_case(sku_id))
             .map_or(sku_id.as_str(), |s| s.sku_part_number.as_str());
-        for &pi in removers {
-            out.drift(
-                Owner::Policy(pi),
-                format!("users[{upn}].licenses[{part}]"),
-                "absent",
-                "assigned",
-            );
-        }
-        let enforcers: Vec<usize> = removers
-            .iter()
-            .copied()
-            .filter(|&p| is_enforced(ctx, p))
-            .collect();
-        if !enforcers.is_empty() {
-            remove.push(sku_id.clone());
-            remove_owners.extend(enforcers.into_iter().map(Owner::Policy));
+        for &pi in &cov.removers {
+            let field = format!("users[{upn}].licenses[{part}]");
+            out.drift(Owner::Policy(pi), field, "absent", "assigned");
         }
     }
-    if !remove.is_empty() {
+    if !cov.remove_enforcers.is_empty() {
+        let mut remove = need.removes.clone();
         remove.sort();
-        remove_owners.sort_unstable();
-        remove_owners.dedup();
         let action = Action::AssignLicenses {
-            user,
+            user: user(),
             user_principal_name: upn.to_string(),
             add: Vec::new(),
             remove,
         };
-        out.push(action, remove_owners, ctx.assignment_domain[m.assignment]);
+        let owners = cov
+            .remove_enforcers
+            .iter()
+            .copied()
+            .map(Owner::Policy)
+            .collect();
+        out.push(action, owners, ctx.assignment_domain[m.assignment]);
     }
 }
 

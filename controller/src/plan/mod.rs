@@ -40,7 +40,8 @@ use crate::model::{DesiredTenant, ObservedTenant, Plan};
 
 /// Plans one tenant: what to do, in order, and what was noticed, per object.
 pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
-    let ctx = context::Ctx::new(desired, observed);
+    let folded = names::fold_listed(desired);
+    let ctx = context::Ctx::new(desired, observed, &folded);
     let mut out = output::Out::new(desired);
     let users = users::plan_users(&ctx, &mut out);
     federation::plan_federation(&ctx, &users, &mut out);

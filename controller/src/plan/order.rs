@@ -26,10 +26,27 @@ fn rank(a: &Action) -> u8 {
 /// actions (all of them, including those a change budget will hold).
 pub(crate) fn plan_id(actions: &[Planned]) -> String {
     let list: Vec<&Action> = actions.iter().map(|p| &p.action).collect();
-    let json = serde_json::to_vec(&list).unwrap_or_default();
-    Sha256::digest(&json)
+    // Streamed into the hash: a large plan's JSON is tens of megabytes.
+    let mut hasher = HashWriter(Sha256::new());
+    let _ = serde_json::to_writer(std::io::BufWriter::new(&mut hasher), &list);
+    hasher
+        .0
+        .finalize()
         .iter()
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -123,18 +123,21 @@ impl Out {
     }
 
     /// Marks an object's drift `Unknown` because a read failed, with a `ReadFailed` warning.
+    /// Several steps may hit the same failed read for one object: it is reported once.
     pub(crate) fn read_failed(&mut self, owner: Owner, what: &str, reason: &str) {
         self.state(owner).unknown = true;
-        self.finding(
-            owner,
-            Severity::Warning,
-            "ReadFailed",
-            format!(
-                "could not read {what} from Microsoft Graph ({reason}); drift is Unknown and \
-                 nothing is written for this object until a read succeeds"
-            ),
-            None,
+        let message = format!(
+            "could not read {what} from Microsoft Graph ({reason}); drift is Unknown and \
+             nothing is written for this object until a read succeeds"
         );
+        let object = self.key(owner);
+        let reported = self
+            .findings
+            .iter()
+            .any(|f| f.object == *object && f.reason == "ReadFailed" && f.message == message);
+        if !reported {
+            self.finding(owner, Severity::Warning, "ReadFailed", message, None);
+        }
     }
 
     /// Adds an action.

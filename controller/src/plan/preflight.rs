@@ -1,9 +1,7 @@
 //! Lock-out protection checked before a domain is federated: a break-glass Global
 //! Administrator outside the domain, and an immutable ID on every user of the domain.
 
-use std::collections::HashSet;
-
-use super::context::Ctx;
+use super::context::{Ctx, Set};
 use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
 use crate::model::{GLOBAL_ADMINISTRATOR, Severity};
@@ -13,7 +11,7 @@ use crate::model::{GLOBAL_ADMINISTRATOR, Severity};
 pub(crate) fn preflight(
     ctx: &Ctx,
     di: usize,
-    immutable_ids_set: &HashSet<String>,
+    immutable_ids_set: &Set<String>,
     out: &mut Out,
 ) -> bool {
     let d = &ctx.desired.domains[di];
@@ -24,21 +22,13 @@ pub(crate) fn preflight(
         return true;
     }
     if let Err(reason) = ctx.users {
-        out.read_failed(
-            owner,
-            "users (needed by the federation pre-flights)",
-            reason,
-        );
+        out.read_failed(owner, "users", reason);
         return false;
     }
     let mut passed = true;
     if safety.require_break_glass_admin {
         if let Err(reason) = ctx.roles {
-            out.read_failed(
-                owner,
-                "directory role holders (needed to find a break-glass admin)",
-                reason,
-            );
+            out.read_failed(owner, "directory role holders", reason);
             return false;
         }
         let break_glass = ctx.users.unwrap_or(&[]).iter().any(|u| {

@@ -2,9 +2,10 @@
 //! assign, the first users by UPN get them and the rest are reported, not discovered one
 //! failed request at a time.
 
-use std::collections::{HashMap, HashSet};
+use super::context::{Map, Set};
 
 use super::license_resolve::Grant;
+use super::names::cmp_folded;
 use super::output::{Out, Owner};
 use crate::model::{ObservedSku, SeatDemand, Severity};
 
@@ -18,8 +19,8 @@ pub(crate) struct Candidate<'a> {
 /// The outcome of rationing: seats needed per SKU id, and the (user, SKU id) pairs left out.
 #[derive(Debug, Default)]
 pub(crate) struct Ration<'a> {
-    pub needed: HashMap<&'a str, i32>,
-    pub denied: HashSet<(usize, &'a str)>,
+    pub needed: Map<&'a str, i32>,
+    pub denied: Set<(usize, &'a str)>,
 }
 
 /// Gives each SKU's available seats to the first candidates by UPN.
@@ -27,7 +28,7 @@ pub(crate) fn ration_seats<'a, 'u>(
     candidates: &[Candidate<'a>],
     upn: impl Fn(usize) -> &'u str,
 ) -> Ration<'a> {
-    let mut by_sku: HashMap<&'a str, (&'a ObservedSku, Vec<usize>)> = HashMap::new();
+    let mut by_sku: Map<&'a str, (&'a ObservedSku, Vec<usize>)> = Map::default();
     for c in candidates {
         by_sku
             .entry(c.sku.sku_id.as_str())
@@ -41,7 +42,7 @@ pub(crate) fn ration_seats<'a, 'u>(
         ration.needed.insert(sku_id, needed);
         let available = usize::try_from(sku.available()).unwrap_or(0);
         if users.len() > available {
-            users.sort_by_cached_key(|&u| upn(u).to_lowercase());
+            users.sort_by(|&a, &b| cmp_folded(upn(a), upn(b)));
             ration
                 .denied
                 .extend(users[available..].iter().map(|&u| (u, sku_id)));

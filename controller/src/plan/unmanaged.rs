@@ -1,7 +1,7 @@
 //! The unmanaged report: licensed users of managed domains that no AppAssignment lists. They
 //! cost seats without being declared anywhere; the Tenant reports them.
 
-use std::collections::HashMap;
+use super::context::Map;
 
 use super::context::Ctx;
 use super::names::{fold, upn_domain};
@@ -33,7 +33,7 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
             return Vec::new();
         }
     };
-    let mut domains: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut domains: Map<String, Vec<usize>> = Map::default();
     for (di, d) in ctx.desired.domains.iter().enumerate() {
         domains.entry(fold(&d.spec.domain)).or_default().push(di);
     }
@@ -44,7 +44,7 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
             let key = fold(&u.user_principal_name);
             domains
                 .get(&fold(upn_domain(&u.user_principal_name)))
-                .is_some_and(|ds| ds.iter().all(|&di| !ctx.listed[di].contains(&key)))
+                .is_some_and(|ds| ds.iter().all(|&di| !ctx.listed[di].contains(key.as_str())))
         })
         .map(|u| u.user_principal_name.clone())
         .collect();

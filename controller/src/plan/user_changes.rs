@@ -34,12 +34,12 @@ impl UserDiff {
 
 /// Compares a listed user with its tenant user. Optional attributes the spec leaves unset are
 /// not managed. An immutable ID is only set on a user that has none; a usage location from a
-/// policy (`fallback`: value and policy index) only on a user that has none and lists none.
+/// policy (`fallback`, asked only then: value and policy index) only on a user that has none and lists none.
 pub(crate) fn diff_user(
     u: &AssignedUser,
     existing: &ObservedUser,
     immutable_id: Option<&str>,
-    fallback: Option<(String, usize)>,
+    fallback: impl FnOnce() -> Option<(String, usize)>,
 ) -> UserDiff {
     let upn = u.user_principal_name.as_str();
     let mut diff = UserDiff::default();
@@ -74,7 +74,7 @@ pub(crate) fn diff_user(
             diff.changes.usage_location = Some(want.clone());
         }
         (None, None) => {
-            if let Some((loc, policy)) = fallback {
+            if let Some((loc, policy)) = fallback() {
                 diff.drift.push(DriftItem {
                     field: format!("users[{upn}].usageLocation"),
                     desired: loc.clone(),

@@ -1,9 +1,9 @@
 //! The users phase: for each AppAssignment, match listed users to tenant users by UPN (never
 //! duplicating), adopt or create them, and correct their attributes.
 
-use std::collections::{HashMap, HashSet};
+use super::context::Set;
 
-use super::conflicts::conflicting_upns;
+use super::conflicts::{Listed, repeated_listings};
 use super::context::Ctx;
 use super::immutable_id::derive_immutable_id;
 use super::names::{fold, in_domain};
@@ -29,16 +29,16 @@ pub(crate) struct ManagedUser<'a> {
 pub(crate) struct UsersOutcome<'a> {
     pub managed: Vec<ManagedUser<'a>>,
     /// Lower-case UPNs of existing users that get an immutable ID in this plan.
-    pub immutable_ids_set: HashSet<String>,
+    pub immutable_ids_set: Set<String>,
 }
 
 /// Plans the users phase of every AppAssignment.
 pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
-    let conflicts = conflicting_upns(ctx);
+    let listed = repeated_listings(ctx);
     let mut run = Run {
         ctx,
-        conflicts,
-        handled: HashSet::new(),
+        listed,
+        handled: Set::default(),
         outcome: UsersOutcome::default(),
     };
     for &ai in &ctx.assignment_order {
@@ -49,9 +49,9 @@ pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
 
 struct Run<'c, 'a> {
     ctx: &'c Ctx<'a>,
-    conflicts: HashMap<String, Vec<usize>>,
+    listed: Listed<'a>,
     /// UPNs already planned by an earlier assignment listing them identically.
-    handled: HashSet<String>,
+    handled: Set<&'a str>,
     outcome: UsersOutcome<'a>,
 }
 
@@ -92,7 +92,7 @@ impl<'a> Run<'_, 'a> {
             return;
         }
         let domain = &ctx.desired.domains[di];
-        let protected: HashSet<String> = domain
+        let protected: Set<String> = domain
             .spec
             .protected_users
             .iter()
@@ -100,9 +100,9 @@ impl<'a> Run<'_, 'a> {
             .collect();
         let carries_id = ctx.carries_immutable_ids(di);
         let mut waiting_export = 0;
-        for u in &a.spec.users {
+        for (u, key) in a.spec.users.iter().zip(&ctx.folded[ai]) {
             let upn = u.user_principal_name.as_str();
-            let key = fold(upn);
+            let key = key.as_str();
             if !in_domain(upn, &domain.spec.domain) {
                 counts.skipped += 1;
                 out.finding(
@@ -118,7 +118,7 @@ impl<'a> Run<'_, 'a> {
                 );
                 continue;
             }
-            if let Some(others) = self.conflicts.get(&key) {
+            if let Some(others) = self.listed.conflicting.get(key) {
                 counts.skipped += 1;
                 let names: Vec<String> = others
                     .iter()
@@ -138,7 +138,7 @@ impl<'a> Run<'_, 'a> {
                 );
                 continue;
             }
-            if protected.contains(&key) {
+            if protected.contains(key) {
                 counts.skipped += 1;
                 out.finding(
                     owner,
@@ -157,8 +157,9 @@ impl<'a> Run<'_, 'a> {
                 .immutable_id
                 .clone()
                 .or_else(|| carries_id.then(|| derive_immutable_id(upn)));
-            let primary = !self.handled.contains(&key);
-            let planned = match ctx.by_upn.get(&key).copied() {
+            let repeated = self.listed.repeated.contains(key);
+            let primary = !repeated || !self.handled.contains(key);
+            let planned = match ctx.by_upn.get(key).copied() {
                 Some(existing) => {
                     self.existing(ai, u, existing, immutable_id, primary, &mut counts, out)
                 }
@@ -170,7 +171,7 @@ impl<'a> Run<'_, 'a> {
                     r == Missing::Created
                 }
             };
-            if planned {
+            if planned && repeated {
                 self.handled.insert(key);
             }
         }
@@ -249,7 +250,7 @@ impl<'a> Run<'_, 'a> {
             return false;
         }
         counts.matched += 1;
-        let fallback = fallback_usage_location(ctx, ai, true);
+        let fallback = || fallback_usage_location(ctx, ai, true);
         let UserDiff { changes, drift } = diff_user(u, existing, immutable_id.as_deref(), fallback);
         for d in drift {
             let target = d.policy.map_or(owner, Owner::Policy);

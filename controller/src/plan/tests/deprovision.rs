@@ -123,3 +123,21 @@ fn admin_role_holders_are_never_adopted() {
         1
     );
 }
+
+#[test]
+fn unassigned_users_are_kept_while_an_assignment_ref_dangles() {
+    let mut w = with_unlisted(UnassignedUsers::Delete);
+    w.desired.assignments.push(assignment(
+        "typo",
+        "crop",
+        vec![user("gone@corp.example.com")],
+    ));
+    let plan = w.plan();
+    assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
+    let f = finding(&plan, "DeprovisioningPaused");
+    assert_eq!(
+        (f.severity, &f.object),
+        (Severity::Warning, &domain_key("corp"))
+    );
+    assert!(f.message.contains("AppAssignment/it/typo"), "{}", f.message);
+}

@@ -78,6 +78,7 @@ fn unknown_user_read_makes_assignment_drift_unknown_and_writes_nothing() {
         &["corp"],
         vec![license("ENTERPRISEPACK", &[])],
     )];
+    w.desired.domains[0] = federated(w.desired.domains[0].clone());
     w.domain().spec.unassigned_users = UnassignedUsers::Delete;
     w.observed.users = Read::Unknown("HTTP 503 from /users".into());
     let plan = w.plan();
@@ -85,6 +86,11 @@ fn unknown_user_read_makes_assignment_drift_unknown_and_writes_nothing() {
     read_failed_on(&plan, &assignment_key("team-a"), "HTTP 503 from /users");
     read_failed_on(&plan, &policy_key("e3"), "HTTP 503");
     read_failed_on(&plan, &domain_key("corp"), "HTTP 503");
+    let on_domain = plan
+        .findings
+        .iter()
+        .filter(|f| f.reason == "ReadFailed" && f.object == domain_key("corp"));
+    assert_eq!(on_domain.count(), 1, "reported once: {:#?}", plan.findings);
 }
 
 #[test]
