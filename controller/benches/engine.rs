@@ -1,0 +1,417 @@
+//! Benchmarks B1–B4 of `shared/BENCHMARKS.md`, printed as one JSON object. They measure; they
+//! never fail on a number.
+//!
+//! ```sh
+//! cargo bench -p o365-controller --bench engine -- --users 10000 --time-scale 25 --plan-users 100000
+//! ```
+//!
+//! - B1: converge N new users with one license each from an empty domain against the
+//!   simulator's throttle model; ratio = throttle floor / achieved time (the ratio does not
+//!   depend on the time scale), failures, duplicates.
+//! - B2: a resync with nothing changed and N users mirrored: Graph requests and the CPU time of
+//!   the client thread (the simulator runs on other threads).
+//! - B3: growth of the resident set while the mirror loads N users.
+//! - B4: `plan` over M desired and M observed users.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use o365_controller::api::{
+    AppAssignment, AppAssignmentSpec, AppliesTo, AssignedUser, ClientSecretRef, Cloud, Credentials,
+    FederatedDomain, License, LicensePolicy, LicensePolicySpec, LocalRef, Mode, Tenant, TenantSpec,
+};
+use o365_controller::apply::{self, GraphRunner};
+use o365_controller::graph::{GraphClient, Mirror};
+use o365_controller::model::{ObservedLicense, ObservedSku, ObservedTenant, ObservedUser, Read};
+use o365_controller::resolve::{self, KeySource, Objects, Overrides};
+use o365_graph_sim::{Fixture, SimConfig, Simulator};
+use serde_json::json;
+
+const TENANT_ID: &str = "11111111-1111-1111-1111-111111111111";
+const CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
+const SECRET: &str = "bench-client-secret";
+const DOMAIN: &str = "bench.example";
+const SKU_ID: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+
+struct Args {
+    users: usize,
+    time_scale: f64,
+    plan_users: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        users: 10_000,
+        time_scale: 25.0,
+        plan_users: 100_000,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let value = argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--users" => a.users = value.parse().unwrap_or(a.users),
+            "--time-scale" => a.time_scale = value.parse().unwrap_or(a.time_scale),
+            "--plan-users" => a.plan_users = value.parse().unwrap_or(a.plan_users),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn fixture(seats: usize) -> Fixture {
+    let yaml = format!(
+        "tenant:
+  id: {TENANT_ID}
+  displayName: Bench
+  initialDomain: bench.onmicrosoft.com
+domains:
+  - id: bench.onmicrosoft.com
+    isDefault: true
+    isInitial: true
+  - id: {DOMAIN}
+    isVerified: true
+users:
+  - userPrincipalName: admin@bench.onmicrosoft.com
+    displayName: Break-glass
+    roles: [Global Administrator]
+skus:
+  - skuId: {SKU_ID}
+    skuPartNumber: ENTERPRISEPACK
+    enabled: {seats}
+    servicePlans:
+      - servicePlanId: efb87545-963c-4e0d-99df-69c6916d9eb0
+        servicePlanName: EXCHANGE_S_ENTERPRISE
+apps:
+  - clientId: {CLIENT_ID}
+    clientSecrets: [{SECRET}]
+"
+    );
+    Fixture::from_yaml(&yaml).expect("bench fixture")
+}
+
+struct Keys;
+
+impl KeySource for Keys {
+    fn secret_key(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, String> {
+        Ok(SECRET.as_bytes().to_vec())
+    }
+    fn config_map_key(&self, _: &str, _: &str, _: &str) -> Result<String, String> {
+        Err("no ConfigMaps in the benchmark".into())
+    }
+}
+
+fn user(i: usize) -> AssignedUser {
+    AssignedUser {
+        user_principal_name: format!("user{i:06}@{DOMAIN}"),
+        display_name: format!("User {i}"),
+        given_name: None,
+        surname: None,
+        mail_nickname: None,
+        immutable_id: None,
+        usage_location: None,
+        account_enabled: true,
+    }
+}
+
+struct BenchObjects {
+    tenant: Tenant,
+    domains: Vec<FederatedDomain>,
+    assignments: Vec<AppAssignment>,
+    policies: Vec<LicensePolicy>,
+}
+
+fn objects(users: usize, sim: &Simulator) -> BenchObjects {
+    let tenant = Tenant::new(
+        "bench",
+        TenantSpec {
+            tenant_id: TENANT_ID.into(),
+            client_id: CLIENT_ID.into(),
+            credentials: Credentials {
+                client_secret: Some(ClientSecretRef {
+                    secret_name: "s".into(),
+                    key: "client-secret".into(),
+                }),
+                ..Credentials::default()
+            },
+            cloud: Cloud::Custom,
+            login_endpoint: Some(sim.login_base_url()),
+            graph_endpoint: Some(sim.graph_base_url()),
+            ca_bundle: None,
+            mode: Mode::Enforce,
+            resync_interval: "10m".into(),
+        },
+    );
+    let domain: FederatedDomain = serde_json::from_value(json!({
+        "apiVersion": "o365-controller.io/v1alpha1", "kind": "FederatedDomain",
+        "metadata": {"name": "bench"},
+        "spec": {"tenantRef": {"name": "bench"}, "domain": DOMAIN, "authentication": "Managed"}
+    }))
+    .expect("domain");
+    let assignments = (0..users)
+        .collect::<Vec<_>>()
+        .chunks(5000)
+        .enumerate()
+        .map(|(n, chunk)| {
+            AppAssignment::new(
+                &format!("team-{n}"),
+                AppAssignmentSpec {
+                    domain_ref: LocalRef {
+                        name: "bench".into(),
+                    },
+                    users: chunk.iter().map(|&i| user(i)).collect(),
+                    provisioning: Default::default(),
+                    adopt_existing: true,
+                    mode: None,
+                },
+            )
+        })
+        .collect();
+    let policy = LicensePolicy::new(
+        "e3",
+        LicensePolicySpec {
+            tenant_ref: LocalRef {
+                name: "bench".into(),
+            },
+            applies_to: AppliesTo {
+                domain_refs: vec![LocalRef {
+                    name: "bench".into(),
+                }],
+                assignment_selector: None,
+            },
+            licenses: vec![License {
+                sku_part_number: Some("ENTERPRISEPACK".into()),
+                sku_id: None,
+                disabled_plans: vec![],
+            }],
+            usage_location: Some("US".into()),
+            remove_unlisted: false,
+            mode: None,
+        },
+    );
+    BenchObjects {
+        tenant,
+        domains: vec![domain],
+        assignments,
+        policies: vec![policy],
+    }
+}
+
+/// CPU time of the calling thread, from the scheduler's own accounting (nanoseconds).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args = args();
+    // The simulator gets its own runtime and threads; the client runs on this thread, so the
+    // thread's CPU time is the client's alone.
+    let sim_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = SimConfig {
+        time_scale: args.time_scale,
+        ..SimConfig::default()
+    };
+    let sim = sim_runtime
+        .block_on(Simulator::start(fixture(args.users + 10), config))
+        .expect("simulator");
+
+    let objs = objects(args.users, &sim);
+    let env = |_: &str| None;
+    let mut graph = resolve::graph_config(&objs.tenant, &Keys, &env).expect("graph config");
+    graph.limits.time_scale = args.time_scale;
+    graph.max_concurrency = 8;
+    let desired = resolve::desired_tenant(
+        &objs.tenant,
+        Objects {
+            domains: &objs.domains,
+            assignments: &objs.assignments,
+            policies: &objs.policies,
+        },
+        &Keys,
+        &Overrides::default(),
+    );
+
+    let b1 = client_runtime.block_on(async {
+        let started = Instant::now();
+        let client = GraphClient::new(graph.clone()).expect("client");
+        let mirror = Mirror::load(&client).await;
+        let plan = o365_controller::plan::plan(&desired, mirror.observed());
+        let writes = plan.actions.len() as u64;
+        let report = apply::apply(&GraphRunner::new(client.clone()), &plan, &|_| {}).await;
+        let achieved = started.elapsed();
+        (client, report, writes, achieved)
+    });
+    let (client, report, writes, achieved) = b1;
+    let floor_sim = sim.throttle_floor(writes, 0);
+    let floor_doc = Duration::from_secs_f64(writes as f64 / 3000.0 * 150.0 / args.time_scale);
+    let users = sim.users();
+    let mut per_upn: BTreeMap<String, usize> = BTreeMap::new();
+    for u in &users {
+        *per_upn
+            .entry(u.user_principal_name.to_ascii_lowercase())
+            .or_default() += 1;
+    }
+    let duplicates = per_upn.values().filter(|&&n| n > 1).count();
+    let licensed = users
+        .iter()
+        .filter(|u| u.user_principal_name.ends_with(DOMAIN) && !u.licenses.is_empty())
+        .count();
+    let totals = report.totals();
+    let throttled = sim.stats().throttled;
+
+    // B3 (10k) and B2: a fresh mirror load, then a resync with nothing changed.
+    let (b2, b3) = client_runtime.block_on(async {
+        let before = rss_kib();
+        let mut mirror = Mirror::load(&client).await;
+        let mirrored = mirror
+            .observed()
+            .users
+            .known()
+            .map(Vec::len)
+            .unwrap_or_default();
+        let after = rss_kib();
+        sim.reset_stats();
+        let http_before = client.stats().http_requests();
+        let cpu = thread_cpu();
+        let wall = Instant::now();
+        mirror.refresh(&client).await;
+        let plan = o365_controller::plan::plan(&desired, mirror.observed());
+        let resync_cpu = thread_cpu().saturating_sub(cpu);
+        let resync_wall = wall.elapsed();
+        let stats = sim.stats();
+        (
+            json!({
+                "mirroredUsers": mirrored,
+                "graphRequests": client.stats().http_requests() - http_before,
+                "innerRequests": stats.total(),
+                "cpuMs": resync_cpu.as_secs_f64() * 1000.0,
+                "wallMs": resync_wall.as_secs_f64() * 1000.0,
+                "planInSync": plan.is_in_sync(),
+                "target": {"graphRequests": 3, "cpuMs": 50},
+            }),
+            json!({
+                "mirroredUsers": mirrored,
+                "rssGrowthMiB": (after.saturating_sub(before)) as f64 / 1024.0,
+                "rssTotalMiB": after as f64 / 1024.0,
+                "note": "growth of the process's resident set while the mirror loads; the total includes the in-process simulator",
+                "target": {"mib": 64},
+            }),
+        )
+    });
+
+    // B4: plan over M desired and M observed users, all in sync, and all to be created.
+    let b4 = {
+        let m = args.plan_users;
+        let o = objects(m, &sim);
+        let desired = resolve::desired_tenant(
+            &o.tenant,
+            Objects {
+                domains: &o.domains,
+                assignments: &o.assignments,
+                policies: &o.policies,
+            },
+            &Keys,
+            &Overrides::default(),
+        );
+        let observed_users: Vec<ObservedUser> = (0..m)
+            .map(|i| ObservedUser {
+                id: format!("{i:08}-0000-0000-0000-000000000000"),
+                user_principal_name: format!("user{i:06}@{DOMAIN}"),
+                display_name: Some(format!("User {i}")),
+                mail_nickname: Some(format!("user{i:06}")),
+                usage_location: Some("US".into()),
+                account_enabled: true,
+                licenses: vec![ObservedLicense {
+                    sku_id: SKU_ID.into(),
+                    disabled_plans: vec![],
+                    direct: true,
+                    inherited_from: vec![],
+                }],
+                ..ObservedUser::default()
+            })
+            .collect();
+        let mut observed = client_runtime
+            .block_on(Mirror::load(&client))
+            .observed()
+            .clone();
+        observed.users = Read::Known(observed_users);
+        observed.skus = Read::Known(vec![ObservedSku {
+            sku_id: SKU_ID.into(),
+            sku_part_number: "ENTERPRISEPACK".into(),
+            service_plans: vec![],
+            enabled: (m + 10) as i32,
+            consumed: m as i32,
+        }]);
+        let time = |observed: &ObservedTenant| {
+            let started = Instant::now();
+            let plan = o365_controller::plan::plan(&desired, observed);
+            (started.elapsed(), plan.actions.len())
+        };
+        let (in_sync, in_sync_actions) = time(&observed);
+        let mut empty = observed.clone();
+        empty.users = Read::Known(vec![]);
+        let (all_new, all_new_actions) = time(&empty);
+        json!({
+            "users": m,
+            "inSyncMs": in_sync.as_secs_f64() * 1000.0,
+            "inSyncActions": in_sync_actions,
+            "allNewMs": all_new.as_secs_f64() * 1000.0,
+            "allNewActions": all_new_actions,
+            "target": {"ms": 200},
+        })
+    };
+
+    let result = json!({
+        "B1": {
+            "users": args.users,
+            "timeScale": args.time_scale,
+            "writes": writes,
+            "achievedSeconds": achieved.as_secs_f64(),
+            "floorSeconds": floor_sim.as_secs_f64(),
+            "ratio": floor_sim.as_secs_f64() / achieved.as_secs_f64(),
+            "floorSecondsBenchmarksMd": floor_doc.as_secs_f64(),
+            "ratioBenchmarksMd": floor_doc.as_secs_f64() / achieved.as_secs_f64(),
+            "created": totals.created,
+            "licensed": licensed,
+            "failed": totals.failed,
+            "duplicates": duplicates,
+            "throttled429": throttled,
+            "target": {"ratio": 0.9, "failed": 0, "duplicates": 0},
+        },
+        "B2": b2,
+        "B3": b3,
+        "B4": b4,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result).unwrap_or_default()
+    );
+    sim_runtime.block_on(sim.shutdown());
+}
