@@ -52,41 +52,49 @@ pub fn revert_done(domain: &FederatedDomain, observed: &Read<Vec<ObservedDomain>
     }
 }
 
-/// Adds or removes the finalizer with a merge patch guarded by the object's resourceVersion.
+/// Adds or removes the finalizer with a merge patch guarded by the resourceVersion of the
+/// object as it is now (re-read first: our own status writes change it).
 pub async fn apply_change(
     client: &Client,
     domain: &FederatedDomain,
     change: FinalizerChange,
 ) -> Result<(), kube::Error> {
-    let mut finalizers: Vec<String> = domain
+    if change == FinalizerChange::Keep {
+        return Ok(());
+    }
+    let api: Api<FederatedDomain> =
+        Api::namespaced(client.clone(), &domain.namespace().unwrap_or_default());
+    // Already gone: nothing left to hold.
+    let Some(current) = api.get_opt(&domain.name_any()).await? else {
+        return Ok(());
+    };
+    let mut finalizers: Vec<String> = current
         .finalizers()
         .iter()
         .filter(|f| *f != REVERT_FINALIZER)
         .cloned()
         .collect();
-    match change {
-        FinalizerChange::Keep => return Ok(()),
-        FinalizerChange::Add => finalizers.push(REVERT_FINALIZER.to_owned()),
-        FinalizerChange::Remove => {}
+    if change == FinalizerChange::Add {
+        finalizers.push(REVERT_FINALIZER.to_owned());
     }
-    let api: Api<FederatedDomain> =
-        Api::namespaced(client.clone(), &domain.namespace().unwrap_or_default());
+    if finalizers.as_slice() == current.finalizers() {
+        return Ok(());
+    }
     let patch = serde_json::json!({
         "metadata": {
             "finalizers": finalizers,
-            "resourceVersion": domain.resource_version(),
+            "resourceVersion": current.resource_version(),
         }
     });
     match api
         .patch(
-            &domain.name_any(),
+            &current.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
         .await
     {
         Ok(_) => Ok(()),
-        // Already gone: nothing left to hold.
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),
     }

@@ -399,7 +399,10 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<String> 
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow!("malformed HTTP response from {addr}{path}"))?;
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("GET {addr}{path}: {}", head.lines().next().unwrap_or_default());
+        bail!(
+            "GET {addr}{path}: {}",
+            head.lines().next().unwrap_or_default()
+        );
     }
     Ok(body.to_owned())
 }

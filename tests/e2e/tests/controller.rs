@@ -9,8 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use kube::api::{Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
 use o365_controller::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 use o365_e2e::{
     DEFAULT_TIMEOUT, condition_field, has_condition, http_get, kubectl, kubectl_ok, percentile,
@@ -33,15 +33,22 @@ where
         + 'static,
     <K as kube::Resource>::DynamicType: Default,
 {
-    wait_for(&h.api::<K>(), name, DEFAULT_TIMEOUT, has_condition(READY, "True", None))
-        .await
-        .with_context(|| format!("{} {name} never became Ready", std::any::type_name::<K>()))
+    wait_for(
+        &h.api::<K>(),
+        name,
+        DEFAULT_TIMEOUT,
+        has_condition(READY, "True", None),
+    )
+    .await
+    .with_context(|| format!("{} {name} never became Ready", std::any::type_name::<K>()))
 }
 
 async fn wait_user(h: &Harness, upn: &str, timeout: Duration) -> Result<o365_graph_sim::User> {
-    wait_until(&format!("{upn} exists in the simulator"), timeout, || async {
-        Ok(h.sim.user(upn))
-    })
+    wait_until(
+        &format!("{upn} exists in the simulator"),
+        timeout,
+        || async { Ok(h.sim.user(upn)) },
+    )
     .await
 }
 
@@ -77,14 +84,26 @@ async fn quickstart_objects_become_ready_and_their_users_exist() -> Result<()> {
         "patti.fernandez@contoso.com",
         "johanna.lorenz@contoso.com",
     ] {
-        let u = h.sim.user(upn).with_context(|| format!("{upn} was not created"))?;
-        ensure!(u.on_premises_immutable_id.is_some(), "{upn} has no immutable ID");
+        let u = h
+            .sim
+            .user(upn)
+            .with_context(|| format!("{upn} was not created"))?;
+        ensure!(
+            u.on_premises_immutable_id.is_some(),
+            "{upn} has no immutable ID"
+        );
         ensure!(!u.licenses.is_empty(), "{upn} got no license");
     }
     let status = domain.status.context("no domain status")?;
-    ensure!(status.authentication_type.as_deref() == Some("Federated"), "{status:?}");
     ensure!(
-        status.sign_in_link.as_deref().is_some_and(|l| l.contains("realm=contoso.com")),
+        status.authentication_type.as_deref() == Some("Federated"),
+        "{status:?}"
+    );
+    ensure!(
+        status
+            .sign_in_link
+            .as_deref()
+            .is_some_and(|l| l.contains("realm=contoso.com")),
         "{status:?}"
     );
     ensure!(
@@ -97,7 +116,12 @@ async fn quickstart_objects_become_ready_and_their_users_exist() -> Result<()> {
     let tenant = h.api::<Tenant>().get("contoso").await?;
     let ts = tenant.status.context("no tenant status")?;
     ensure!(ts.display_name.as_deref() == Some("Contoso"), "{ts:?}");
-    ensure!(ts.skus.iter().any(|s| s.sku_part_number == "ENTERPRISEPACK"), "{ts:?}");
+    ensure!(
+        ts.skus
+            .iter()
+            .any(|s| s.sku_part_number == "ENTERPRISEPACK"),
+        "{ts:?}"
+    );
     // kstatus: kubectl wait works on every kind.
     for (kind, name) in [
         ("o365tenant", "contoso"),
@@ -116,12 +140,25 @@ async fn quickstart_objects_become_ready_and_their_users_exist() -> Result<()> {
         ])?;
     }
     // Events: the domain was federated, and no Event per user.
-    let events = kubectl_ok(["get", "events.events.k8s.io", "-n", h.ns.name(), "-o", "json"])?;
-    ensure!(events.contains("\"Federated\""), "no Federated Event:\n{events}");
+    let events = kubectl_ok([
+        "get",
+        "events.events.k8s.io",
+        "-n",
+        h.ns.name(),
+        "-o",
+        "json",
+    ])?;
+    ensure!(
+        events.contains("\"Federated\""),
+        "no Federated Event:\n{events}"
+    );
     let v: serde_json::Value = serde_json::from_str(&events)?;
     let n = v["items"].as_array().map(Vec::len).unwrap_or(0);
     ensure!(n < 30, "{n} Events for a 7-user quickstart: too many");
-    ensure!(!events.contains("demo-client-secret"), "the client secret leaked into an Event");
+    ensure!(
+        !events.contains("demo-client-secret"),
+        "the client secret leaked into an Event"
+    );
     h.finish().await
 }
 
@@ -130,14 +167,18 @@ async fn a_user_added_to_an_assignment_exists_within_two_seconds() -> Result<()>
     let h = Harness::start("ctl-add-user", Fixture::demo()).await?;
     h.tenant(json!({})).await?;
     h.managed_domain(json!({})).await?;
-    h.assignment("team", &new_users("first", 1), json!({})).await?;
+    h.assignment("team", &new_users("first", 1), json!({}))
+        .await?;
     wait_ready::<AppAssignment>(&h, "team").await?;
     let mut users = new_users("first", 1);
     users.push(format!("added@{DOMAIN}"));
     let start = Instant::now();
     h.assignment("team", &users, json!({})).await?;
     wait_user(&h, &format!("added@{DOMAIN}"), Duration::from_secs(2)).await?;
-    println!("user added → exists in the simulator: {:?}", start.elapsed());
+    println!(
+        "user added → exists in the simulator: {:?}",
+        start.elapsed()
+    );
     h.finish().await
 }
 
@@ -161,7 +202,9 @@ async fn a_removed_user_is_disabled_with_unassigned_users_disable() -> Result<()
     users.pop();
     h.assignment("team", &users, json!({})).await?;
     wait_until("the leaver is disabled", DEFAULT_TIMEOUT, || async {
-        Ok(h.sim.user(&format!("leaver@{DOMAIN}")).filter(|u| !u.account_enabled))
+        Ok(h.sim
+            .user(&format!("leaver@{DOMAIN}"))
+            .filter(|u| !u.account_enabled))
     })
     .await?;
     h.finish().await
@@ -176,25 +219,41 @@ async fn drift_is_corrected_in_enforce_mode_and_reported() -> Result<()> {
     let h = Harness::start("ctl-drift-enforce", Fixture::demo()).await?;
     h.tenant(json!({"resyncInterval": "1s"})).await?;
     h.managed_domain(json!({})).await?;
-    h.assignment("team", &[format!("adele.vance@{DOMAIN}")], json!({})).await?;
+    h.assignment("team", &[format!("adele.vance@{DOMAIN}")], json!({}))
+        .await?;
     wait_ready::<AppAssignment>(&h, "team").await?;
-    ensure!(h.sim.update_user(&format!("adele.vance@{DOMAIN}"), |u| u.display_name = "Someone Else".into()));
+    ensure!(
+        h.sim
+            .update_user(&format!("adele.vance@{DOMAIN}"), |u| u.display_name =
+                "Someone Else".into())
+    );
     wait_until("the display name is corrected", DEFAULT_TIMEOUT, || async {
         Ok(h.sim
             .user(&format!("adele.vance@{DOMAIN}"))
             .filter(|u| u.display_name == "adele vance"))
     })
     .await?;
-    wait_until("the drift is counted in the metrics", DEFAULT_TIMEOUT, || async {
-        let text = metrics(&h).await?;
-        Ok(text
-            .lines()
-            .any(|l| l.starts_with("o365_drift_detected_total") && l.contains("AppAssignment"))
-            .then_some(()))
-    })
+    wait_until(
+        "the drift is counted in the metrics",
+        DEFAULT_TIMEOUT,
+        || async {
+            let text = metrics(&h).await?;
+            Ok(text
+                .lines()
+                .any(|l| l.starts_with("o365_drift_detected_total") && l.contains("AppAssignment"))
+                .then_some(()))
+        },
+    )
     .await?;
     wait_until("a DriftCorrected Event", DEFAULT_TIMEOUT, || async {
-        let events = kubectl_ok(["get", "events.events.k8s.io", "-n", h.ns.name(), "-o", "json"])?;
+        let events = kubectl_ok([
+            "get",
+            "events.events.k8s.io",
+            "-n",
+            h.ns.name(),
+            "-o",
+            "json",
+        ])?;
         Ok(events.contains("DriftCorrected").then_some(()))
     })
     .await?;
@@ -204,16 +263,17 @@ async fn drift_is_corrected_in_enforce_mode_and_reported() -> Result<()> {
 #[tokio::test]
 async fn drift_is_only_reported_in_audit_mode() -> Result<()> {
     let h = Harness::start("ctl-drift-audit", Fixture::demo()).await?;
-    h.tenant(json!({"resyncInterval": "1s", "mode": "Audit"})).await?;
+    h.tenant(json!({"resyncInterval": "1s", "mode": "Audit"}))
+        .await?;
     h.managed_domain(json!({})).await?;
-    h.assignment(
-        "team",
-        &[format!("adele.vance@{DOMAIN}")],
-        json!({}),
-    )
-    .await?;
+    h.assignment("team", &[format!("adele.vance@{DOMAIN}")], json!({}))
+        .await?;
     // Adele's display name in the fixture is "Adele Vance"; the assignment says "adele vance".
-    ensure!(h.sim.update_user(&format!("adele.vance@{DOMAIN}"), |u| u.display_name = "Someone Else".into()));
+    ensure!(
+        h.sim
+            .update_user(&format!("adele.vance@{DOMAIN}"), |u| u.display_name =
+                "Someone Else".into())
+    );
     let before = h.sim.stats().writes;
     let a = wait_for(
         &h.api::<AppAssignment>(),
@@ -231,14 +291,25 @@ async fn drift_is_only_reported_in_audit_mode() -> Result<()> {
         let text = metrics(&h).await?;
         Ok(text
             .lines()
-            .any(|l| l.starts_with("o365_drift_entries{") && l.contains("AppAssignment") && !l.ends_with(" 0"))
+            .any(|l| {
+                l.starts_with("o365_drift_entries{")
+                    && l.contains("AppAssignment")
+                    && !l.ends_with(" 0")
+            })
             .then_some(()))
     })
     .await?;
     // Several resyncs later, still nothing was written.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    ensure!(h.sim.stats().writes == before, "Audit mode wrote to the tenant");
-    ensure!(h.sim.user(&format!("adele.vance@{DOMAIN}")).is_some_and(|u| u.display_name == "Someone Else"));
+    ensure!(
+        h.sim.stats().writes == before,
+        "Audit mode wrote to the tenant"
+    );
+    ensure!(
+        h.sim
+            .user(&format!("adele.vance@{DOMAIN}"))
+            .is_some_and(|u| u.display_name == "Someone Else")
+    );
     h.finish().await
 }
 
@@ -251,7 +322,8 @@ async fn a_change_over_the_budget_is_held_until_approved() -> Result<()> {
         "changeBudget": {"maxDeprovisions": 1, "maxDeprovisionPercent": 10},
     }))
     .await?;
-    h.assignment("team", &[format!("new.hire@{DOMAIN}")], json!({})).await?;
+    h.assignment("team", &[format!("new.hire@{DOMAIN}")], json!({}))
+        .await?;
     let d = wait_for(
         &h.api::<FederatedDomain>(),
         "contoso-com",
@@ -259,17 +331,28 @@ async fn a_change_over_the_budget_is_held_until_approved() -> Result<()> {
         has_condition("Blocked", "True", Some("ChangeBudgetExceeded")),
     )
     .await?;
-    let held = d.status.and_then(|s| s.held_plan_id).context("no heldPlanId")?;
-    ensure!(h.sim.user(&format!("adele.vance@{DOMAIN}")).is_some_and(|u| u.account_enabled));
+    let held = d
+        .status
+        .and_then(|s| s.held_plan_id)
+        .context("no heldPlanId")?;
+    ensure!(
+        h.sim
+            .user(&format!("adele.vance@{DOMAIN}"))
+            .is_some_and(|u| u.account_enabled)
+    );
     h.api::<FederatedDomain>()
         .patch(
             "contoso-com",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"o365-controller.io/approve-run": held}}})),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"o365-controller.io/approve-run": held}}}),
+            ),
         )
         .await?;
     wait_until("the held users are disabled", DEFAULT_TIMEOUT, || async {
-        Ok(h.sim.user(&format!("adele.vance@{DOMAIN}")).filter(|u| !u.account_enabled))
+        Ok(h.sim
+            .user(&format!("adele.vance@{DOMAIN}"))
+            .filter(|u| !u.account_enabled))
     })
     .await?;
     let d = wait_for(
@@ -279,7 +362,10 @@ async fn a_change_over_the_budget_is_held_until_approved() -> Result<()> {
         has_condition("Blocked", "False", None),
     )
     .await?;
-    ensure!(d.status.and_then(|s| s.held_plan_id).is_none(), "heldPlanId stayed");
+    ensure!(
+        d.status.and_then(|s| s.held_plan_id).is_none(),
+        "heldPlanId stayed"
+    );
     h.finish().await
 }
 
@@ -289,7 +375,8 @@ async fn manual_provisioning_waits_for_the_export_annotation() -> Result<()> {
     h.tenant(json!({})).await?;
     h.managed_domain(json!({})).await?;
     let upn = format!("manual.user@{DOMAIN}");
-    h.assignment("team", &[upn.clone()], json!({"provisioning": "Manual"})).await?;
+    h.assignment("team", &[upn.clone()], json!({"provisioning": "Manual"}))
+        .await?;
     wait_for(
         &h.api::<AppAssignment>(),
         "team",
@@ -297,7 +384,10 @@ async fn manual_provisioning_waits_for_the_export_annotation() -> Result<()> {
         has_condition(READY, "False", Some("WaitingForExport")),
     )
     .await?;
-    ensure!(h.sim.user(&upn).is_none(), "a Manual user was created without an export");
+    ensure!(
+        h.sim.user(&upn).is_none(),
+        "a Manual user was created without an export"
+    );
     let at = "2026-01-02T03:04:05Z";
     h.api::<AppAssignment>()
         .patch(
@@ -333,7 +423,10 @@ async fn a_rotated_client_secret_is_picked_up() -> Result<()> {
     h.secret("rotated-secret").await?;
     let t = wait_ready::<Tenant>(&h, "contoso").await?;
     let text = serde_json::to_string(&t)?;
-    ensure!(!text.contains("rotated-secret") && !text.contains("no-longer-valid"), "a secret leaked into the status");
+    ensure!(
+        !text.contains("rotated-secret") && !text.contains("no-longer-valid"),
+        "a secret leaked into the status"
+    );
     h.finish().await
 }
 
@@ -343,17 +436,36 @@ async fn deleting_an_orphan_domain_leaves_it_federated() -> Result<()> {
     h.tenant(json!({})).await?;
     h.federated_domain(json!({})).await?;
     wait_ready::<FederatedDomain>(&h, "contoso-com").await?;
-    ensure!(h.sim.domain(DOMAIN).is_some_and(|d| d.authentication_type == "Federated"));
+    ensure!(
+        h.sim
+            .domain(DOMAIN)
+            .is_some_and(|d| d.authentication_type == "Federated")
+    );
     let d = h.api::<FederatedDomain>().get("contoso-com").await?;
-    ensure!(d.finalizers().is_empty(), "an Orphan domain carries a finalizer: {:?}", d.finalizers());
-    h.api::<FederatedDomain>().delete("contoso-com", &Default::default()).await?;
+    ensure!(
+        d.finalizers().is_empty(),
+        "an Orphan domain carries a finalizer: {:?}",
+        d.finalizers()
+    );
+    h.api::<FederatedDomain>()
+        .delete("contoso-com", &Default::default())
+        .await?;
     wait_until("the FederatedDomain is gone", DEFAULT_TIMEOUT, || async {
-        Ok(h.api::<FederatedDomain>().get_opt("contoso-com").await?.is_none().then_some(()))
+        Ok(h.api::<FederatedDomain>()
+            .get_opt("contoso-com")
+            .await?
+            .is_none()
+            .then_some(()))
     })
     .await?;
     // Give the controller a moment to (wrongly) act on the deletion.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    ensure!(h.sim.domain(DOMAIN).is_some_and(|d| d.authentication_type == "Federated"), "the domain was reverted");
+    ensure!(
+        h.sim
+            .domain(DOMAIN)
+            .is_some_and(|d| d.authentication_type == "Federated"),
+        "the domain was reverted"
+    );
     h.finish().await
 }
 
@@ -361,7 +473,8 @@ async fn deleting_an_orphan_domain_leaves_it_federated() -> Result<()> {
 async fn deleting_a_revert_to_managed_domain_reverts_it_then_lets_go() -> Result<()> {
     let h = Harness::start("ctl-revert", fixture_ready_for_federation()).await?;
     h.tenant(json!({})).await?;
-    h.federated_domain(json!({"deletionPolicy": "RevertToManaged"})).await?;
+    h.federated_domain(json!({"deletionPolicy": "RevertToManaged"}))
+        .await?;
     wait_ready::<FederatedDomain>(&h, "contoso-com").await?;
     wait_until("the finalizer is added", DEFAULT_TIMEOUT, || async {
         let d = h.api::<FederatedDomain>().get("contoso-com").await?;
@@ -371,13 +484,28 @@ async fn deleting_a_revert_to_managed_domain_reverts_it_then_lets_go() -> Result
             .then_some(()))
     })
     .await?;
-    ensure!(h.sim.domain(DOMAIN).is_some_and(|d| d.authentication_type == "Federated"));
-    h.api::<FederatedDomain>().delete("contoso-com", &Default::default()).await?;
+    ensure!(
+        h.sim
+            .domain(DOMAIN)
+            .is_some_and(|d| d.authentication_type == "Federated")
+    );
+    h.api::<FederatedDomain>()
+        .delete("contoso-com", &Default::default())
+        .await?;
     wait_until("the FederatedDomain is gone", DEFAULT_TIMEOUT, || async {
-        Ok(h.api::<FederatedDomain>().get_opt("contoso-com").await?.is_none().then_some(()))
+        Ok(h.api::<FederatedDomain>()
+            .get_opt("contoso-com")
+            .await?
+            .is_none()
+            .then_some(()))
     })
     .await?;
-    ensure!(h.sim.domain(DOMAIN).is_some_and(|d| d.authentication_type == "Managed"), "the domain is still federated");
+    ensure!(
+        h.sim
+            .domain(DOMAIN)
+            .is_some_and(|d| d.authentication_type == "Managed"),
+        "the domain is still federated"
+    );
     h.finish().await
 }
 
@@ -387,11 +515,12 @@ fn controller_binary() -> Result<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
     let bin = target.join("debug/o365-controller");
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "-p", "o365-controller", "--bin", "o365-controller"])
-        .current_dir(repo_root())
-        .status()
-        .context("running cargo build")?;
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-p", "o365-controller", "--bin", "o365-controller"])
+            .current_dir(repo_root())
+            .status()
+            .context("running cargo build")?;
     ensure!(status.success(), "cargo build -p o365-controller failed");
     ensure!(bin.is_file(), "{} was not built", bin.display());
     Ok(bin)
@@ -446,16 +575,36 @@ async fn a_controller_killed_mid_run_converges_after_restart_without_duplicates(
             Ok((h.sim.users().len() - before == 2000).then_some(()))
         })
         .await?;
-        wait_for(&h.api::<AppAssignment>(), "bulk", Duration::from_secs(120), has_condition(READY, "True", None)).await?;
-        let upns: std::collections::BTreeSet<String> =
-            h.sim.users().iter().map(|u| u.user_principal_name.to_ascii_lowercase()).collect();
-        ensure!(upns.len() == h.sim.users().len(), "duplicate UPNs in the tenant");
-        ensure!(h.sim.users().len() == before + 2000, "{} users, want {}", h.sim.users().len(), before + 2000);
+        wait_for(
+            &h.api::<AppAssignment>(),
+            "bulk",
+            Duration::from_secs(120),
+            has_condition(READY, "True", None),
+        )
+        .await?;
+        let upns: std::collections::BTreeSet<String> = h
+            .sim
+            .users()
+            .iter()
+            .map(|u| u.user_principal_name.to_ascii_lowercase())
+            .collect();
+        ensure!(
+            upns.len() == h.sim.users().len(),
+            "duplicate UPNs in the tenant"
+        );
+        ensure!(
+            h.sim.users().len() == before + 2000,
+            "{} users, want {}",
+            h.sim.users().len(),
+            before + 2000
+        );
         Ok(())
     }
     .await;
     // SIGTERM: a graceful stop that releases the lease.
-    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
     result?;
     h.finish().await
@@ -475,17 +624,24 @@ async fn b5_latency_from_apply_to_user_in_the_simulator() -> Result<()> {
         users.push(upn.clone());
         let start = Instant::now();
         h.assignment("b5", &users, json!({})).await?;
-        wait_until(&format!("{upn} exists"), Duration::from_secs(30), || async {
-            Ok(h.sim.user(&upn).map(|_| ()))
-        })
+        wait_until(
+            &format!("{upn} exists"),
+            Duration::from_secs(30),
+            || async { Ok(h.sim.user(&upn).map(|_| ())) },
+        )
         .await?;
         samples.push(start.elapsed());
         // Let the run finish (status written) before the next change.
-        wait_for(&h.api::<AppAssignment>(), "b5", DEFAULT_TIMEOUT, |a: Option<&AppAssignment>| {
-            a.and_then(|a| a.status.as_ref())
-                .and_then(|s| s.counts.as_ref())
-                .is_some_and(|c| c.pending == 0 && c.desired == users.len() as i32)
-        })
+        wait_for(
+            &h.api::<AppAssignment>(),
+            "b5",
+            DEFAULT_TIMEOUT,
+            |a: Option<&AppAssignment>| {
+                a.and_then(|a| a.status.as_ref())
+                    .and_then(|s| s.counts.as_ref())
+                    .is_some_and(|c| c.pending == 0 && c.desired == users.len() as i32)
+            },
+        )
         .await?;
     }
     let (p50, p95) = (percentile(&samples, 50.0), percentile(&samples, 95.0));
@@ -494,7 +650,12 @@ async fn b5_latency_from_apply_to_user_in_the_simulator() -> Result<()> {
         samples.len(),
         p50.as_millis(),
         p95.as_millis(),
-        samples.iter().max().copied().unwrap_or_default().as_millis()
+        samples
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or_default()
+            .as_millis()
     );
     let report = json!({
         "benchmark": "B5",
@@ -507,7 +668,10 @@ async fn b5_latency_from_apply_to_user_in_the_simulator() -> Result<()> {
     let path = repo_root().join("target/b5.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     println!("wrote {}", path.display());
-    ensure!(p95 < Duration::from_secs(10), "B5 p95 {p95:?} is far over the 2 s target");
+    ensure!(
+        p95 < Duration::from_secs(10),
+        "B5 p95 {p95:?} is far over the 2 s target"
+    );
     h.finish().await
 }
 
@@ -516,7 +680,8 @@ async fn an_invalid_object_is_reported_and_does_not_stop_the_others() -> Result<
     let h = Harness::start("ctl-invalid", Fixture::demo()).await?;
     h.tenant(json!({})).await?;
     h.managed_domain(json!({})).await?;
-    h.assignment("good", &[format!("good.user@{DOMAIN}")], json!({})).await?;
+    h.assignment("good", &[format!("good.user@{DOMAIN}")], json!({}))
+        .await?;
     // An assignment whose domain does not exist: reported on it, the others go on.
     h.apply::<AppAssignment>(json!({
         "metadata": {"name": "lost"},
@@ -525,7 +690,13 @@ async fn an_invalid_object_is_reported_and_does_not_stop_the_others() -> Result<
     .await?;
     wait_ready::<AppAssignment>(&h, "good").await?;
     wait_user(&h, &format!("good.user@{DOMAIN}"), DEFAULT_TIMEOUT).await?;
-    let lost = wait_for(&h.api::<AppAssignment>(), "lost", DEFAULT_TIMEOUT, has_condition(READY, "False", None)).await?;
+    let lost = wait_for(
+        &h.api::<AppAssignment>(),
+        "lost",
+        DEFAULT_TIMEOUT,
+        has_condition(READY, "False", None),
+    )
+    .await?;
     let reason = condition_field(&lost, READY, "reason").unwrap_or_default();
     if reason.is_empty() {
         bail!("no reason on the invalid assignment");

@@ -288,7 +288,9 @@ pub fn user(upn: &str) -> Value {
 
 /// `n` new users `prefix-0001@contoso.com`, …
 pub fn new_users(prefix: &str, n: usize) -> Vec<String> {
-    (1..=n).map(|i| format!("{prefix}-{i:04}@{DOMAIN}")).collect()
+    (1..=n)
+        .map(|i| format!("{prefix}-{i:04}@{DOMAIN}"))
+        .collect()
 }
 
 /// Merges `extra` (an object) into `base`.
