@@ -78,6 +78,9 @@ fn workspace_root() -> PathBuf {
 
 /// A kube-rs client for the envtest API server (from the kubeconfig in `KUBECONFIG`).
 pub async fn client() -> Result<Client> {
+    // With the controller crate linked, rustls sees two providers (ring from kube, aws-lc-rs
+    // from reqwest) and refuses to pick; use the controller's choice.
+    o365_controller::k8s::install_crypto_provider();
     let env = envtest();
     let kubeconfig = kube::config::Kubeconfig::read_from(&env.kubeconfig)
         .with_context(|| format!("reading {}", env.kubeconfig.display()))?;
