@@ -375,8 +375,12 @@ async fn manual_provisioning_waits_for_the_export_annotation() -> Result<()> {
     h.tenant(json!({})).await?;
     h.managed_domain(json!({})).await?;
     let upn = format!("manual.user@{DOMAIN}");
-    h.assignment("team", &[upn.clone()], json!({"provisioning": "Manual"}))
-        .await?;
+    h.assignment(
+        "team",
+        std::slice::from_ref(&upn),
+        json!({"provisioning": "Manual"}),
+    )
+    .await?;
     wait_for(
         &h.api::<AppAssignment>(),
         "team",
