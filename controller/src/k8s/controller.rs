@@ -183,11 +183,14 @@ pub async fn run_controller(
         let listener = health::serve(addr, readiness.clone(), stopped(stop_rx.clone()));
         servers.push(tokio::spawn(listener));
     }
+    // The lease is held (and renewed) until the controller has stopped, so that in-flight
+    // reconciles may finish their writes during a graceful shutdown; then it is released.
+    let (done_tx, done_rx) = watch::channel(false);
     let (leadership, elector) = match &options.leader_election_namespace {
         Some(ns) => {
             let (tx, rx) = watch::channel(false);
             let elector = LeaderElector::new(client.clone(), ns, options.identity.clone());
-            let task = tokio::spawn(elector.run(tx, stopped(stop_rx.clone())));
+            let task = tokio::spawn(elector.run(tx, stopped(done_rx)));
             (Leadership::from_receiver(rx), Some(task))
         }
         None => (Leadership::always(), None),
@@ -220,6 +223,7 @@ pub async fn run_controller(
             break;
         }
     }
+    let _ = done_tx.send(true);
     if let Some(task) = elector {
         let _ = task.await;
     }

@@ -709,3 +709,58 @@ async fn an_invalid_object_is_reported_and_does_not_stop_the_others() -> Result<
     let _ = kubectl(["get", "o365", "-n", h.ns.name()]);
     h.finish().await
 }
+
+#[tokio::test]
+async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() -> Result<()> {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use o365_controller::k8s::LEASE_NAME;
+    use support::InProcessController;
+    let h = Harness::without_controller("ctl-leader", Fixture::demo()).await?;
+    let ns = h.ns.name().to_owned();
+    let first = InProcessController::start_with(h.client.clone(), &ns, Some(&ns)).await?;
+    let leases = h.api::<Lease>();
+    let holder = wait_until(
+        "the first replica holds the lease",
+        DEFAULT_TIMEOUT,
+        || async {
+            Ok(leases
+                .get_opt(LEASE_NAME)
+                .await?
+                .and_then(|l| l.spec)
+                .and_then(|s| s.holder_identity))
+        },
+    )
+    .await?;
+    let second = InProcessController::start_with(h.client.clone(), &ns, Some(&ns)).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.assignment("team", &[format!("one@{DOMAIN}")], json!({}))
+        .await?;
+    wait_ready::<AppAssignment>(&h, "team").await?;
+    let lease = leases.get(LEASE_NAME).await?;
+    ensure!(
+        lease.spec.and_then(|s| s.holder_identity).as_deref() == Some(holder.as_str()),
+        "the lease changed hands while both replicas ran"
+    );
+    // The leader stops (and releases the lease): the standby takes over and reconciles.
+    first.stop().await?;
+    let next = wait_until("the standby holds the lease", DEFAULT_TIMEOUT, || async {
+        Ok(leases
+            .get_opt(LEASE_NAME)
+            .await?
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+            .filter(|h| !h.is_empty() && *h != holder))
+    })
+    .await?;
+    println!("lease: {holder} -> {next}");
+    h.assignment(
+        "team",
+        &[format!("one@{DOMAIN}"), format!("two@{DOMAIN}")],
+        json!({}),
+    )
+    .await?;
+    wait_user(&h, &format!("two@{DOMAIN}"), DEFAULT_TIMEOUT).await?;
+    second.stop().await?;
+    h.finish().await
+}

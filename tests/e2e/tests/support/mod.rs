@@ -47,6 +47,15 @@ pub struct InProcessController {
 
 impl InProcessController {
     pub async fn start(client: Client, namespace: &str) -> Result<InProcessController> {
+        Self::start_with(client, namespace, None).await
+    }
+
+    /// Started with leader election on the Lease in `lease_namespace`.
+    pub async fn start_with(
+        client: Client,
+        namespace: &str,
+        lease_namespace: Option<&str>,
+    ) -> Result<InProcessController> {
         let metrics_addr = free_local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let options = RunOptions {
@@ -55,7 +64,7 @@ impl InProcessController {
             health_addr: None,
             concurrency: 2,
             debounce: Duration::from_millis(100),
-            leader_election_namespace: None,
+            leader_election_namespace: lease_namespace.map(str::to_owned),
             settings: ReconcileSettings {
                 min_backoff: Duration::from_millis(200),
                 max_backoff: Duration::from_secs(2),
