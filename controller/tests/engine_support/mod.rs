@@ -164,9 +164,12 @@ pub async fn start_with(fixture: Fixture, config: SimConfig) -> Simulator {
 
 /// The Secret and the Tenant (`cloud: Custom` at the simulator, `mode`) as YAML.
 pub fn tenant_docs(sim: &Simulator, mode: &str) -> String {
-    let url = sim.graph_base_url();
-    let login = sim.login_base_url();
-    let tenant = sim.tenant_id();
+    tenant_docs_at(&sim.login_base_url(), &sim.graph_base_url(), mode)
+}
+
+/// [`tenant_docs`] for endpoints given by URL (e.g. before the simulator runs).
+pub fn tenant_docs_at(login: &str, url: &str, mode: &str) -> String {
+    let tenant = TENANT_ID;
     format!(
         r#"apiVersion: v1
 kind: Secret
@@ -288,7 +291,40 @@ pub fn manifests(sim: &Simulator, objects: &str) -> Manifests {
 }
 
 pub fn manifests_mode(sim: &Simulator, mode: &str, objects: &str) -> Manifests {
-    let text = docs(&[&tenant_docs(sim, mode), objects]);
+    parse(&docs(&[&tenant_docs(sim, mode), objects]))
+}
+
+/// Manifests whose Tenant points at a placeholder endpoint; connect with [`connect_sim`].
+/// Parsing manifests compiles the CEL rules, which takes a while: tests whose fault windows
+/// count from the simulator's start parse first and start the simulator afterwards.
+pub fn manifests_unbound(objects: &str) -> Manifests {
+    parse(&docs(&[
+        &tenant_docs_at("http://127.0.0.1:9", "http://127.0.0.1:9", "Enforce"),
+        objects,
+    ]))
+}
+
+/// Connects the Tenant of `m` to `sim`, whatever endpoints it names (as `--simulate` does).
+pub async fn connect_sim(
+    sim: &Simulator,
+    m: &Manifests,
+    max_attempts: u32,
+) -> (GraphClient, Mirror) {
+    let mut config = graph_config(m);
+    config.retry.max_attempts = max_attempts;
+    let (login, graph) = o365_controller::graph::Cloud::Custom {
+        login_endpoint: sim.login_base_url(),
+        graph_endpoint: sim.graph_base_url(),
+    }
+    .endpoints();
+    config.login_endpoint = login;
+    config.graph_endpoint = graph;
+    config.ca_bundle = sim.ca_pem();
+    connect_with(config).await
+}
+
+fn parse(text: &str) -> Manifests {
+    let text = text.to_string();
     match manifest::load_str(Path::new("engine-test.yaml"), &text) {
         Ok(m) => m,
         Err(diagnostics) => {

@@ -1,0 +1,256 @@
+//! The CLI binary against its built-in simulator, and captured engine logs: no client secret,
+//! access token or generated password ever appears in output or logs; `plan` exits 2 with
+//! pending changes and 0 in sync.
+
+mod engine_support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use engine_support::*;
+use o365_controller::resolve::Overrides;
+use o365_graph_sim::Fixture;
+
+const DEMO_SECRET: &str = "demo-client-secret";
+
+fn quickstart() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/quickstart"
+    ))
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("o365-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).must("scratch dir");
+    dir
+}
+
+/// Runs the CLI in `dir` with `RUST_LOG=trace`.
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_o365-controller"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "trace")
+        .env_remove("O365_CLIENT_SECRET")
+        .output()
+        .must("the CLI runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Passwords the simulator stored for users (only users created through Graph have one).
+fn stored_passwords(fixture: &Fixture) -> Vec<String> {
+    fixture
+        .users
+        .iter()
+        .filter_map(|u| u.password.clone())
+        .collect()
+}
+
+/// Access tokens of the simulator look like `sim.` + 43 base64url characters.
+fn find_token(s: &str) -> Option<String> {
+    s.match_indices("sim.").find_map(|(i, _)| {
+        let rest = &s[i + 4..];
+        let run: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        (run.len() >= 40).then(|| format!("sim.{run}"))
+    })
+}
+
+fn assert_no_secrets(output: &str, passwords: &[String]) {
+    assert!(
+        !output.contains(DEMO_SECRET),
+        "the client secret appears in the output"
+    );
+    assert!(
+        !output.contains(CLIENT_SECRET),
+        "the client secret appears in the output"
+    );
+    for p in passwords {
+        assert!(
+            !output.contains(p.as_str()),
+            "a generated password appears in the output"
+        );
+    }
+    if let Some(token) = find_token(output) {
+        panic!("an access token appears in the output ({}…)", &token[..8]);
+    }
+}
+
+#[test]
+fn cli_apply_with_trace_logs_prints_no_secret_token_or_password() {
+    let dir = scratch("cli-secrets");
+    let state = dir.join("state.json");
+    let qs = quickstart();
+    let qs = qs.to_str().must("utf-8 path");
+    let state_arg = state.to_str().must("utf-8 path");
+
+    let out = cli(
+        &dir,
+        &["apply", "-f", qs, "--simulate", "--sim-state", state_arg],
+    );
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(0), "apply failed:\n{output}");
+    assert!(
+        output.contains("TRACE") || output.contains("DEBUG"),
+        "RUST_LOG=trace produced logs"
+    );
+
+    let saved = Fixture::from_json(&std::fs::read_to_string(&state).must("state file"))
+        .must("the state parses");
+    let passwords = stored_passwords(&saved);
+    assert_eq!(passwords.len(), 4, "the quickstart creates 4 users");
+    assert!(passwords.iter().all(|p| p.len() >= 16));
+    assert_no_secrets(&output, &passwords);
+
+    // plan on the converged tenant: in sync, exit 0, and still nothing secret.
+    let out = cli(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            qs,
+            "--simulate",
+            "--sim-state",
+            state_arg,
+            "-o",
+            "json",
+        ],
+    );
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(0), "plan in sync:\n{output}");
+    let view: serde_json::Value =
+        serde_json::from_slice(&out.stdout).must("plan -o json prints JSON");
+    assert_eq!(view["inSync"], serde_json::Value::Bool(true), "{view}");
+    assert_no_secrets(&output, &passwords);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_plan_exits_2_with_pending_changes_and_0_in_sync() {
+    let dir = scratch("cli-exit");
+    let state = dir.join("state.json");
+    let qs = quickstart();
+    let qs = qs.to_str().must("utf-8 path");
+    let state_arg = state.to_str().must("utf-8 path");
+    let plan_args = [
+        "plan",
+        "-f",
+        qs,
+        "--simulate",
+        "--sim-state",
+        state_arg,
+        "-o",
+        "json",
+    ];
+
+    // A fresh demo tenant: everything is pending.
+    let out = cli(&dir, &plan_args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
+    assert_eq!(view["inSync"], serde_json::Value::Bool(false));
+    assert!(
+        view["actions"].as_array().is_some_and(|a| !a.is_empty()),
+        "{view}"
+    );
+    // plan writes nothing: planning again still shows the same pending plan.
+    let out2 = cli(&dir, &plan_args);
+    assert_eq!(out2.status.code(), Some(2));
+    let view2: serde_json::Value = serde_json::from_slice(&out2.stdout).must("JSON");
+    assert_eq!(view2["planId"], view["planId"]);
+
+    let out = cli(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            qs,
+            "--simulate",
+            "--sim-state",
+            state_arg,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = cli(&dir, &plan_args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn engine_trace_logs_and_reports_hold_no_secret_token_or_password() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // A current-thread runtime: every task of the client runs on this thread, under the
+    // subscriber set above.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .must("runtime");
+    let (report_json, plan_json, passwords) = runtime.block_on(async {
+        let sim = start(fixture()).await;
+        let upns: Vec<String> = (0..10)
+            .map(|i| format!("new{i}@corp.example.com"))
+            .collect();
+        let refs: Vec<&str> = upns.iter().map(String::as_str).collect();
+        let objects = docs(&[
+            &federated_domain(""),
+            &assignment("team", "corp", &refs, ""),
+        ]);
+        let run = cycle(&manifests(&sim, &objects), &Overrides::default()).await;
+        run.assert_converged();
+        let passwords = stored_passwords(&sim.export_fixture());
+        (
+            serde_json::to_string(&run.report).must("report JSON"),
+            // `Plan` has struct map keys (no JSON): its Debug form shows every field.
+            format!("{:?} {:?}", run.plan, run.replan),
+            passwords,
+        )
+    });
+    assert_eq!(passwords.len(), 10);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).must("utf-8 logs");
+    assert!(!logs.is_empty(), "trace logs were captured");
+    assert!(
+        logs.contains("o365_controller::graph"),
+        "the controller logged its requests"
+    );
+    for output in [&logs, &report_json, &plan_json] {
+        assert_no_secrets(output, &passwords);
+    }
+    assert!(!report_json.contains("password"), "{report_json}");
+}
