@@ -57,9 +57,7 @@ fn errors_in_several_documents_are_all_reported() {
     let bad_id = TENANT.replace("tenantId: 1111", "tenantId: x1111");
     let text = format!(
         "{bad_id}---\n{}",
-        TENANT
-            .replace("mode", "mode")
-            .replace("clientId: 2222", "clientId: y2222")
+        TENANT.replace("clientId: 2222", "clientId: y2222")
     );
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:#?}");

@@ -1,9 +1,11 @@
 //! Initial passwords for new users: random from the operating system's CSPRNG, never stored,
-//! logged or printed. Graph's complexity rule wants three of four character classes; we always
+//! logged or printed ([`Secret`] prints `[redacted]`). Graph's complexity rule wants three of four character classes; we always
 //! use all four and 20 characters.
 
 use rand::Rng;
 use rand::seq::SliceRandom;
+
+use crate::graph::Secret;
 
 const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
 const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -13,31 +15,9 @@ const SYMBOLS: &[u8] = b"!#%+-.:=?@^~";
 /// Length of generated passwords.
 pub const PASSWORD_LENGTH: usize = 20;
 
-/// A password that cannot be printed by accident: `Debug` and `Display` show `[redacted]`.
-pub struct Password(String);
-
-impl Password {
-    /// The value, for the one request body that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl std::fmt::Display for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 /// A fresh random password with at least one lower-case letter, upper-case letter, digit and
 /// symbol. `rand::rng()` is a CSPRNG (ChaCha) seeded from the operating system.
-pub fn generate() -> Password {
+pub fn generate() -> Secret {
     let mut rng = rand::rng();
     let classes = [LOWER, UPPER, DIGITS, SYMBOLS];
     let all: Vec<u8> = classes.concat();
@@ -49,7 +29,7 @@ pub fn generate() -> Password {
         chars.push(all[rng.random_range(0..all.len())]);
     }
     chars.shuffle(&mut rng);
-    Password(chars.into_iter().map(char::from).collect())
+    Secret::new(chars.into_iter().map(char::from).collect::<String>())
 }
 
 #[cfg(test)]

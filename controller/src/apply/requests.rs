@@ -1,18 +1,11 @@
 //! The Graph request each action becomes.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::password::Password;
-use crate::model::{Action, FederationSettings, UserChanges};
-
-/// Characters left as they are in a path segment (UPNs and GUIDs are mostly these).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'@');
+use crate::graph::{
+    Secret, assign_license_body, federation_body, new_user_body, segment, user_changes_body,
+};
+use crate::model::Action;
 
 /// One Graph request, relative to `/v1.0`.
 #[derive(Clone, PartialEq)]
@@ -32,40 +25,18 @@ impl std::fmt::Debug for Request {
     }
 }
 
-fn segment(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string()
-}
-
 /// The request for `action`. `password` is used only by `CreateUser`.
-pub fn request_for(action: &Action, password: Option<&Password>) -> Request {
+pub fn request_for(action: &Action, password: Option<&Secret>) -> Request {
     match action {
-        Action::CreateUser { user } => {
-            let mut body = Map::new();
-            body.insert("accountEnabled".into(), json!(user.account_enabled));
-            body.insert("displayName".into(), json!(user.display_name));
-            body.insert("mailNickname".into(), json!(user.mail_nickname));
-            body.insert("userPrincipalName".into(), json!(user.user_principal_name));
-            body.insert(
-                "passwordProfile".into(),
-                json!({
-                    "forceChangePasswordNextSignIn": true,
-                    "password": password.map(Password::expose).unwrap_or_default(),
-                }),
-            );
-            insert_opt(&mut body, "givenName", &user.given_name);
-            insert_opt(&mut body, "surname", &user.surname);
-            insert_opt(&mut body, "onPremisesImmutableId", &user.immutable_id);
-            insert_opt(&mut body, "usageLocation", &user.usage_location);
-            Request {
-                method: "POST",
-                url: "/users".into(),
-                body: Some(Value::Object(body)),
-            }
-        }
+        Action::CreateUser { user } => Request {
+            method: "POST",
+            url: "/users".into(),
+            body: Some(new_user_body(user, password.unwrap_or(&Secret::default()))),
+        },
         Action::UpdateUser { id, changes, .. } => Request {
             method: "PATCH",
             url: format!("/users/{}", segment(id)),
-            body: Some(user_patch(changes)),
+            body: Some(user_changes_body(changes)),
         },
         Action::DisableUser { id, .. } => Request {
             method: "PATCH",
@@ -77,18 +48,11 @@ pub fn request_for(action: &Action, password: Option<&Password>) -> Request {
             url: format!("/users/{}", segment(id)),
             body: None,
         },
-        Action::CreateFederation { domain, settings } => {
-            let mut body = federation_body(settings);
-            body.insert(
-                "@odata.type".into(),
-                json!("#microsoft.graph.internalDomainFederation"),
-            );
-            Request {
-                method: "POST",
-                url: format!("/domains/{}/federationConfiguration", segment(domain)),
-                body: Some(Value::Object(body)),
-            }
-        }
+        Action::CreateFederation { domain, settings } => Request {
+            method: "POST",
+            url: format!("/domains/{}/federationConfiguration", segment(domain)),
+            body: federation_body(settings, true).ok(),
+        },
         Action::UpdateFederation {
             domain,
             id,
@@ -100,7 +64,7 @@ pub fn request_for(action: &Action, password: Option<&Password>) -> Request {
                 segment(domain),
                 segment(id)
             ),
-            body: Some(Value::Object(federation_body(changes))),
+            body: federation_body(changes, false).ok(),
         },
         Action::RevertToManaged { domain } => Request {
             method: "PATCH",
@@ -112,43 +76,8 @@ pub fn request_for(action: &Action, password: Option<&Password>) -> Request {
         } => Request {
             method: "POST",
             url: format!("/users/{}/assignLicense", segment(user)),
-            body: Some(json!({
-                "addLicenses": add
-                    .iter()
-                    .map(|g| json!({"skuId": g.sku_id, "disabledPlans": g.disabled_plans}))
-                    .collect::<Vec<_>>(),
-                "removeLicenses": remove,
-            })),
+            body: Some(assign_license_body(add, remove)),
         },
-    }
-}
-
-fn insert_opt(body: &mut Map<String, Value>, key: &str, value: &Option<String>) {
-    if let Some(v) = value {
-        body.insert(key.into(), json!(v));
-    }
-}
-
-fn user_patch(changes: &UserChanges) -> Value {
-    let mut body = Map::new();
-    insert_opt(&mut body, "displayName", &changes.display_name);
-    insert_opt(&mut body, "givenName", &changes.given_name);
-    insert_opt(&mut body, "surname", &changes.surname);
-    insert_opt(&mut body, "onPremisesImmutableId", &changes.immutable_id);
-    insert_opt(&mut body, "usageLocation", &changes.usage_location);
-    if let Some(enabled) = changes.account_enabled {
-        body.insert("accountEnabled".into(), json!(enabled));
-    }
-    Value::Object(body)
-}
-
-fn federation_body(settings: &FederationSettings) -> Map<String, Value> {
-    match serde_json::to_value(settings) {
-        Ok(Value::Object(mut map)) => {
-            map.remove("id");
-            map
-        }
-        _ => Map::new(),
     }
 }
 
@@ -156,7 +85,7 @@ fn federation_body(settings: &FederationSettings) -> Map<String, Value> {
 mod tests {
     use super::*;
     use crate::apply::password;
-    use crate::model::{LicenseGrant, NewUser};
+    use crate::model::{LicenseGrant, NewUser, UserChanges};
 
     #[test]
     fn create_user_sends_the_five_required_properties_and_the_immutable_id() {
@@ -220,7 +149,7 @@ mod tests {
             remove: vec![],
         };
         let r = request_for(&action, None);
-        assert_eq!(r.url, "/users/o%27neil%231@corp.example.com/assignLicense");
+        assert_eq!(r.url, "/users/o'neil%231@corp.example.com/assignLicense");
         assert_eq!(r.body.unwrap()["removeLicenses"], json!([]));
     }
 

@@ -121,7 +121,7 @@ pub fn assign_license_body(add: &[LicenseGrant], remove: &[String]) -> Value {
 }
 
 /// Federation body: only the fields that are `Some`, never the id.
-fn federation_body(settings: &FederationSettings, create: bool) -> Result<Value, GraphError> {
+pub fn federation_body(settings: &FederationSettings, create: bool) -> Result<Value, GraphError> {
     let mut body =
         serde_json::to_value(settings).map_err(|e| GraphError::decode("federation settings", e))?;
     if let Some(map) = body.as_object_mut() {

@@ -144,6 +144,7 @@ impl GraphClient {
         let graph = config.graph_endpoint.trim_end_matches('/').to_string();
         check_endpoint("loginEndpoint", &login)?;
         check_endpoint("graphEndpoint", &graph)?;
+        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("o365-controller/", env!("CARGO_PKG_VERSION")))
             .timeout(config.request_timeout)
@@ -444,4 +445,10 @@ impl GraphClient {
     ) -> Result<wire::Page<T>, GraphError> {
         serde_json::from_value(body).map_err(|e| GraphError::decode(operation, e))
     }
+}
+
+/// Selects rustls' ring provider for the process (reqwest is built without a provider of its
+/// own; kube uses ring too, so the whole process has exactly one). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -19,9 +19,10 @@ pub mod wire;
 
 pub use batch::{BatchItem, BatchResult, MAX_BATCH};
 pub use calls::{
-    USER_PROPERTIES, assign_license_body, new_user_body, query_value, segment, user_changes_body,
+    USER_PROPERTIES, assign_license_body, federation_body, new_user_body, query_value, segment,
+    user_changes_body,
 };
-pub use client::{ClientStats, GraphClient};
+pub use client::{ClientStats, GraphClient, install_crypto_provider};
 pub use config::{Cloud, GraphConfig};
 pub use credentials::{Credential, Secret};
 pub use delta::{DeltaRound, needs_resync};

@@ -80,11 +80,7 @@ pub fn default_identity() -> String {
     format!("{base}_{}", &suffix[..8])
 }
 
-/// Selects rustls' ring provider for the process: kube and reqwest enable two providers
-/// between them, and rustls refuses to guess. Idempotent.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::graph::install_crypto_provider;
 
 /// Resolves once `rx` carries `true`.
 async fn stopped(mut rx: watch::Receiver<bool>) {
