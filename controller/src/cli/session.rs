@@ -178,15 +178,7 @@ impl KeySource for ManifestKeys<'_> {
             .iter()
             .find(|s| s.name_any() == name)
             .ok_or(format!("Secret {name:?} is not among the manifests"))?;
-        if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
-            return Ok(v.as_bytes().to_vec());
-        }
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| v.0.clone())
-            .ok_or(format!("Secret {name:?} has no key {key:?}"))
+        resolve::secret_value(secret, key)
     }
 
     fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, String> {

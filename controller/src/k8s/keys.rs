@@ -121,15 +121,7 @@ impl KeySource for FetchedKeys {
             Some(Err(reason)) => return Err(reason.clone()),
             None => return Err(format!("Secret {name:?} was not read")),
         };
-        if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
-            return Ok(v.as_bytes().to_vec());
-        }
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| v.0.clone())
-            .ok_or(format!("Secret {name:?} has no key {key:?}"))
+        crate::resolve::secret_value(secret, key)
     }
 
     fn config_map_key(&self, _namespace: &str, name: &str, key: &str) -> Result<String, String> {

@@ -28,6 +28,23 @@ pub trait KeySource {
     fn config_map_key(&self, namespace: &str, name: &str, key: &str) -> Result<String, String>;
 }
 
+/// The value of `key` in `secret` (`stringData` first, as the API server would merge it, then
+/// `data`), or why there is none.
+pub fn secret_value(
+    secret: &k8s_openapi::api::core::v1::Secret,
+    key: &str,
+) -> Result<Vec<u8>, String> {
+    if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
+        return Ok(v.as_bytes().to_vec());
+    }
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|v| v.0.clone())
+        .ok_or(format!("Secret {:?} has no key {key:?}", secret.name_any()))
+}
+
 /// The objects of one namespace.
 #[derive(Debug, Clone, Copy)]
 pub struct Objects<'a> {
