@@ -57,7 +57,6 @@ async fn create_of_an_existing_upn_is_reported_as_matched() {
 }
 
 #[tokio::test]
-#[ignore = "bug: apply::outcome_of treats any ObjectConflict on CreateUser as AlreadyDone (matched), also a conflict on onPremisesImmutableId where no user was created"]
 async fn create_refused_because_another_user_holds_the_immutable_id_is_a_failure_not_a_match() {
     let sim = start(fixture()).await;
     let objects = docs(&[
@@ -87,7 +86,6 @@ async fn create_refused_because_another_user_holds_the_immutable_id_is_a_failure
 }
 
 #[tokio::test]
-#[ignore = "bug: two new users listed with the same explicit immutableId are both planned; Graph refuses the second with ObjectConflict and apply reports it as matched"]
 async fn two_new_users_with_the_same_immutable_id_are_not_reported_as_created_or_matched() {
     let sim = start(fixture()).await;
     let team = r#"apiVersion: o365-controller.io/v1alpha1

@@ -27,10 +27,8 @@ pub enum Response {
     Failure {
         /// HTTP status, if the server answered.
         status: Option<u16>,
-        /// Graph's `error.code`.
-        code: Option<String>,
-        /// `details[].code` values (e.g. `ObjectConflict`).
-        detail_codes: Vec<String>,
+        /// `details[]` as (code, target), e.g. (`ObjectConflict`, `userPrincipalName`).
+        details: Vec<(String, String)>,
         /// Full description: operation, status, code, message and request id.
         description: String,
     },
@@ -152,13 +150,18 @@ fn outcome_of(action: &Action, response: Response) -> Outcome {
         Response::Success => Outcome::Done,
         Response::Failure {
             status,
-            detail_codes,
+            details,
             description,
             ..
         } => {
-            let conflict = detail_codes.iter().any(|c| c == "ObjectConflict");
+            // Only a conflict on the UPN means "this user exists already"; a conflict on
+            // another property (e.g. onPremisesImmutableId held by someone else) is a failure.
+            let conflict = details
+                .iter()
+                .any(|(code, target)| code == "ObjectConflict" && target == "userPrincipalName");
             match action {
-                // Created by an earlier, interrupted run: matched, never duplicated.
+                // Created by an earlier, interrupted run (or a retry whose first answer was
+                // lost): matched, never duplicated.
                 Action::CreateUser { .. } if status == Some(400) && conflict => {
                     Outcome::AlreadyDone
                 }

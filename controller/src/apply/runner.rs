@@ -37,8 +37,11 @@ impl Runner for GraphRunner {
                 Ok(_) => Response::Success,
                 Err(e) => Response::Failure {
                     status: e.status,
-                    code: Some(e.code.clone()),
-                    detail_codes: e.details.iter().map(|d| d.code.clone()).collect(),
+                    details: e
+                        .details
+                        .iter()
+                        .map(|d| (d.code.clone(), d.target.clone()))
+                        .collect(),
                     description: e.to_string(),
                 },
             })

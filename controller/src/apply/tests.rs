@@ -45,13 +45,16 @@ impl Runner for FakeRunner {
 }
 
 fn failure(status: u16, detail: &str) -> Response {
+    failure_on(status, detail, "userPrincipalName")
+}
+
+fn failure_on(status: u16, detail: &str, target: &str) -> Response {
     Response::Failure {
         status: Some(status),
-        code: Some("Request_BadRequest".into()),
-        detail_codes: if detail.is_empty() {
+        details: if detail.is_empty() {
             vec![]
         } else {
-            vec![detail.into()]
+            vec![(detail.into(), target.into())]
         },
         description: format!("failed: {status} Request_BadRequest (request-id r1)"),
     }
@@ -130,6 +133,21 @@ async fn an_existing_user_is_matched_not_duplicated_or_failed() {
     )
     .await;
     assert_eq!(report.results[0].1, Outcome::AlreadyDone);
+}
+
+#[tokio::test]
+async fn a_conflict_on_another_property_is_a_failure_not_a_match() {
+    let runner = FakeRunner::new(vec![(
+        "ann@corp",
+        failure_on(400, "ObjectConflict", "onPremisesImmutableId"),
+    )]);
+    let p = plan(vec![
+        create("ann@corp.example", true),
+        license("ann@corp.example"),
+    ]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    assert!(matches!(report.results[0].1, Outcome::Failed { .. }));
+    assert!(matches!(report.results[1].1, Outcome::Skipped { .. }));
 }
 
 #[tokio::test]

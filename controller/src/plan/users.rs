@@ -1,7 +1,7 @@
 //! The users phase: for each AppAssignment, match listed users to tenant users by UPN (never
 //! duplicating), adopt or create them, and correct their attributes.
 
-use super::context::Set;
+use super::context::{Map, Set};
 
 use super::conflicts::{Listed, repeated_listings};
 use super::context::Ctx;
@@ -39,6 +39,7 @@ pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
         ctx,
         listed,
         handled: Set::default(),
+        claimed_ids: Map::default(),
         outcome: UsersOutcome::default(),
     };
     for &ai in &ctx.assignment_order {
@@ -52,6 +53,9 @@ struct Run<'c, 'a> {
     listed: Listed<'a>,
     /// UPNs already planned by an earlier assignment listing them identically.
     handled: Set<&'a str>,
+    /// Immutable IDs already claimed by a listed user (folded UPN), so two listed users never
+    /// get the same one (Graph would refuse the second create with a conflict).
+    claimed_ids: Map<String, (&'a str, &'a str)>,
     outcome: UsersOutcome<'a>,
 }
 
@@ -157,6 +161,29 @@ impl<'a> Run<'_, 'a> {
                 .immutable_id
                 .clone()
                 .or_else(|| carries_id.then(|| derive_immutable_id(upn)));
+            if let Some(id) = immutable_id.as_deref() {
+                match self.claimed_ids.get(id) {
+                    Some(&(other_key, other_upn)) if other_key != key => {
+                        counts.skipped += 1;
+                        out.finding(
+                            owner,
+                            Severity::Error,
+                            "DuplicateImmutableId",
+                            format!(
+                                "{upn} would get onPremisesImmutableId {id:?}, which {other_upn} \
+                                 listed earlier gets too; the user is skipped so no two users \
+                                 share a source anchor: give one of them another immutableId"
+                            ),
+                            Some(upn),
+                        );
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.claimed_ids.insert(id.to_owned(), (key, upn));
+                    }
+                }
+            }
             let repeated = self.listed.repeated.contains(key);
             let primary = !repeated || !self.handled.contains(key);
             let planned = match ctx.by_upn.get(key).copied() {

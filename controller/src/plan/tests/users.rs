@@ -179,6 +179,25 @@ fn explicit_immutable_id_wins_over_the_derived_one() {
 }
 
 #[test]
+fn two_listed_users_never_get_the_same_immutable_id() {
+    let mut w = World::new();
+    w.desired.domains[0] = federated(w.desired.domains[0].clone());
+    for upn in ["ann@corp.example.com", "bob@corp.example.com"] {
+        let mut u = user(upn);
+        u.immutable_id = Some("AQIDBA==".into());
+        w.assignment().spec.users.push(u);
+    }
+    let plan = w.plan();
+    let created = created(&plan);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].user_principal_name, "ann@corp.example.com");
+    let f = finding(&plan, "DuplicateImmutableId");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.user.as_deref(), Some("bob@corp.example.com"));
+    assert!(f.message.contains("ann@corp.example.com"));
+}
+
+#[test]
 fn users_of_a_managed_domain_get_no_immutable_id() {
     let plan = World::new().listing(&["ann@corp.example.com"]).plan();
     assert_eq!(created(&plan)[0].immutable_id, None);
