@@ -99,7 +99,12 @@ pub struct Simulator {
 
 impl Simulator {
     /// Loads the fixture and starts serving on `config.listen`.
+    ///
+    /// Also makes rustls' ring provider the process default if none is installed yet: the
+    /// simulator serves TLS with ring, and HTTP clients in the same process (tests, the CLI's
+    /// `--simulate`) are built without a provider of their own.
     pub async fn start(fixture: Fixture, config: SimConfig) -> Result<Simulator, SimError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let state = TenantState::from_fixture(fixture)?;
         let faults = match &config.faults {
             Some(plan) => Some(faults::FaultEngine::new(plan)?),
