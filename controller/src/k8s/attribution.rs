@@ -4,36 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{Action, DesiredAssignment, DesiredPolicy, DesiredTenant, ObjectKey, Outcome};
+use crate::model::{Action, DesiredTenant, ObjectKey, Outcome};
 
-/// Whether `policy` covers the users of `assignment` (its domainRefs, or matchLabels of its
-/// assignmentSelector).
-pub fn policy_covers(policy: &DesiredPolicy, assignment: &DesiredAssignment) -> bool {
-    let applies = &policy.spec.applies_to;
-    if applies
-        .domain_refs
-        .iter()
-        .any(|d| d.name == assignment.spec.domain_ref.name)
-    {
-        return true;
-    }
-    let Some(selector) = &applies.assignment_selector else {
-        return false;
-    };
-    let labels_match = selector
-        .match_labels
-        .as_ref()
-        .is_none_or(|m| m.iter().all(|(k, v)| assignment.labels.get(k) == Some(v)));
-    let has_rules = selector
-        .match_labels
-        .as_ref()
-        .is_some_and(|m| !m.is_empty())
-        || selector
-            .match_expressions
-            .as_ref()
-            .is_some_and(|m| !m.is_empty());
-    has_rules && labels_match
-}
+use crate::plan::policy_covers;
 
 fn domain_of(upn: &str) -> String {
     upn.rsplit_once('@')

@@ -6,7 +6,6 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 
-use super::attribution::policy_covers;
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use super::objects::api_resource;
 use crate::api::{
@@ -19,6 +18,7 @@ use crate::model::{
     Action, DesiredTenant, Drift, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant,
     Outcome, Plan,
 };
+use crate::plan::policy_covers;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "o365-controller";
@@ -260,7 +260,7 @@ fn certificate_summary(base64_der: &Option<String>) -> Option<CertificateSummary
     let der = base64_der.as_deref()?;
     Some(CertificateSummary {
         thumbprint: crate::plan::certificate_thumbprint(der)?,
-        not_after: None,
+        not_after: crate::plan::certificate_not_after(der),
     })
 }
 

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use crate::model::{DesiredAssignment, DesiredPolicy};
 
 /// Whether the policy covers the assignment's users.
-pub(crate) fn covers(policy: &DesiredPolicy, assignment: &DesiredAssignment) -> bool {
+pub fn covers(policy: &DesiredPolicy, assignment: &DesiredAssignment) -> bool {
     if policy.key.namespace != assignment.key.namespace {
         return false;
     }
