@@ -669,7 +669,12 @@ async fn b5_latency_from_apply_to_user_in_the_simulator() -> Result<()> {
         "p95_ms": p95.as_millis() as u64,
         "samples_ms": samples.iter().map(|s| s.as_millis() as u64).collect::<Vec<_>>(),
     });
-    let path = repo_root().join("target/b5.json");
+    // Next to the build output, wherever CARGO_TARGET_DIR puts it.
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("b5.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     println!("wrote {}", path.display());
     ensure!(
