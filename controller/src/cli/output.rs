@@ -47,6 +47,8 @@ pub struct PlanView<'a> {
     pub findings: &'a [Finding],
     /// Objects with drift and counts.
     pub objects: Vec<ObjectView<'a>>,
+    /// Licensed users of managed domains that no AppAssignment lists.
+    pub unmanaged: &'a [String],
 }
 
 /// One object of a plan.
@@ -77,6 +79,7 @@ pub fn plan_view<'a>(tenant: &str, plan: &'a Plan) -> PlanView<'a> {
                 plan,
             })
             .collect(),
+        unmanaged: &plan.unmanaged,
     }
 }
 

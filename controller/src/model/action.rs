@@ -304,9 +304,10 @@ pub struct ObjectPlan {
     pub actions: usize,
 }
 
-/// The result of `plan`: what to do, in order, and what was noticed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The result of `plan`: what to do, in order, and what was noticed. Not `Serialize`: its
+/// objects are keyed by [`ObjectKey`], which JSON cannot use as a key; the CLI's `-o json`
+/// serialises a view of it (`cli::output::PlanView`).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     /// A stable hash of the actions (the same actions give the same id); names the plan in
     /// `o365-controller.io/approve-run`.
