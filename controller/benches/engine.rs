@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use o365_controller::api::{
     AppAssignment, AppAssignmentSpec, AppliesTo, AssignedUser, ClientSecretRef, Cloud, Credentials,
-    FederatedDomain, License, LicensePolicy, LicensePolicySpec, LocalRef, Mode, Tenant, TenantSpec,
+    DomainRef, FederatedDomain, License, LicensePolicy, LicensePolicySpec, LocalRef, Mode, Tenant,
+    TenantSpec,
 };
 use o365_controller::apply::{self, GraphRunner};
 use o365_controller::graph::{GraphClient, Mirror};
@@ -160,8 +161,9 @@ fn objects(users: usize, sim: &Simulator) -> BenchObjects {
             AppAssignment::new(
                 &format!("team-{n}"),
                 AppAssignmentSpec {
-                    domain_ref: LocalRef {
+                    domain_ref: DomainRef {
                         name: "bench".into(),
+                        namespace: None,
                     },
                     users: chunk.iter().map(|&i| user(i)).collect(),
                     provisioning: Default::default(),
@@ -253,6 +255,7 @@ fn main() {
             domains: &objs.domains,
             assignments: &objs.assignments,
             policies: &objs.policies,
+            namespaces: &Default::default(),
         },
         &Keys,
         &Overrides::default(),
@@ -336,6 +339,7 @@ fn main() {
                 domains: &o.domains,
                 assignments: &o.assignments,
                 policies: &o.policies,
+                namespaces: &Default::default(),
             },
             &Keys,
             &Overrides::default(),

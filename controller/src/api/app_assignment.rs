@@ -4,7 +4,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{Condition, LocalRef, Mode};
+use super::common::{Condition, Mode};
+use super::grants::DomainRef;
 
 /// Most users one AppAssignment may list. Objects must fit etcd's 1.5 MiB limit; larger
 /// organisations split their users over several AppAssignments (the domain gets the union).
@@ -32,9 +33,10 @@ pub const MAX_USERS_PER_ASSIGNMENT: usize = 5000;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AppAssignmentSpec {
-    /// The FederatedDomain (same namespace) whose users these are. Only users whose UPN ends in
-    /// that domain are provisioned; others are skipped with a reason.
-    pub domain_ref: LocalRef,
+    /// The FederatedDomain whose users these are: in this namespace, or in `namespace` when
+    /// that domain admits this namespace (`spec.allowedAssignments`). Only users whose UPN ends
+    /// in that domain are provisioned; others are skipped with a reason.
+    pub domain_ref: DomainRef,
 
     /// The assigned users. A user principal name may appear only once.
     #[serde(default)]

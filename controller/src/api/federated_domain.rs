@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Condition, DriftEntry, DriftState, KeyRef, LocalRef, Mode};
+use super::grants::AllowedAssignments;
 
 /// A domain of the tenant: whether it is federated to your identity provider (SSO), with which
 /// settings, and what happens to its users that no AppAssignment lists.
@@ -84,6 +85,12 @@ pub struct FederatedDomainSpec {
     /// Overrides the Tenant's `mode` for this domain: `Enforce` or `Audit` (report only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
+
+    /// Which namespaces' AppAssignments may reference this domain (`spec.domainRef.namespace`).
+    /// Default: only this namespace. An AppAssignment of a namespace not admitted is `Blocked`
+    /// (reason `ReferenceNotPermitted`) and nothing is written for it.
+    #[serde(default)]
+    pub allowed_assignments: AllowedAssignments,
 }
 
 /// How users of the domain sign in.

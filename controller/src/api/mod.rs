@@ -6,12 +6,14 @@
 mod app_assignment;
 mod common;
 mod federated_domain;
+mod grants;
 mod license_policy;
 mod tenant;
 
 pub use app_assignment::*;
 pub use common::*;
 pub use federated_domain::*;
+pub use grants::*;
 pub use license_policy::*;
 pub use tenant::*;
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use kube::ResourceExt;
 
 use super::session::{CliError, Session, TargetArgs};
-use crate::api::{AppAssignment, AppAssignmentSpec, AssignedUser, LocalRef, Provisioning};
+use crate::api::{AppAssignment, AppAssignmentSpec, AssignedUser, DomainRef, Provisioning};
 use crate::apply::GraphRunner;
 use crate::model::{Action, Outcome, Plan, UserChanges};
 
@@ -66,7 +66,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         .manifests
         .domains
         .iter()
-        .find(|d| d.spec.domain == domain)
+        .find(|d| d.spec.domain == domain && d.namespace() == tenant.namespace())
         .map(|d| d.name_any())
         .unwrap_or_else(|| dashed.clone());
     let mut actions = Vec::new();
@@ -128,7 +128,10 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let assignment = AppAssignment::new(
         &args.name.clone().unwrap_or(format!("imported-{dashed}")),
         AppAssignmentSpec {
-            domain_ref: LocalRef { name: domain_ref },
+            domain_ref: DomainRef {
+                name: domain_ref,
+                namespace: None,
+            },
             users: listed,
             provisioning: Provisioning::Auto,
             adopt_existing: true,

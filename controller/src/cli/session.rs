@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Secret as K8sSecret;
 use kube::ResourceExt;
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 
@@ -11,7 +10,7 @@ use crate::api::Tenant;
 use crate::graph::{Cloud, GraphClient, GraphConfig, Mirror};
 use crate::manifest::{self, Manifests};
 use crate::model::DesiredTenant;
-use crate::resolve::{self, KeySource, Objects, Overrides};
+use crate::resolve::{self, ManifestKeys, Overrides};
 
 /// The default file the simulated tenant is kept in between runs.
 pub const DEFAULT_SIM_STATE: &str = ".o365-sim-state.json";
@@ -22,6 +21,15 @@ pub struct TargetArgs {
     /// A manifest file or a directory (read recursively). Repeatable.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
     pub files: Vec<PathBuf>,
+    /// The namespace of documents without `metadata.namespace` (as `kubectl apply -n`).
+    /// References resolve within each object's namespace, as in the cluster.
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
     /// Run against the built-in Graph simulator instead of Microsoft: it starts in-process
     /// with the demo tenant (or --fixture), and its state persists in --sim-state.
     #[arg(long)]
@@ -59,12 +67,25 @@ impl From<String> for CliError {
 impl Session {
     /// Reads the manifests (printing every problem) and starts the simulator if asked.
     pub async fn open(args: &TargetArgs) -> Result<Session, CliError> {
-        let manifests = manifest::load(&args.files).map_err(|diagnostics| {
+        let mut manifests = manifest::load(&args.files).map_err(|diagnostics| {
             for d in &diagnostics {
                 eprintln!("{d}");
             }
             CliError(format!("{} problem(s) in the manifests", diagnostics.len()))
         })?;
+        let twice = manifests.default_namespace(&args.namespace);
+        if !twice.is_empty() {
+            for t in &twice {
+                eprintln!("{t}");
+            }
+            return Err(CliError(format!(
+                "{} problem(s) in the manifests",
+                twice.len()
+            )));
+        }
+        for warning in resolve::unbound_objects(&manifests) {
+            eprintln!("warning: {warning}");
+        }
         if manifests.tenants.is_empty() {
             return Err(CliError(
                 "no Tenant among the manifests: add one (see examples/tenant/tenant.yaml)".into(),
@@ -103,8 +124,13 @@ impl Session {
     fn graph_config(&self, tenant: &Tenant) -> Result<GraphConfig, CliError> {
         let keys = ManifestKeys(&self.manifests.secrets);
         let env = |name: &str| std::env::var(name).ok();
-        let mut config = resolve::graph_config(tenant, &keys, &env)
-            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+        let mut config = resolve::graph_config(tenant, &keys, &env).map_err(|e| {
+            CliError(format!(
+                "Tenant {}/{}: {e}",
+                tenant.namespace().unwrap_or_default(),
+                tenant.name_any()
+            ))
+        })?;
         if let Some(sim) = &self.sim {
             let (login, graph) = Cloud::Custom {
                 login_endpoint: sim.login_base_url(),
@@ -118,19 +144,10 @@ impl Session {
         Ok(config)
     }
 
-    /// The desired state of `tenant` from the manifests.
+    /// The desired state of `tenant` from the manifests: the objects of its namespace, and
+    /// AppAssignments of other namespaces that its domains admit.
     pub fn desired(&self, tenant: &Tenant, overrides: &Overrides) -> DesiredTenant {
-        let m = &self.manifests;
-        resolve::desired_tenant(
-            tenant,
-            Objects {
-                domains: &m.domains,
-                assignments: &m.assignments,
-                policies: &m.policies,
-            },
-            &ManifestKeys(&m.secrets),
-            overrides,
-        )
+        resolve::desired_from_manifests(&self.manifests, tenant, overrides)
     }
 
     /// Saves the simulated tenant (so the next run sees this run's changes) and stops.
@@ -166,24 +183,4 @@ async fn start_simulator(args: &TargetArgs) -> Result<Simulator, CliError> {
     Simulator::start(fixture, SimConfig::default())
         .await
         .map_err(|e| CliError(format!("cannot start the simulator: {e}")))
-}
-
-/// Secret keys from the Secrets among the manifests. ConfigMaps are not read in CLI mode.
-struct ManifestKeys<'a>(&'a [K8sSecret]);
-
-impl KeySource for ManifestKeys<'_> {
-    fn secret_key(&self, _namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
-        let secret = self
-            .0
-            .iter()
-            .find(|s| s.name_any() == name)
-            .ok_or(format!("Secret {name:?} is not among the manifests"))?;
-        resolve::secret_value(secret, key)
-    }
-
-    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, String> {
-        Err(format!(
-            "ConfigMap {name:?}: ConfigMaps are not read from manifest files; give the certificate inline (value) or in a Secret"
-        ))
-    }
 }

@@ -1,6 +1,7 @@
-//! Wiring of the controller: watches (with reflector stores) of the four kinds and of Secret
-//! and ConfigMap metadata, one kube-runtime `Controller` over Tenants, leader election, the
-//! metrics and probe servers, and shutdown.
+//! Wiring of the controller: watches (with reflector stores) of the four kinds, of Secret
+//! and ConfigMap metadata and of Namespace metadata (for `allowedAssignments` selectors), one
+//! kube-runtime `Controller` over Tenants, leader election, the metrics and probe servers, and
+//! shutdown.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config as ControllerConfig;
@@ -29,7 +30,8 @@ use super::objects::{Stores, api_resource};
 use super::reconcile::{error_policy, reconcile};
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 
-/// The kinds whose first list makes the controller ready.
+/// The kinds whose first list makes the controller ready (Namespaces, watched only when all
+/// namespaces are, come on top).
 const WATCHED_KINDS: usize = 6;
 
 /// How `run_controller` runs.
@@ -115,6 +117,7 @@ fn changes<K, S>(
     by_version: bool,
     listed: Arc<AtomicUsize>,
     readiness: Readiness,
+    watched: usize,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource + Clone + Send + 'static,
@@ -142,7 +145,7 @@ where
                 watcher::Event::InitDone => {
                     if !counted {
                         counted = true;
-                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= WATCHED_KINDS {
+                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= watched {
                             readiness.set(true);
                         }
                     }
@@ -262,6 +265,8 @@ async fn run_while_leader(
     let ns = options.namespace.as_deref();
     let wc = watcher::Config::default();
     let listed = Arc::new(AtomicUsize::new(0));
+    // Namespaces are cluster-scoped: watched (for their labels) only when every namespace is.
+    let watched = WATCHED_KINDS + usize::from(ns.is_none());
     let tenant_ar = api_resource::<Tenant>();
     let kind_stream = |ar: ApiResource| {
         let writer = Writer::new(ar.clone());
@@ -271,7 +276,7 @@ async fn run_while_leader(
             .reflect(writer);
         (
             reader,
-            changes(events, false, listed.clone(), readiness.clone()),
+            changes(events, false, listed.clone(), readiness.clone(), watched),
         )
     };
     let (tenants, tenant_changes) = kind_stream(tenant_ar.clone());
@@ -287,6 +292,7 @@ async fn run_while_leader(
         true,
         listed.clone(),
         readiness.clone(),
+        watched,
     );
     let config_map_changes = changes(
         watcher(
@@ -297,12 +303,32 @@ async fn run_while_leader(
         true,
         listed.clone(),
         readiness.clone(),
+        watched,
     );
+    let namespace_writer = Writer::<PartialObjectMeta<Namespace>>::new(());
+    let namespaces = namespace_writer.as_reader();
+    let namespace_changes = match ns {
+        Some(_) => futures::stream::empty().boxed(),
+        None => changes(
+            watcher(
+                Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+                wc.clone(),
+            )
+            .default_backoff()
+            .reflect(namespace_writer),
+            false,
+            listed.clone(),
+            readiness.clone(),
+            watched,
+        )
+        .boxed(),
+    };
     let stores = Stores {
         tenants: tenants.clone(),
         domains,
         assignments,
         policies,
+        namespaces,
     };
     let reporter = Reporter {
         controller: "o365-controller".into(),
@@ -317,8 +343,9 @@ async fn run_while_leader(
         options.settings.clone(),
     ));
     let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
-    let (s2, s3, s4) = (stores.clone(), stores.clone(), stores);
-    let (t1, t2, t3, t4, t5) = (
+    let (s2, s3, s4, s5) = (stores.clone(), stores.clone(), stores.clone(), stores);
+    let (t1, t2, t3, t4, t5, t6) = (
+        tenant_ar.clone(),
         tenant_ar.clone(),
         tenant_ar.clone(),
         tenant_ar.clone(),
@@ -355,6 +382,9 @@ async fn run_while_leader(
                 )
             },
         )
+        .watches_stream(namespace_changes, move |n: PartialObjectMeta<Namespace>| {
+            mappers::namespace_to_tenants(&n.name_any(), &s5, &t6)
+        })
         .with_config(
             ControllerConfig::default()
                 .debounce(options.debounce)

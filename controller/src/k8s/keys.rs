@@ -12,6 +12,7 @@ use crate::resolve::KeySource;
 
 /// The referenced Secrets and ConfigMaps of one namespace, or why each could not be read.
 pub struct FetchedKeys {
+    namespace: String,
     secrets: BTreeMap<String, Result<Secret, String>>,
     config_maps: BTreeMap<String, Result<ConfigMap, String>>,
 }
@@ -19,6 +20,7 @@ pub struct FetchedKeys {
 impl std::fmt::Debug for FetchedKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FetchedKeys")
+            .field("namespace", &self.namespace)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("config_maps", &self.config_maps.keys().collect::<Vec<_>>())
             .finish()
@@ -88,6 +90,7 @@ impl FetchedKeys {
             config_maps.insert(name, got);
         }
         FetchedKeys {
+            namespace: namespace.to_owned(),
             secrets,
             config_maps,
         }
@@ -99,6 +102,21 @@ impl FetchedKeys {
         match self.secrets.get(name) {
             Some(Ok(s)) => s.resource_version().unwrap_or_default(),
             _ => String::new(),
+        }
+    }
+}
+
+impl FetchedKeys {
+    /// Keys were fetched from one namespace: a request for another is refused, never answered
+    /// from this one.
+    fn same_namespace(&self, namespace: &str, kind: &str, name: &str) -> Result<(), String> {
+        if namespace == self.namespace {
+            Ok(())
+        } else {
+            Err(format!(
+                "{kind} {namespace}/{name} is outside namespace {} (references never cross namespaces)",
+                self.namespace
+            ))
         }
     }
 }
@@ -115,7 +133,8 @@ where
 }
 
 impl KeySource for FetchedKeys {
-    fn secret_key(&self, _namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+        self.same_namespace(namespace, "Secret", name)?;
         let secret = match self.secrets.get(name) {
             Some(Ok(s)) => s,
             Some(Err(reason)) => return Err(reason.clone()),
@@ -124,7 +143,8 @@ impl KeySource for FetchedKeys {
         crate::resolve::secret_value(secret, key)
     }
 
-    fn config_map_key(&self, _namespace: &str, name: &str, key: &str) -> Result<String, String> {
+    fn config_map_key(&self, namespace: &str, name: &str, key: &str) -> Result<String, String> {
+        self.same_namespace(namespace, "ConfigMap", name)?;
         let cm = match self.config_maps.get(name) {
             Some(Ok(c)) => c,
             Some(Err(reason)) => return Err(reason.clone()),

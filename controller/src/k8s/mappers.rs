@@ -1,7 +1,10 @@
 //! Which Tenants a change to another object concerns. FederatedDomains and LicensePolicies name
 //! theirs in `spec.tenantRef`; an AppAssignment reaches it through its domainRef's
-//! FederatedDomain; a Secret or ConfigMap concerns the Tenants whose credentials or
-//! certificates name it. References never cross a namespace.
+//! FederatedDomain (in its own namespace, or the one `spec.domainRef.namespace` names); a
+//! Secret or ConfigMap concerns the Tenants whose credentials or certificates name it; a
+//! Namespace's labels concern the Tenants its AppAssignments reach into (a selector may admit
+//! them now, or no longer). Only an AppAssignment's domainRef crosses a namespace, and only
+//! where the domain admits it.
 //!
 //! Mappers read raw JSON fields (not the typed object) so that an object with an invalid spec
 //! still triggers its Tenant, whose reconcile then reports it.
@@ -11,7 +14,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::Value;
 
-use super::objects::Stores;
+use super::objects::{Stores, domain_namespace_of};
 
 fn str_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
     data.pointer(pointer).and_then(Value::as_str)
@@ -42,14 +45,15 @@ pub fn by_tenant_ref(obj: &DynamicObject, tenant: &ApiResource) -> Vec<ObjectRef
         .unwrap_or_default()
 }
 
-/// An AppAssignment → its domain's Tenant; every Tenant of the namespace when the domain is
-/// not (yet) known, so that a `DomainNotFound` is reported rather than nothing at all.
+/// An AppAssignment → its domain's Tenant; every Tenant of the domain's namespace when the
+/// domain is not (yet) known, so that a `DomainNotFound` is reported rather than nothing at
+/// all.
 pub fn assignment_to_tenants(
     obj: &DynamicObject,
     stores: &Stores,
     tenant: &ApiResource,
 ) -> Vec<ObjectRef<DynamicObject>> {
-    let namespace = obj.namespace().unwrap_or_default();
+    let namespace = domain_namespace_of(obj);
     let domain = str_at(&obj.data, "/spec/domainRef/name").and_then(|name| {
         stores
             .domains
@@ -59,6 +63,23 @@ pub fn assignment_to_tenants(
         Some(d) => by_tenant_ref(&d, tenant),
         None => all_tenants_in(&stores.tenants, tenant, &namespace),
     }
+}
+
+/// A Namespace → the Tenants that its AppAssignments referencing another namespace reach.
+pub fn namespace_to_tenants(
+    name: &str,
+    stores: &Stores,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let mut refs: Vec<ObjectRef<DynamicObject>> = stores
+        .assignments
+        .state_filter(|a| a.namespace().as_deref() == Some(name) && domain_namespace_of(a) != name)
+        .iter()
+        .flat_map(|a| assignment_to_tenants(a, stores, tenant))
+        .collect();
+    refs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    refs.dedup();
+    refs
 }
 
 /// Whether Tenant `t` reads its credentials from Secret `name`.

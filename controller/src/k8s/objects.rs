@@ -6,12 +6,15 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
+use crate::resolve::NamespaceLabels;
 
 /// The `ApiResource` of a kind of this controller (group, version, plural).
 pub fn api_resource<K>() -> ApiResource
@@ -35,6 +38,20 @@ pub struct Stores {
     pub assignments: Store<DynamicObject>,
     /// LicensePolicies.
     pub policies: Store<DynamicObject>,
+    /// Namespaces (metadata only), for their labels: `allowedAssignments` selectors. Empty
+    /// when the controller watches one namespace (nothing crosses it then).
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+}
+
+/// The namespace an AppAssignment's `spec.domainRef` points into (its own unless it names
+/// one), read from raw JSON so that an AppAssignment that does not parse is still placed.
+pub fn domain_namespace_of(assignment: &DynamicObject) -> String {
+    assignment
+        .data
+        .pointer("/spec/domainRef/namespace")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| assignment.namespace().unwrap_or_default())
 }
 
 /// Parses a watched object into its kind's type; the error names the object.
@@ -53,8 +70,9 @@ pub fn parse<K: DeserializeOwned>(obj: &DynamicObject) -> Result<K, String> {
     })
 }
 
-/// The objects of one namespace, parsed; the ones that did not parse come back as errors
-/// with their object, so their status can say why.
+/// The objects of one Tenant's namespace, plus the AppAssignments of other namespaces that
+/// point into it, parsed; the ones that did not parse come back as errors with their object,
+/// so their status can say why.
 pub struct NamespaceObjects {
     /// FederatedDomains that parsed.
     pub domains: Vec<FederatedDomain>,
@@ -64,16 +82,21 @@ pub struct NamespaceObjects {
     pub policies: Vec<LicensePolicy>,
     /// Objects that did not parse, with the reason.
     pub invalid: Vec<(Arc<DynamicObject>, String)>,
+    /// Labels of the namespaces of `assignments`.
+    pub namespaces: NamespaceLabels,
 }
 
 impl Stores {
-    /// Every FederatedDomain, AppAssignment and LicensePolicy in `namespace`.
+    /// Every FederatedDomain and LicensePolicy in `namespace`, and every AppAssignment whose
+    /// `domainRef` points into it (from any namespace: whether its domain admits it is decided
+    /// by `resolve`), with the labels of those AppAssignments' namespaces.
     pub fn namespace_objects(&self, namespace: &str) -> NamespaceObjects {
         let mut out = NamespaceObjects {
             domains: Vec::new(),
             assignments: Vec::new(),
             policies: Vec::new(),
             invalid: Vec::new(),
+            namespaces: NamespaceLabels::new(),
         };
         let in_ns = |o: &DynamicObject| o.namespace().as_deref() == Some(namespace);
         for o in self.domains.state_filter(|o| in_ns(o)) {
@@ -82,7 +105,19 @@ impl Stores {
                 Err(e) => out.invalid.push((o, e)),
             }
         }
-        for o in self.assignments.state_filter(|o| in_ns(o)) {
+        for o in self
+            .assignments
+            .state_filter(|o| domain_namespace_of(o) == namespace)
+        {
+            let own = o.namespace().unwrap_or_default();
+            if !out.namespaces.contains_key(&own) {
+                let labels = self
+                    .namespaces
+                    .find(|n| n.name_any() == own)
+                    .map(|n| n.labels().clone())
+                    .unwrap_or_default();
+                out.namespaces.insert(own, labels);
+            }
             match parse::<AppAssignment>(&o) {
                 Ok(a) => out.assignments.push(a),
                 Err(e) => out.invalid.push((o, e)),
@@ -96,7 +131,8 @@ impl Stores {
         }
         // Stable order: the plan is deterministic for the same objects.
         out.domains.sort_by_key(|o| o.name_any());
-        out.assignments.sort_by_key(|o| o.name_any());
+        out.assignments
+            .sort_by_key(|o| (o.namespace().unwrap_or_default(), o.name_any()));
         out.policies.sort_by_key(|o| o.name_any());
         out
     }

@@ -362,6 +362,7 @@ async fn converge(
             domains: &objects.domains,
             assignments: &objects.assignments,
             policies: &objects.policies,
+            namespaces: &objects.namespaces,
         },
         keys,
         &Overrides::default(),
@@ -466,26 +467,26 @@ async fn publish_statuses(
     };
     let update = status::tenant_status(view, tenant);
     report(ctx, name, &update, tenant.uid(), Vec::new()).await?;
+    let is = |key: &crate::model::ObjectKey, meta: &kube::api::ObjectMeta| {
+        meta.name.as_deref() == Some(key.name.as_str())
+            && meta.namespace.as_deref() == Some(key.namespace.as_str())
+    };
     for d in &objects.domains {
-        let Some(dd) = desired.domains.iter().find(|x| x.key.name == d.name_any()) else {
+        let Some(dd) = desired.domains.iter().find(|x| is(&x.key, d.meta())) else {
             continue;
         };
         let update = status::domain_status(view, d, dd.mode);
         report(ctx, name, &update, d.uid(), applied_events(&dd.key)).await?;
     }
     for a in &objects.assignments {
-        let Some(da) = desired
-            .assignments
-            .iter()
-            .find(|x| x.key.name == a.name_any())
-        else {
+        let Some(da) = desired.assignments.iter().find(|x| is(&x.key, a.meta())) else {
             continue;
         };
         let update = status::assignment_status(view, a, mode_of(&da.key), da.export_requested);
         report(ctx, name, &update, a.uid(), applied_events(&da.key)).await?;
     }
     for p in &objects.policies {
-        let Some(dp) = desired.policies.iter().find(|x| x.key.name == p.name_any()) else {
+        let Some(dp) = desired.policies.iter().find(|x| is(&x.key, p.meta())) else {
             continue;
         };
         let update = status::policy_status(view, p, mode_of(&dp.key));

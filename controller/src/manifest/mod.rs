@@ -1,6 +1,6 @@
-//! Reading manifests from files: multi-document YAML of the four kinds plus `Secret`, checked
-//! against the same schema and CEL rules the API server enforces, with every error reported as
-//! `file:line:column: message`.
+//! Reading manifests from files: multi-document YAML of the four kinds plus `Secret` and
+//! `Namespace` (for its labels), checked against the same schema and CEL rules the API server
+//! enforces, with every error reported as `file:line:column: message`.
 
 mod schema;
 mod yaml;
@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::ResourceExt;
 use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_saphyr::Spanned;
 
@@ -63,6 +64,8 @@ pub struct Manifests {
     pub policies: Vec<LicensePolicy>,
     /// Secrets (credentials for CLI mode).
     pub secrets: Vec<Secret>,
+    /// Namespaces, read for their labels (`allowedAssignments.namespaces.selector`).
+    pub namespaces: Vec<Namespace>,
     /// Where each object came from, keyed by `Kind/name`.
     pub sources: BTreeMap<String, Source>,
 }
@@ -75,6 +78,48 @@ impl Manifests {
             + self.assignments.len()
             + self.policies.len()
             + self.secrets.len()
+            + self.namespaces.len()
+    }
+
+    /// Puts every object without `metadata.namespace` into `namespace`, as `kubectl apply -n`
+    /// would. Returns the objects that are then defined twice.
+    pub fn default_namespace(&mut self, namespace: &str) -> Vec<String> {
+        fn fill<K: ResourceExt>(objects: &mut [K], namespace: &str) {
+            for o in objects {
+                if o.meta().namespace.as_deref().is_none_or(str::is_empty) {
+                    o.meta_mut().namespace = Some(namespace.to_owned());
+                }
+            }
+        }
+        fn twice<K: ResourceExt>(kind: &str, objects: &[K], out: &mut Vec<String>) {
+            let mut seen = std::collections::BTreeSet::new();
+            for o in objects {
+                let key = format!(
+                    "{kind}/{}/{}",
+                    o.namespace().unwrap_or_default(),
+                    o.name_any()
+                );
+                if !seen.insert(key.clone()) {
+                    out.push(format!(
+                        "{key} is defined twice (a document without metadata.namespace is in \
+                         namespace {:?}); object names must be unique per kind and namespace",
+                        o.namespace().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        fill(&mut self.tenants, namespace);
+        fill(&mut self.domains, namespace);
+        fill(&mut self.assignments, namespace);
+        fill(&mut self.policies, namespace);
+        fill(&mut self.secrets, namespace);
+        let mut out = Vec::new();
+        twice("Tenant", &self.tenants, &mut out);
+        twice("FederatedDomain", &self.domains, &mut out);
+        twice("AppAssignment", &self.assignments, &mut out);
+        twice("LicensePolicy", &self.policies, &mut out);
+        twice("Secret", &self.secrets, &mut out);
+        out
     }
 
     /// Whether nothing was read.
@@ -287,12 +332,25 @@ impl Loader {
             }
             return;
         }
+        if api_version == "v1" && kind == "Namespace" {
+            match serde_json::from_value::<Namespace>(value) {
+                Ok(namespace) => {
+                    let key = format!("Namespace/{name}");
+                    if manifests.sources.insert(key.clone(), source).is_some() {
+                        report("metadata.name", format!("{key} is defined twice"));
+                    }
+                    manifests.namespaces.push(namespace);
+                }
+                Err(e) => report("", format!("invalid Namespace: {e}")),
+            }
+            return;
+        }
         let expected = format!("{GROUP}/{VERSION}");
         let Some(kind_schema) = self.kinds.iter().find(|k| k.kind == kind) else {
             report(
                 "kind",
                 format!(
-                    "unsupported kind {kind:?} (apiVersion {api_version:?}): expected Tenant, FederatedDomain, AppAssignment or LicensePolicy ({expected}), or Secret (v1)"
+                    "unsupported kind {kind:?} (apiVersion {api_version:?}): expected Tenant, FederatedDomain, AppAssignment or LicensePolicy ({expected}), or Secret or Namespace (v1)"
                 ),
             );
             return;

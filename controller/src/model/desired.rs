@@ -76,7 +76,8 @@ pub struct DesiredTenant {
     pub mode: Mode,
     /// FederatedDomains of the tenant.
     pub domains: Vec<DesiredDomain>,
-    /// AppAssignments whose domainRef names one of `domains` (or nothing that exists).
+    /// AppAssignments whose domainRef names one of `domains` (or nothing that exists), from
+    /// any namespace; those not admitted carry `not_permitted`.
     pub assignments: Vec<DesiredAssignment>,
     /// LicensePolicies of the tenant.
     pub policies: Vec<DesiredPolicy>,
@@ -107,6 +108,12 @@ pub struct DesiredDomain {
 pub struct DesiredAssignment {
     /// The object.
     pub key: ObjectKey,
+    /// The namespace of its FederatedDomain (`spec.domainRef.namespace`, or its own).
+    pub domain_namespace: String,
+    /// Why its FederatedDomain does not admit it (its namespace is not granted in
+    /// `spec.allowedAssignments`): it is `Blocked` with `ReferenceNotPermitted` and nothing is
+    /// written for it.
+    pub not_permitted: Option<String>,
     /// Its labels (for LicensePolicy `assignmentSelector`).
     pub labels: BTreeMap<String, String>,
     /// Its spec.

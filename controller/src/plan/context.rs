@@ -31,7 +31,8 @@ pub(crate) struct Ctx<'a> {
     pub by_upn: Map<String, &'a ObservedUser>,
     /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
     pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
-    /// Per assignment: the index of its FederatedDomain (same namespace, by name).
+    /// Per assignment: the index of its FederatedDomain (by namespace and name), `None` when
+    /// there is none or it does not admit the assignment's namespace.
     pub assignment_domain: Vec<Option<usize>>,
     /// Per assignment: covering policies, ordered by object key (name first).
     pub policies_of: Vec<Vec<usize>>,
@@ -72,8 +73,11 @@ impl<'a> Ctx<'a> {
             .assignments
             .iter()
             .map(|a| {
+                if a.not_permitted.is_some() {
+                    return None;
+                }
                 desired.domains.iter().position(|d| {
-                    d.key.namespace == a.key.namespace && d.key.name == a.spec.domain_ref.name
+                    d.key.namespace == a.domain_namespace && d.key.name == a.spec.domain_ref.name
                 })
             })
             .collect();

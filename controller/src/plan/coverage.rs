@@ -1,6 +1,8 @@
 //! Which LicensePolicies cover which AppAssignments: those whose domainRef is in
 //! `appliesTo.domainRefs`, plus those whose labels match `appliesTo.assignmentSelector`.
-//! References never cross a namespace.
+//! A policy reaches the AppAssignments of its own namespace and those of other namespaces that
+//! a FederatedDomain of its namespace admits; never beyond, so a team cannot license its users
+//! by labelling its own AppAssignment.
 
 use std::collections::BTreeMap;
 
@@ -10,14 +12,18 @@ use crate::model::{DesiredAssignment, DesiredPolicy};
 
 /// Whether the policy covers the assignment's users.
 pub fn covers(policy: &DesiredPolicy, assignment: &DesiredAssignment) -> bool {
-    if policy.key.namespace != assignment.key.namespace {
+    let namespace = &policy.key.namespace;
+    let reached = assignment.not_permitted.is_none()
+        && (assignment.key.namespace == *namespace || assignment.domain_namespace == *namespace);
+    if !reached {
         return false;
     }
     let applies = &policy.spec.applies_to;
-    let by_domain = applies
-        .domain_refs
-        .iter()
-        .any(|r| r.name == assignment.spec.domain_ref.name);
+    let by_domain = assignment.domain_namespace == *namespace
+        && applies
+            .domain_refs
+            .iter()
+            .any(|r| r.name == assignment.spec.domain_ref.name);
     let by_labels = applies
         .assignment_selector
         .as_ref()

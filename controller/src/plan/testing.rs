@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use crate::api::{
     AppAssignmentSpec, AppliesTo, AssignedUser, Authentication, AuthenticationProtocol,
-    CertificateSource, ChangeBudget, DeletionPolicy, FederatedDomainSpec, FederatedIdpMfaBehavior,
-    Federation, License, LicensePolicySpec, LocalRef, Mode, Provisioning, Safety, UnassignedUsers,
+    CertificateSource, ChangeBudget, DeletionPolicy, DomainRef, FederatedDomainSpec,
+    FederatedIdpMfaBehavior, Federation, License, LicensePolicySpec, LocalRef, Mode, Provisioning,
+    Safety, UnassignedUsers,
 };
 use crate::model::{
     Action, AuthenticationType, DesiredAssignment, DesiredDomain, DesiredPolicy, DesiredTenant,
@@ -84,6 +85,7 @@ pub(crate) fn domain(name: &str, fqdn: &str) -> DesiredDomain {
             change_budget: ChangeBudget::default(),
             deletion_policy: DeletionPolicy::Orphan,
             mode: None,
+            allowed_assignments: Default::default(),
         },
         mode: Mode::Enforce,
         signing_certificate: None,
@@ -121,10 +123,13 @@ pub(crate) fn assignment(
 ) -> DesiredAssignment {
     DesiredAssignment {
         key: assignment_key(name),
+        domain_namespace: NS.into(),
+        not_permitted: None,
         labels: BTreeMap::new(),
         spec: AppAssignmentSpec {
-            domain_ref: LocalRef {
+            domain_ref: DomainRef {
                 name: domain_ref.into(),
+                namespace: None,
             },
             users,
             provisioning: Provisioning::Auto,

@@ -72,17 +72,20 @@ impl<'a> Run<'_, 'a> {
             counts.skipped = counts.desired;
             out.state(owner).counts = Some(counts);
             out.state(owner).unknown = true;
-            out.finding(
-                owner,
-                Severity::Error,
-                "DomainNotFound",
-                format!(
-                    "domainRef {:?} names no FederatedDomain in namespace {:?}; create it or fix \
-                     spec.domainRef (references never cross namespaces)",
-                    a.spec.domain_ref.name, a.key.namespace
+            let (reason, message) = match &a.not_permitted {
+                Some(message) => ("ReferenceNotPermitted", message.clone()),
+                None => (
+                    "DomainNotFound",
+                    format!(
+                        "domainRef {:?} names no FederatedDomain in namespace {:?}; create it or \
+                         fix spec.domainRef (a reference to another namespace needs \
+                         spec.domainRef.namespace and a grant in that domain's \
+                         spec.allowedAssignments)",
+                        a.spec.domain_ref.name, a.domain_namespace
+                    ),
                 ),
-                None,
-            );
+            };
+            out.finding(owner, Severity::Error, reason, message, None);
             return;
         };
         let failed = [

@@ -1,10 +1,13 @@
-//! Resolving the objects of one namespace into the [`DesiredTenant`] of one Tenant: which
-//! domains, assignments and policies belong to it, their effective modes, annotations and
-//! certificates. Used alike by the CLI (objects from files) and the controller (objects from the
-//! API server); the only outside input is a [`KeySource`] for Secret and ConfigMap keys.
+//! Resolving objects into the [`DesiredTenant`] of one Tenant: which domains, assignments and
+//! policies belong to it, their effective modes, annotations and certificates, and which
+//! cross-namespace references its domains admit. Used alike by the CLI (objects from files) and
+//! the controller (objects from the API server); the only outside input is a [`KeySource`] for
+//! Secret and ConfigMap keys. Every reference resolves in the referring object's namespace
+//! unless the referenced object grants more (`FederatedDomain.spec.allowedAssignments`).
 
 mod certificate;
 mod connect;
+mod manifests;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +22,14 @@ use crate::model::{
 };
 pub use certificate::to_base64_der;
 pub use connect::{AZURE_FEDERATED_TOKEN_FILE, graph_config};
+pub use manifests::{ManifestKeys, desired_from_manifests, namespace_labels, unbound_objects};
+
+/// The label Kubernetes sets on every Namespace to its name; the resolver adds it to the
+/// labels of every namespace, so selectors on it work for namespaces given no labels.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Labels of namespaces by name (for `allowedAssignments.namespaces.from: Selector`).
+pub type NamespaceLabels = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Reads keys of Secrets and ConfigMaps in a namespace.
 pub trait KeySource {
@@ -45,15 +56,57 @@ pub fn secret_value(
         .ok_or(format!("Secret {:?} has no key {key:?}", secret.name_any()))
 }
 
-/// The objects of one namespace.
+/// The objects a Tenant is resolved from. They may come from any namespace: each is matched
+/// by its own namespace, so handing over more objects never widens a reference.
 #[derive(Debug, Clone, Copy)]
 pub struct Objects<'a> {
     /// FederatedDomains.
     pub domains: &'a [FederatedDomain],
-    /// AppAssignments.
+    /// AppAssignments (those of other namespaces count only where a domain admits them).
     pub assignments: &'a [AppAssignment],
     /// LicensePolicies.
     pub policies: &'a [LicensePolicy],
+    /// Labels of the namespaces of the AppAssignments.
+    pub namespaces: &'a NamespaceLabels,
+}
+
+/// The namespace an AppAssignment's `domainRef` points into: its own unless it names one.
+pub fn domain_namespace(assignment: &AppAssignment) -> String {
+    assignment
+        .spec
+        .domain_ref
+        .namespace
+        .clone()
+        .unwrap_or_else(|| assignment.namespace().unwrap_or_default())
+}
+
+/// The labels of `namespace`, with `kubernetes.io/metadata.name` as Kubernetes sets it.
+pub fn labels_of(namespaces: &NamespaceLabels, namespace: &str) -> BTreeMap<String, String> {
+    let mut labels = namespaces.get(namespace).cloned().unwrap_or_default();
+    labels
+        .entry(NAMESPACE_NAME_LABEL.to_owned())
+        .or_insert_with(|| namespace.to_owned());
+    labels
+}
+
+/// Why `domain` does not admit an AppAssignment of `namespace`, as the message a person acts
+/// on: the grant to add. `None` when it is admitted.
+pub fn refusal(
+    domain: &FederatedDomain,
+    namespace: &str,
+    namespaces: &NamespaceLabels,
+) -> Option<String> {
+    let own = domain.namespace().unwrap_or_default();
+    let allowed = &domain.spec.allowed_assignments.namespaces;
+    if allowed.admits(&own, namespace, &labels_of(namespaces, namespace)) {
+        return None;
+    }
+    Some(format!(
+        "FederatedDomain {own}/{} does not admit AppAssignments from namespace {namespace}: add \
+         {namespace} to spec.allowedAssignments (from: Selector with a matching label, or from: \
+         All)",
+        domain.name_any()
+    ))
 }
 
 /// Options that the CLI sets from flags.
@@ -78,7 +131,10 @@ pub fn desired_tenant(
     let domains: Vec<DesiredDomain> = objects
         .domains
         .iter()
-        .filter(|d| d.spec.tenant_ref.name == tenant.name_any())
+        .filter(|d| {
+            d.namespace().unwrap_or_default() == namespace
+                && d.spec.tenant_ref.name == tenant.name_any()
+        })
         .map(|d| {
             let mode = d.spec.mode.unwrap_or(tenant_mode);
             domain_modes.insert(d.name_any(), mode);
@@ -107,23 +163,36 @@ pub fn desired_tenant(
             }
         })
         .collect();
-    let all_domain_names: Vec<String> = objects.domains.iter().map(|d| d.name_any()).collect();
+    let in_namespace: BTreeMap<String, &FederatedDomain> = objects
+        .domains
+        .iter()
+        .filter(|d| d.namespace().unwrap_or_default() == namespace)
+        .map(|d| (d.name_any(), d))
+        .collect();
     let assignments = objects
         .assignments
         .iter()
         .filter(|a| {
-            // Ours, or pointing at nothing (plan reports DomainNotFound).
-            domain_modes.contains_key(&a.spec.domain_ref.name)
-                || !all_domain_names.contains(&a.spec.domain_ref.name)
+            // Pointing into this namespace at one of ours, or at nothing (plan reports
+            // DomainNotFound).
+            let name = &a.spec.domain_ref.name;
+            domain_namespace(a) == namespace
+                && (domain_modes.contains_key(name) || !in_namespace.contains_key(name))
         })
         .map(|a| {
+            let own = a.namespace().unwrap_or_default();
+            let not_permitted = in_namespace
+                .get(&a.spec.domain_ref.name)
+                .and_then(|d| refusal(d, &own, objects.namespaces));
             let requested = a.annotations().get(EXPORT_REQUESTED_ANNOTATION);
             let done = a
                 .status
                 .as_ref()
                 .and_then(|s| s.last_export_requested_at.as_ref());
             DesiredAssignment {
-                key: ObjectKey::new(Kind::AppAssignment, namespace.clone(), a.name_any()),
+                key: ObjectKey::new(Kind::AppAssignment, own, a.name_any()),
+                domain_namespace: namespace.clone(),
+                not_permitted,
                 labels: a.labels().clone(),
                 mode: a
                     .spec
@@ -139,7 +208,10 @@ pub fn desired_tenant(
     let policies = objects
         .policies
         .iter()
-        .filter(|p| p.spec.tenant_ref.name == tenant.name_any())
+        .filter(|p| {
+            p.namespace().unwrap_or_default() == namespace
+                && p.spec.tenant_ref.name == tenant.name_any()
+        })
         .map(|p| DesiredPolicy {
             key: ObjectKey::new(Kind::LicensePolicy, namespace.clone(), p.name_any()),
             mode: p.spec.mode.unwrap_or(tenant_mode),

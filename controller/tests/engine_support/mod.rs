@@ -8,8 +8,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret as K8sSecret;
-use kube::ResourceExt;
 use o365_controller::apply::{self, GraphRunner};
 use o365_controller::graph::{GraphClient, GraphConfig, Mirror};
 use o365_controller::manifest::{self, Manifests};
@@ -17,7 +15,7 @@ use o365_controller::model::{
     Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObservedTenant, Outcome, Plan, Report,
     Severity,
 };
-use o365_controller::resolve::{self, KeySource, Objects, Overrides};
+use o365_controller::resolve::{self, ManifestKeys, Overrides};
 use o365_graph_sim::{Fixture, SimConfig, Simulator, User};
 
 /// The client id and secret of the app registered in [`fixture`].
@@ -334,45 +332,11 @@ fn parse(text: &str) -> Manifests {
     }
 }
 
-/// Secret keys from the Secrets among the manifests (as the CLI reads them).
-pub struct ManifestKeys<'a>(pub &'a [K8sSecret]);
-
-impl KeySource for ManifestKeys<'_> {
-    fn secret_key(&self, _namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
-        let secret = self
-            .0
-            .iter()
-            .find(|s| s.name_any() == name)
-            .ok_or(format!("Secret {name:?} is not among the manifests"))?;
-        if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
-            return Ok(v.as_bytes().to_vec());
-        }
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| v.0.clone())
-            .ok_or(format!("Secret {name:?} has no key {key:?}"))
-    }
-
-    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, String> {
-        Err(format!("ConfigMap {name:?} is not read in tests"))
-    }
-}
-
 /// The desired state of the (only) Tenant of `m`.
+/// (as the CLI resolves it: `resolve::desired_from_manifests`).
 pub fn desired(m: &Manifests, overrides: &Overrides) -> DesiredTenant {
     let tenant = m.tenants.first().must("a Tenant among the manifests");
-    resolve::desired_tenant(
-        tenant,
-        Objects {
-            domains: &m.domains,
-            assignments: &m.assignments,
-            policies: &m.policies,
-        },
-        &ManifestKeys(&m.secrets),
-        overrides,
-    )
+    resolve::desired_from_manifests(m, tenant, overrides)
 }
 
 /// The Graph configuration of the Tenant of `m`, with short retry delays for tests.
@@ -380,10 +344,15 @@ pub fn graph_config(m: &Manifests) -> GraphConfig {
     let tenant = m.tenants.first().must("a Tenant among the manifests");
     let mut config = resolve::graph_config(tenant, &ManifestKeys(&m.secrets), &|_| None)
         .must("graph config of the Tenant");
+    with_test_retries(&mut config);
+    config
+}
+
+/// Short retry delays for tests.
+pub fn with_test_retries(config: &mut GraphConfig) {
     config.retry.base_delay = Duration::from_millis(20);
     config.retry.max_delay = Duration::from_millis(400);
     config.retry.max_attempts = 8;
-    config
 }
 
 /// Connects as `session.rs` does: a client, a token check and a full mirror load.

@@ -6,6 +6,7 @@ mod deprovision;
 mod federation;
 mod licenses;
 mod modes;
+mod namespaces;
 mod ordering;
 mod scale;
 mod users;
