@@ -110,13 +110,13 @@ impl Stores {
             .state_filter(|o| domain_namespace_of(o) == namespace)
         {
             let own = o.namespace().unwrap_or_default();
-            if !out.namespaces.contains_key(&own) {
+            if let std::collections::btree_map::Entry::Vacant(entry) = out.namespaces.entry(own) {
                 let labels = self
                     .namespaces
-                    .find(|n| n.name_any() == own)
+                    .find(|n| n.name_any() == *entry.key())
                     .map(|n| n.labels().clone())
                     .unwrap_or_default();
-                out.namespaces.insert(own, labels);
+                entry.insert(labels);
             }
             match parse::<AppAssignment>(&o) {
                 Ok(a) => out.assignments.push(a),
