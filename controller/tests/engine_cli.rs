@@ -192,6 +192,123 @@ fn cli_plan_exits_2_with_pending_changes_and_0_in_sync() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples")).join(name)
+}
+
+#[test]
+fn cli_admits_an_assignment_of_another_namespace_only_with_the_domains_grant() {
+    let dir = scratch("cli-namespaces");
+    let state = dir.join("state.json");
+    let state_arg = state.to_str().must("utf-8 path");
+    let all = example("namespaces");
+    let all = all.to_str().must("utf-8 path");
+    let out = cli(
+        &dir,
+        &["apply", "-f", all, "--simulate", "--sim-state", state_arg],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let saved = Fixture::from_json(&std::fs::read_to_string(&state).must("state file"))
+        .must("the state parses");
+    for upn in ["nestor.wilke@contoso.com", "irvin.sayers@contoso.com"] {
+        let user = saved
+            .users
+            .iter()
+            .find(|u| u.user_principal_name == upn)
+            .must("the admitted team's user was created");
+        assert_eq!(
+            user.licenses.len(),
+            1,
+            "{upn} is licensed by the platform's policy"
+        );
+    }
+
+    // Without the Namespace document, team-marketing carries no label the domain admits.
+    let platform = example("namespaces/10-platform.yaml");
+    let team = example("namespaces/20-team-marketing.yaml");
+    let out = cli(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            platform.to_str().must("utf-8 path"),
+            "-f",
+            team.to_str().must("utf-8 path"),
+            "--simulate",
+            "--sim-reset",
+            "--sim-state",
+            state_arg,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
+    let blocked: Vec<&serde_json::Value> = view["findings"]
+        .as_array()
+        .must("findings")
+        .iter()
+        .filter(|f| f["reason"] == "ReferenceNotPermitted")
+        .collect();
+    assert_eq!(blocked.len(), 1, "{view}");
+    assert!(
+        blocked[0]["message"].as_str().is_some_and(|m| m.contains(
+            "FederatedDomain platform/contoso-com does not admit AppAssignments from namespace team-marketing"
+        )),
+        "{view}"
+    );
+    assert!(
+        view["actions"].as_array().is_some_and(Vec::is_empty),
+        "{view}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_reads_a_tenants_secret_only_in_the_tenants_namespace() {
+    let dir = scratch("cli-secret-namespace");
+    let tenant = std::fs::read_to_string(quickstart().join("00-tenant.yaml")).must("quickstart");
+    // The Secret lives in prod; the Tenant has no namespace and takes the one of -n.
+    let split = tenant.replacen(
+        "  name: contoso-graph-credentials\n",
+        "  name: contoso-graph-credentials\n  namespace: prod\n",
+        1,
+    );
+    assert_ne!(split, tenant, "the quickstart names its Secret");
+    let file = dir.join("tenant.yaml");
+    std::fs::write(&file, split).must("write");
+    let file = file.to_str().must("utf-8 path");
+    let state = dir.join("state.json");
+    let state_arg = state.to_str().must("utf-8 path");
+    let plan = |namespace: &str| {
+        cli(
+            &dir,
+            &[
+                "plan",
+                "-f",
+                file,
+                "-n",
+                namespace,
+                "--simulate",
+                "--sim-state",
+                state_arg,
+            ],
+        )
+    };
+    let out = plan("dev");
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("Tenant dev/contoso")
+            && output.contains("not among the manifests of namespace \"dev\""),
+        "{output}"
+    );
+    assert!(!output.contains(DEMO_SECRET), "{output}");
+    let out = plan("prod");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A `tracing` writer into a shared buffer.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

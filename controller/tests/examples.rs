@@ -20,6 +20,22 @@ fn quickstart_and_tenant_examples_are_valid() {
     assert_eq!(loaded.secrets.len(), 2);
 }
 
+#[test]
+fn the_namespaces_example_is_valid_and_spans_namespaces() {
+    let loaded =
+        manifest::load(&[examples().join("namespaces")]).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(loaded.namespaces.len(), 2);
+    assert_eq!(loaded.tenants.len(), 1);
+    assert_eq!(loaded.domains.len(), 1);
+    assert_eq!(loaded.policies.len(), 1);
+    assert_eq!(loaded.secrets.len(), 1);
+    let [a] = loaded.assignments.as_slice() else {
+        panic!("one AppAssignment")
+    };
+    assert_eq!(a.metadata.namespace.as_deref(), Some("team-marketing"));
+    assert_eq!(a.spec.domain_ref.namespace.as_deref(), Some("platform"));
+}
+
 fn expectation(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
