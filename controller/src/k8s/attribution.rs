@@ -20,7 +20,13 @@ pub fn by_object<'r>(
     results: &'r [(Action, Outcome)],
 ) -> BTreeMap<ObjectKey, Vec<&'r (Action, Outcome)>> {
     let mut by_upn: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, a) in desired.assignments.iter().enumerate() {
+    // An AppAssignment its domain does not admit is served by no action, whatever it lists.
+    for (i, a) in desired
+        .assignments
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.not_permitted.is_none())
+    {
         for u in &a.spec.users {
             by_upn
                 .entry(u.user_principal_name.to_ascii_lowercase())

@@ -39,6 +39,9 @@ const WATCHED_KINDS: usize = 6;
 pub struct RunOptions {
     /// Watch one namespace only; all when `None`.
     pub namespace: Option<String>,
+    /// Reconcile only the Tenants matching this label selector (e.g. `shard=a`); the other
+    /// kinds are watched in full. All Tenants when `None`.
+    pub tenant_selector: Option<String>,
     /// Serve `/metrics` here.
     pub metrics_addr: Option<SocketAddr>,
     /// Serve `/healthz` and `/readyz` here.
@@ -61,6 +64,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             namespace: None,
+            tenant_selector: None,
             metrics_addr: None,
             health_addr: None,
             concurrency: 4,
@@ -268,10 +272,10 @@ async fn run_while_leader(
     // Namespaces are cluster-scoped: watched (for their labels) only when every namespace is.
     let watched = WATCHED_KINDS + usize::from(ns.is_none());
     let tenant_ar = api_resource::<Tenant>();
-    let kind_stream = |ar: ApiResource| {
+    let kind_stream = |ar: ApiResource, wc: watcher::Config| {
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();
-        let events = watcher(dynamic_api(client, ns, &ar), wc.clone())
+        let events = watcher(dynamic_api(client, ns, &ar), wc)
             .default_backoff()
             .reflect(writer);
         (
@@ -279,10 +283,15 @@ async fn run_while_leader(
             changes(events, false, listed.clone(), readiness.clone(), watched),
         )
     };
-    let (tenants, tenant_changes) = kind_stream(tenant_ar.clone());
-    let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>());
-    let (assignments, assignment_changes) = kind_stream(api_resource::<AppAssignment>());
-    let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>());
+    let tenant_wc = match &options.tenant_selector {
+        Some(selector) => wc.clone().labels(selector),
+        None => wc.clone(),
+    };
+    let (tenants, tenant_changes) = kind_stream(tenant_ar.clone(), tenant_wc);
+    let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>(), wc.clone());
+    let (assignments, assignment_changes) =
+        kind_stream(api_resource::<AppAssignment>(), wc.clone());
+    let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>(), wc.clone());
     let secret_changes = changes(
         watcher(
             typed_api::<PartialObjectMeta<Secret>>(client, ns),

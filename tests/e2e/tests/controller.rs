@@ -769,3 +769,98 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() -> Result<(
     second.stop().await?;
     h.finish().await
 }
+
+#[tokio::test]
+async fn an_assignment_of_another_namespace_is_admitted_by_selector_and_refused_otherwise()
+-> Result<()> {
+    let mut h = Harness::without_controller("ctl-platform", Fixture::demo()).await?;
+    let admitted = o365_e2e::TestNamespace::new(&h.client, "ctl-team-ok").await?;
+    let refused = o365_e2e::TestNamespace::new(&h.client, "ctl-team-no").await?;
+    let platform = h.ns.name().to_owned();
+    // The cluster administrators label the namespaces the platform's domain admits.
+    kubectl_ok([
+        "label",
+        "namespace",
+        admitted.name(),
+        &format!("o365.example.com/tenant={platform}"),
+    ])?;
+    h.tenant(json!({})).await?;
+    // Other tests' Tenants share the API server: this controller reconciles only this one.
+    let shard = format!("o365-e2e-shard={platform}");
+    kubectl_ok(["label", "-n", &platform, "o365tenant", "contoso", &shard])?;
+    h.managed_domain(json!({
+        "allowedAssignments": {"namespaces": {
+            "from": "Selector",
+            "selector": {"matchLabels": {"o365.example.com/tenant": platform}},
+        }},
+    }))
+    .await?;
+    let assignment = |ns: &o365_e2e::TestNamespace, upn: &str| {
+        let api = ns.api::<AppAssignment>();
+        let obj = json!({
+            "apiVersion": "o365-controller.io/v1alpha1",
+            "kind": "AppAssignment",
+            "metadata": {"name": "team"},
+            "spec": {
+                "domainRef": {"name": "contoso-com", "namespace": platform},
+                "users": [user(upn)],
+            },
+        });
+        async move {
+            api.patch(
+                "team",
+                &PatchParams::apply("o365-e2e").force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+            .context("applying an AppAssignment")
+        }
+    };
+    assignment(&admitted, &format!("welcome@{DOMAIN}")).await?;
+    assignment(&refused, &format!("intruder@{DOMAIN}")).await?;
+    h.controller =
+        Some(support::InProcessController::start_all_namespaces(h.client.clone(), &shard).await?);
+    wait_for(
+        &admitted.api::<AppAssignment>(),
+        "team",
+        DEFAULT_TIMEOUT,
+        has_condition(READY, "True", None),
+    )
+    .await
+    .context("the admitted AppAssignment never became Ready")?;
+    ensure!(
+        h.sim.user(&format!("welcome@{DOMAIN}")).is_some(),
+        "the admitted team's user was not created"
+    );
+    let blocked = wait_for(
+        &refused.api::<AppAssignment>(),
+        "team",
+        DEFAULT_TIMEOUT,
+        has_condition("Blocked", "True", Some("ReferenceNotPermitted")),
+    )
+    .await
+    .context("the refused AppAssignment was never Blocked with ReferenceNotPermitted")?;
+    let message = condition_field(&blocked, "Blocked", "message").unwrap_or_default();
+    ensure!(
+        message.contains(&format!(
+            "FederatedDomain {platform}/contoso-com does not admit AppAssignments from namespace {}",
+            refused.name()
+        )),
+        "{message}"
+    );
+    ensure!(
+        h.sim.user(&format!("intruder@{DOMAIN}")).is_none(),
+        "a user of a namespace the domain does not admit was created"
+    );
+    // Labelling the refused namespace admits it: the Namespace is watched.
+    kubectl_ok([
+        "label",
+        "namespace",
+        refused.name(),
+        &format!("o365.example.com/tenant={platform}"),
+    ])?;
+    wait_user(&h, &format!("intruder@{DOMAIN}"), DEFAULT_TIMEOUT).await?;
+    admitted.delete().await?;
+    refused.delete().await?;
+    h.finish().await
+}

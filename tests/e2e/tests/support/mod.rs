@@ -56,10 +56,29 @@ impl InProcessController {
         namespace: &str,
         lease_namespace: Option<&str>,
     ) -> Result<InProcessController> {
+        Self::start_scoped(client, Some(namespace), None, lease_namespace).await
+    }
+
+    /// Watching every namespace (so references may cross them) and reconciling only the
+    /// Tenants labelled `tenant_selector` (other tests' Tenants share the API server).
+    pub async fn start_all_namespaces(
+        client: Client,
+        tenant_selector: &str,
+    ) -> Result<InProcessController> {
+        Self::start_scoped(client, None, Some(tenant_selector), None).await
+    }
+
+    async fn start_scoped(
+        client: Client,
+        namespace: Option<&str>,
+        tenant_selector: Option<&str>,
+        lease_namespace: Option<&str>,
+    ) -> Result<InProcessController> {
         let metrics_addr = free_local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let options = RunOptions {
-            namespace: Some(namespace.to_owned()),
+            namespace: namespace.map(str::to_owned),
+            tenant_selector: tenant_selector.map(str::to_owned),
             metrics_addr: Some(metrics_addr),
             health_addr: None,
             concurrency: 2,
