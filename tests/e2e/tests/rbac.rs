@@ -182,7 +182,7 @@ impl ControllerProcess {
     fn tail(&self) -> String {
         let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        lines[lines.len().saturating_sub(15)..].join("\n")
     }
 }
 
