@@ -1,7 +1,7 @@
 //! Wiring of the controller: watches (with reflector stores) of the four kinds, of Secret
-//! and ConfigMap metadata and of Namespace metadata (for `allowedAssignments` selectors), one
-//! kube-runtime `Controller` over Tenants, leader election, the metrics and probe servers, and
-//! shutdown.
+//! and ConfigMap metadata (in the served namespaces only) and of Namespace metadata (for
+//! `allowedAssignments` selectors), one kube-runtime `Controller` over Tenants, leader
+//! election, the metrics and probe servers, and shutdown.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -28,11 +28,13 @@ use super::mappers;
 use super::metrics::{self, Metrics};
 use super::objects::{Stores, api_resource};
 use super::reconcile::{error_policy, reconcile};
+use super::served::ServedNamespaces;
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 
-/// The kinds whose first list makes the controller ready (Namespaces, watched only when all
-/// namespaces are, come on top).
-const WATCHED_KINDS: usize = 6;
+/// The watches of the four kinds; with one Secret and one ConfigMap watch per served scope
+/// (and the Namespace watch when every namespace is watched), their first lists make the
+/// controller ready.
+const WATCHED_KINDS: usize = 4;
 
 /// How `run_controller` runs.
 #[derive(Debug, Clone)]
@@ -42,6 +44,9 @@ pub struct RunOptions {
     /// Reconcile only the Tenants matching this label selector (e.g. `shard=a`); the other
     /// kinds are watched in full. All Tenants when `None`.
     pub tenant_selector: Option<String>,
+    /// Read Secrets and ConfigMaps only in these namespaces; Tenants elsewhere are Blocked
+    /// (`NamespaceNotServed`). Empty: `namespace` when set, else all namespaces.
+    pub tenant_namespaces: Vec<String>,
     /// Serve `/metrics` here.
     pub metrics_addr: Option<SocketAddr>,
     /// Serve `/healthz` and `/readyz` here.
@@ -65,6 +70,7 @@ impl Default for RunOptions {
         Self {
             namespace: None,
             tenant_selector: None,
+            tenant_namespaces: Vec::new(),
             metrics_addr: None,
             health_addr: None,
             concurrency: 4,
@@ -115,13 +121,14 @@ fn trigger_fingerprint<K: Resource>(obj: &K, by_version: bool) -> u64 {
 }
 
 /// Turns watcher events into the objects whose change matters (deletions always do), and
-/// counts the first completed list of the kind towards readiness.
+/// counts the first completed list of the watch towards readiness (ready once `expected`
+/// watches have listed).
 fn changes<K, S>(
     events: S,
     by_version: bool,
     listed: Arc<AtomicUsize>,
+    expected: usize,
     readiness: Readiness,
-    watched: usize,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource + Clone + Send + 'static,
@@ -149,7 +156,7 @@ where
                 watcher::Event::InitDone => {
                     if !counted {
                         counted = true;
-                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= watched {
+                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= expected {
                             readiness.set(true);
                         }
                     }
@@ -267,10 +274,13 @@ async fn run_while_leader(
     stop_rx: watch::Receiver<bool>,
 ) {
     let ns = options.namespace.as_deref();
+    let served = ServedNamespaces::new(ns, &options.tenant_namespaces);
+    let scopes = served.watch_scopes();
+    tracing::info!(namespaces = %served, "reading Secrets and ConfigMaps");
     let wc = watcher::Config::default();
     let listed = Arc::new(AtomicUsize::new(0));
     // Namespaces are cluster-scoped: watched (for their labels) only when every namespace is.
-    let watched = WATCHED_KINDS + usize::from(ns.is_none());
+    let expected = WATCHED_KINDS + 2 * scopes.len() + usize::from(ns.is_none());
     let tenant_ar = api_resource::<Tenant>();
     let kind_stream = |ar: ApiResource, wc: watcher::Config| {
         let writer = Writer::new(ar.clone());
@@ -280,7 +290,7 @@ async fn run_while_leader(
             .reflect(writer);
         (
             reader,
-            changes(events, false, listed.clone(), readiness.clone(), watched),
+            changes(events, false, listed.clone(), expected, readiness.clone()),
         )
     };
     let tenant_wc = match &options.tenant_selector {
@@ -292,28 +302,36 @@ async fn run_while_leader(
     let (assignments, assignment_changes) =
         kind_stream(api_resource::<AppAssignment>(), wc.clone());
     let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>(), wc.clone());
-    let secret_changes = changes(
-        watcher(
-            typed_api::<PartialObjectMeta<Secret>>(client, ns),
-            wc.clone(),
+    // Secret and ConfigMap metadata: one watch per served namespace (RBAC grants them there
+    // only), or one cluster-wide watch when every namespace is served.
+    let secret_changes = futures::stream::select_all(scopes.iter().map(|scope| {
+        changes(
+            watcher(
+                typed_api::<PartialObjectMeta<Secret>>(client, scope.as_deref()),
+                wc.clone(),
+            )
+            .default_backoff(),
+            true,
+            listed.clone(),
+            expected,
+            readiness.clone(),
         )
-        .default_backoff(),
-        true,
-        listed.clone(),
-        readiness.clone(),
-        watched,
-    );
-    let config_map_changes = changes(
-        watcher(
-            typed_api::<PartialObjectMeta<ConfigMap>>(client, ns),
-            wc.clone(),
+        .boxed()
+    }));
+    let config_map_changes = futures::stream::select_all(scopes.iter().map(|scope| {
+        changes(
+            watcher(
+                typed_api::<PartialObjectMeta<ConfigMap>>(client, scope.as_deref()),
+                wc.clone(),
+            )
+            .default_backoff(),
+            true,
+            listed.clone(),
+            expected,
+            readiness.clone(),
         )
-        .default_backoff(),
-        true,
-        listed.clone(),
-        readiness.clone(),
-        watched,
-    );
+        .boxed()
+    }));
     let namespace_writer = Writer::<PartialObjectMeta<Namespace>>::new(());
     let namespaces = namespace_writer.as_reader();
     let namespace_changes = match ns {
@@ -327,8 +345,8 @@ async fn run_while_leader(
             .reflect(namespace_writer),
             false,
             listed.clone(),
+            expected,
             readiness.clone(),
-            watched,
         )
         .boxed(),
     };
@@ -343,14 +361,17 @@ async fn run_while_leader(
         controller: "o365-controller".into(),
         instance: Some(options.identity.clone()),
     };
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        stores.clone(),
-        Recorder::new(client.clone(), reporter),
-        metrics,
-        leadership.clone(),
-        options.settings.clone(),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            stores.clone(),
+            Recorder::new(client.clone(), reporter),
+            metrics,
+            leadership.clone(),
+            options.settings.clone(),
+        )
+        .serving(served),
+    );
     let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
     let (s2, s3, s4, s5) = (stores.clone(), stores.clone(), stores.clone(), stores);
     let (t1, t2, t3, t4, t5, t6) = (
