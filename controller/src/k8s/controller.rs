@@ -297,7 +297,12 @@ async fn run_while_leader(
         Some(selector) => wc.clone().labels(selector),
         None => wc.clone(),
     };
-    let (tenants, tenant_changes) = kind_stream(tenant_ar.clone(), tenant_wc);
+    let (tenants, tenant_changes) = kind_stream(tenant_ar.clone(), tenant_wc.clone());
+    // A second watch of Tenants, only to wake the other Tenants with the same tenantId when one
+    // appears, changes or goes away (they are Blocked while there are duplicates).
+    let tenant_siblings = watcher(dynamic_api(client, ns, &tenant_ar), tenant_wc)
+        .default_backoff()
+        .touched_objects();
     let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>(), wc.clone());
     let (assignments, assignment_changes) =
         kind_stream(api_resource::<AppAssignment>(), wc.clone());
@@ -373,16 +378,27 @@ async fn run_while_leader(
         .serving(served),
     );
     let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
-    let (s2, s3, s4, s5) = (stores.clone(), stores.clone(), stores.clone(), stores);
-    let (t1, t2, t3, t4, t5, t6) = (
-        tenant_ar.clone(),
+    let (s2, s3, s4, s5, s6) = (
+        stores.clone(),
+        stores.clone(),
+        stores.clone(),
+        stores.clone(),
+        stores,
+    );
+    let (t1, t2, t3, t4, t5) = (
         tenant_ar.clone(),
         tenant_ar.clone(),
         tenant_ar.clone(),
         tenant_ar.clone(),
         tenant_ar.clone(),
     );
-    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar)
+    let (t6, t7) = (tenant_ar.clone(), tenant_ar.clone());
+    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar.clone())
+        .watches_stream_with(
+            tenant_siblings,
+            move |t| mappers::same_tenant_id(&t, &s5.tenants, &t6),
+            tenant_ar,
+        )
         .watches_stream_with(
             domain_changes,
             move |d| mappers::by_tenant_ref(&d, &t1),
@@ -413,7 +429,7 @@ async fn run_while_leader(
             },
         )
         .watches_stream(namespace_changes, move |n: PartialObjectMeta<Namespace>| {
-            mappers::namespace_to_tenants(&n.name_any(), &s5, &t6)
+            mappers::namespace_to_tenants(&n.name_any(), &s6, &t7)
         })
         .with_config(
             ControllerConfig::default()

@@ -65,7 +65,7 @@ pub fn desired_from_manifests(
     overrides: &Overrides,
 ) -> DesiredTenant {
     let namespaces = namespace_labels(manifests);
-    desired_tenant(
+    let mut desired = desired_tenant(
         tenant,
         Objects {
             domains: &manifests.domains,
@@ -75,7 +75,9 @@ pub fn desired_from_manifests(
         },
         &ManifestKeys(&manifests.secrets),
         overrides,
-    )
+    );
+    desired.same_tenant = super::same_tenant(tenant, &manifests.tenants);
+    desired
 }
 
 /// Objects that no Tenant plans, because their reference names nothing in their namespace
