@@ -23,6 +23,9 @@ pub struct FaultPlan {
     pub rules: Vec<FaultRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expiry: Option<TokenExpiry>,
+    /// Replication lag (see [`crate::ReplicationLag`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag: Option<crate::ReplicationLag>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +39,12 @@ pub enum FaultKind {
     Latency,
     /// Answer 429 with `Retry-After: retryAfterSeconds`.
     Throttle,
+    /// Serve the request (a write takes effect), then answer `status` (default 500) instead of
+    /// its response: "500, but the state changed" (notes §2.4.5).
+    ApplyThenError,
+    /// Serve the request (a write takes effect), then close the connection without a
+    /// response: the response is lost.
+    ApplyThenReset,
 }
 
 /// One rule: which requests, what fault, how often, when.
@@ -112,6 +121,23 @@ pub enum FaultAction {
     Throttle {
         retry_after: u64,
     },
+    /// Serve the request, then answer this status instead.
+    ApplyThenError {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// Serve the request, then drop the connection.
+    ApplyThenReset,
+}
+
+impl FaultAction {
+    /// True for the kinds that serve the request before failing it.
+    pub fn applies_first(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::ApplyThenError { .. } | FaultAction::ApplyThenReset
+        )
+    }
 }
 
 /// The decision for one request: total added latency and at most one terminal action.
@@ -205,6 +231,15 @@ impl FaultEngine {
                     decision.action = Some(FaultAction::Throttle {
                         retry_after: rule.retry_after_seconds.unwrap_or(1),
                     });
+                }
+                FaultKind::ApplyThenError if decision.action.is_none() => {
+                    decision.action = Some(FaultAction::ApplyThenError {
+                        status: rule.status.unwrap_or(500),
+                        retry_after: rule.retry_after_seconds,
+                    });
+                }
+                FaultKind::ApplyThenReset if decision.action.is_none() => {
+                    decision.action = Some(FaultAction::ApplyThenReset);
                 }
                 _ => {}
             }

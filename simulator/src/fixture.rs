@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
+use crate::lag::ReplicationLag;
 use crate::model::{App, DirectoryRole, Domain, Sku, Tenant, User};
 
 /// A whole tenant: the state the simulator starts from, and what [`crate::Simulator::export_fixture`]
@@ -28,6 +29,9 @@ pub struct Fixture {
     /// Global Administrator always is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directory_roles: Vec<DirectoryRole>,
+    /// Replication lag for this tenant (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag: Option<ReplicationLag>,
 }
 
 const DEMO_YAML: &str = include_str!("../fixtures/demo.yaml");

@@ -2,6 +2,7 @@
 //! SKUs, roles, apps, and the change log that delta queries read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -46,7 +47,15 @@ pub struct TenantState {
     pub user_versions: HashMap<String, UserVersions>,
     /// Removals in version order: (version, id, reason).
     pub removals: Vec<(u64, String, RemovalReason)>,
+    /// When each soft-deleted user was deleted: its age at start (a fixture's
+    /// `deletedDateTime`, unscaled) and the instant from which scaled time counts.
+    deleted_clock: HashMap<String, (Duration, Instant)>,
+    /// The fixture's replication lag setting (kept for export).
+    replication_lag: Option<crate::ReplicationLag>,
 }
+
+/// How long a soft-deleted user stays restorable (user-delete.md: "within 30 days").
+pub const SOFT_DELETE_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl TenantState {
     pub fn from_fixture(fixture: Fixture) -> Result<TenantState, SimError> {
@@ -58,6 +67,7 @@ impl TenantState {
             mut skus,
             apps,
             directory_roles,
+            replication_lag,
         } = fixture;
         if !util::is_guid(&tenant.id) {
             return Err(SimError::Fixture(format!(
@@ -126,6 +136,8 @@ impl TenantState {
             version: 0,
             user_versions: HashMap::new(),
             removals: Vec::new(),
+            deleted_clock: HashMap::new(),
+            replication_lag,
         };
         for role in directory_roles {
             state.activate_role(role)?;
@@ -153,6 +165,14 @@ impl TenantState {
                 user.deleted_date_time = Some(util::now_rfc3339());
             }
             let user = state.normalize_user(user)?;
+            let age = user
+                .deleted_date_time
+                .as_deref()
+                .and_then(util::age_of)
+                .unwrap_or_default();
+            state
+                .deleted_clock
+                .insert(user.id.clone(), (age, Instant::now()));
             state.deleted.insert(user.id.clone(), user);
         }
         Ok(state)
@@ -270,6 +290,7 @@ impl TenantState {
             skus: self.skus.clone(),
             apps: self.apps.clone(),
             directory_roles: self.roles.clone(),
+            replication_lag: self.replication_lag.clone(),
         }
     }
 
@@ -419,12 +440,33 @@ impl TenantState {
         self.removals
             .push((v, id.to_string(), RemovalReason::Changed));
         self.user_versions.remove(id);
+        self.deleted_clock
+            .insert(id.to_string(), (Duration::ZERO, Instant::now()));
         self.deleted.insert(id.to_string(), user);
         true
     }
 
+    /// Permanently deletes soft-deleted users older than 30 days. Time since start runs
+    /// `time_scale` times faster; a fixture user's age at start counts unscaled.
+    pub fn purge_expired(&mut self, time_scale: f64, now: Instant) {
+        let scale = if time_scale > 0.0 { time_scale } else { 1.0 };
+        let expired: Vec<String> = self
+            .deleted_clock
+            .iter()
+            .filter(|(_, (age, since))| {
+                let run = now.saturating_duration_since(*since).as_secs_f64() * scale;
+                age.as_secs_f64() + run >= SOFT_DELETE_RETENTION.as_secs_f64()
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.hard_delete_user(&id);
+        }
+    }
+
     /// Permanently deletes a soft-deleted user.
     pub fn hard_delete_user(&mut self, id: &str) -> bool {
+        self.deleted_clock.remove(id);
         if self.deleted.remove(id).is_none() {
             return false;
         }
@@ -445,6 +487,7 @@ impl TenantState {
         let Some(mut user) = self.deleted.remove(id) else {
             return Ok(None);
         };
+        self.deleted_clock.remove(id);
         user.deleted_date_time = None;
         self.insert_user(user.clone());
         Ok(Some(user))

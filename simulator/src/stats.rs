@@ -23,6 +23,9 @@ pub struct Stats {
     pub faults: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
+    /// Requests answered as a lagging replica would (404s, objects left out of lists), since
+    /// start (not reset by `reset_stats`).
+    pub replication_lag_misses: u64,
 }
 
 impl Stats {

@@ -70,6 +70,8 @@ pub struct GraphResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// The body is a `Value::String` sent as `text/plain` (e.g. `/users/$count`).
+    pub plain_text: bool,
 }
 
 impl GraphResponse {
@@ -78,6 +80,7 @@ impl GraphResponse {
             status: 200,
             headers: Vec::new(),
             body: Some(body),
+            plain_text: false,
         }
     }
 
@@ -86,6 +89,17 @@ impl GraphResponse {
             status: 201,
             headers: Vec::new(),
             body: Some(body),
+            plain_text: false,
+        }
+    }
+
+    /// A `text/plain` body (`/users/$count`).
+    pub fn text(text: String) -> Self {
+        GraphResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: Some(Value::String(text)),
+            plain_text: true,
         }
     }
 
@@ -94,6 +108,7 @@ impl GraphResponse {
             status: 204,
             headers: Vec::new(),
             body: None,
+            plain_text: false,
         }
     }
 }
@@ -105,6 +120,7 @@ pub fn error_response(e: &GraphError, ctx: &Ctx) -> GraphResponse {
         status: e.status,
         headers: e.headers.clone(),
         body: Some(e.body(&ctx.request_id, &ctx.client_request_id)),
+        plain_text: false,
     };
     decorate_429(&mut resp);
     resp
@@ -160,6 +176,7 @@ pub fn context(sh: &Shared, fragment: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Route {
     Users,
+    UsersCount,
     UsersDelta,
     User(String),
     UserAssignLicense(String),
@@ -204,6 +221,7 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
     let own = |x: &str| x.to_string();
     let r = match s.as_slice() {
         ["users"] => (Route::Users, "/users"),
+        ["users", "$count"] => (Route::UsersCount, "/users/$count"),
         ["users", "delta" | "delta()" | "microsoft.graph.delta()"] => {
             (Route::UsersDelta, "/users/delta")
         }
@@ -289,6 +307,7 @@ pub fn template(_method: &str, path: &str) -> String {
 
 /// Routes, throttles, executes and counts one Graph request.
 pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
+    crate::lock(&sh.state).purge_expired(sh.config.time_scale, Instant::now());
     let (route, template) = match match_route(&req.path) {
         Ok(r) => r,
         Err(e) => {
@@ -305,7 +324,7 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
         let verdict =
             crate::lock(&sh.throttle).admit(&req.app_id, &tenant_id, users, cost, Instant::now());
         if let Err(t) = verdict {
-            let header = throttle::retry_after_header(t.retry_after, sh.config.time_scale);
+            let header = throttle::retry_after_header(t.retry_after);
             let e = throttled_response(&header, &t.scope, t.information)
                 .err()
                 .unwrap_or_else(|| GraphError::new(429, "TooManyRequests", ""));
@@ -317,7 +336,10 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
     if throttle::is_write(&req.method) {
         crate::lock(&sh.stats).writes += 1;
     }
-    let result = execute(sh, req, route);
+    let result = match lagging(sh, req, &route) {
+        Some(e) => Err(e),
+        None => execute(sh, req, route),
+    };
     let mut resp = result.unwrap_or_else(|e| error_response(&e, ctx));
     if resp.status < 400 {
         resp.headers
@@ -327,11 +349,26 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
     resp
 }
 
+/// Replication lag: a read, patch or assignLicense of a just-created object may land on a
+/// replica that has not seen it yet → the directory's 404.
+fn lagging(sh: &Shared, req: &GraphRequest, route: &Route) -> Option<GraphError> {
+    sh.lag.as_ref()?;
+    let id = match (route, req.method.as_str()) {
+        (Route::User(id), "GET" | "PATCH")
+        | (Route::UserAssignLicense(id), "POST")
+        | (Route::UserLicenseDetails(id), "GET") => id,
+        _ => return None,
+    };
+    let uid = crate::lock(&sh.state).user_id(id)?;
+    sh.lag_misses(&uid).then(|| GraphError::not_found(id))
+}
+
 fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
     let m = req.method.as_str();
     match (route, m) {
         (Route::Users, "GET") => users::list(sh, req),
         (Route::Users, "POST") => users::create(sh, req),
+        (Route::UsersCount, "GET") => users::count(sh, req),
         (Route::UsersDelta, "GET") => delta::users_delta(sh, req),
         (Route::User(id), "GET") => users::get(sh, req, &id),
         (Route::User(id), "PATCH") => users::update(sh, req, &id),
