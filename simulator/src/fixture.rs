@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
 use crate::lag::ReplicationLag;
-use crate::model::{App, DirectoryRole, Domain, Sku, Tenant, User};
+use crate::model::{App, DirectoryRole, Domain, Group, Sku, Tenant, User};
 
 /// A whole tenant: the state the simulator starts from, and what [`crate::Simulator::export_fixture`]
 /// returns. camelCase YAML or JSON.
@@ -29,6 +29,9 @@ pub struct Fixture {
     /// Global Administrator always is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directory_roles: Vec<DirectoryRole>,
+    /// Security groups (members by UPN or id; licences processed at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
     /// Replication lag for this tenant (off when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_lag: Option<ReplicationLag>,

@@ -37,7 +37,7 @@ pub use faults::{FaultKind, FaultPlan, FaultRule, TokenExpiry};
 pub use fixture::Fixture;
 pub use lag::ReplicationLag;
 pub use model::{
-    App, DirectoryRole, Domain, FederatedCredential, Federation, GroupLicense, License,
+    App, DirectoryRole, Domain, FederatedCredential, Federation, Group, GroupLicense, License,
     ServicePlan, SigningCertificateUpdateStatus, Sku, Tenant, User,
 };
 pub use stats::{RequestKey, Stats};
@@ -62,6 +62,9 @@ pub struct SimConfig {
     pub delta_token_lifetime: Duration,
     /// Replication lag (off when `None`). Overrides the fault plan's and the fixture's.
     pub replication_lag: Option<ReplicationLag>,
+    /// How long group licence processing takes after a group's licences or members change
+    /// (divided by the time scale).
+    pub group_license_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -75,6 +78,7 @@ impl Default for SimConfig {
             token_lifetime: Duration::from_secs(3599),
             delta_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             replication_lag: None,
+            group_license_delay: Duration::from_secs(3),
         }
     }
 }
@@ -219,13 +223,35 @@ impl Simulator {
         lock(&self.shared.state).to_fixture()
     }
 
+    /// The state after due group licence processing ran.
+    fn current(&self) -> MutexGuard<'_, TenantState> {
+        let mut st = lock(&self.shared.state);
+        st.process_due(std::time::Instant::now());
+        st
+    }
+
     /// A user by id or UPN (case-insensitive).
     pub fn user(&self, upn_or_id: &str) -> Option<User> {
-        lock(&self.shared.state).user(upn_or_id).cloned()
+        self.current().user(upn_or_id).cloned()
     }
 
     pub fn users(&self) -> Vec<User> {
-        lock(&self.shared.state).users.values().cloned().collect()
+        self.current().users.values().cloned().collect()
+    }
+
+    /// A group by id.
+    pub fn group(&self, id: &str) -> Option<Group> {
+        self.current().groups.get(&id.to_ascii_lowercase()).cloned()
+    }
+
+    pub fn groups(&self) -> Vec<Group> {
+        self.current().groups.values().cloned().collect()
+    }
+
+    /// True while a group's licence processing is queued.
+    pub fn group_license_processing_pending(&self, id: &str) -> bool {
+        self.current()
+            .group_processing_pending(&id.to_ascii_lowercase())
     }
 
     /// Soft-deleted users.
@@ -314,7 +340,7 @@ impl Simulator {
 
     /// Seats in use for a SKU (by id or part number).
     pub fn consumed_units(&self, sku: &str) -> Option<i32> {
-        let st = lock(&self.shared.state);
+        let st = self.current();
         let id = st.sku(sku)?.sku_id.clone();
         Some(st.consumed_units(&id))
     }

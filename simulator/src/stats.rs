@@ -15,7 +15,8 @@ pub struct RequestKey {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub requests: BTreeMap<RequestKey, u64>,
-    /// Write requests admitted by the throttle (POST/PATCH/PUT/DELETE on Graph).
+    /// Writes admitted by the throttle (POST/PATCH/PUT/DELETE on Graph; a PATCH/POST binding N
+    /// group members counts N).
     pub writes: u64,
     /// Responses with status 429 (throttling and forced throttle faults).
     pub throttled: u64,

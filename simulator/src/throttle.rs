@@ -33,6 +33,7 @@ pub fn cost(method: &str, template: &str, query: &Query) -> Cost {
         "/users" | "/users/{id}" | "/users/delta" => 2,
         "/subscribedSkus" | "/subscribedSkus/{id}" => 3,
         "/users/{id}/licenseDetails" => 2,
+        "/groups/{id}/members" => 3,
         _ => 1,
     };
     let mut c = base;

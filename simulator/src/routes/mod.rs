@@ -4,6 +4,7 @@
 pub mod batch;
 mod delta;
 mod domains;
+mod groups;
 mod licenses;
 mod roles;
 mod users;
@@ -195,6 +196,13 @@ pub enum Route {
     DeletedItem(String),
     DeletedItemRestore(String),
     Organization,
+    Groups,
+    Group(String),
+    GroupMembers(String),
+    GroupMembersRef(String),
+    GroupMemberRef(String, String),
+    GroupAssignLicense(String),
+    GroupMembersWithLicenseErrors(String),
     Batch,
 }
 
@@ -280,6 +288,28 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
             "/directory/deletedItems/{id}/restore",
         ),
         ["organization"] => (Route::Organization, "/organization"),
+        ["groups"] => (Route::Groups, "/groups"),
+        ["groups", id] => (Route::Group(own(id)), "/groups/{id}"),
+        ["groups", id, "members"] => (Route::GroupMembers(own(id)), "/groups/{id}/members"),
+        ["groups", id, "members", "$ref"] => {
+            (Route::GroupMembersRef(own(id)), "/groups/{id}/members/$ref")
+        }
+        ["groups", id, "members", member, "$ref"] => (
+            Route::GroupMemberRef(own(id), own(member)),
+            "/groups/{id}/members/{id}/$ref",
+        ),
+        [
+            "groups",
+            id,
+            "assignLicense" | "microsoft.graph.assignLicense",
+        ] => (
+            Route::GroupAssignLicense(own(id)),
+            "/groups/{id}/assignLicense",
+        ),
+        ["groups", id, "membersWithLicenseErrors"] => (
+            Route::GroupMembersWithLicenseErrors(own(id)),
+            "/groups/{id}/membersWithLicenseErrors",
+        ),
         ["$batch"] => (Route::Batch, "/$batch"),
         _ => {
             let known = [
@@ -289,6 +319,7 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
                 "directoryRoles",
                 "directory",
                 "organization",
+                "groups",
             ];
             let bad = match s.first() {
                 Some(f) if !known.contains(f) => *f,
@@ -307,7 +338,11 @@ pub fn template(_method: &str, path: &str) -> String {
 
 /// Routes, throttles, executes and counts one Graph request.
 pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
-    crate::lock(&sh.state).purge_expired(sh.config.time_scale, Instant::now());
+    {
+        let mut st = crate::lock(&sh.state);
+        st.purge_expired(sh.config.time_scale, Instant::now());
+        st.process_due(Instant::now());
+    }
     let (route, template) = match match_route(&req.path) {
         Ok(r) => r,
         Err(e) => {
@@ -315,7 +350,18 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
             return error_response(&e, ctx);
         }
     };
-    let cost = throttle::cost(&req.method, template, &req.query);
+    let mut cost = throttle::cost(&req.method, template, &req.query);
+    // Each member added through `members@odata.bind` is a write of its own.
+    if let Some(n) = req
+        .body
+        .as_ref()
+        .and_then(|b| b.get("members@odata.bind"))
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .filter(|n| *n > 1)
+    {
+        cost.writes = u32::try_from(n).unwrap_or(u32::MAX);
+    }
     if sh.config.throttling {
         let (tenant_id, users) = {
             let st = crate::lock(&sh.state);
@@ -334,7 +380,7 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
         }
     }
     if throttle::is_write(&req.method) {
-        crate::lock(&sh.stats).writes += 1;
+        crate::lock(&sh.stats).writes += u64::from(cost.writes);
     }
     let result = match lagging(sh, req, &route) {
         Some(e) => Err(e),
@@ -353,14 +399,17 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
 /// replica that has not seen it yet → the directory's 404.
 fn lagging(sh: &Shared, req: &GraphRequest, route: &Route) -> Option<GraphError> {
     sh.lag.as_ref()?;
-    let id = match (route, req.method.as_str()) {
+    let (id, object_id) = match (route, req.method.as_str()) {
         (Route::User(id), "GET" | "PATCH")
         | (Route::UserAssignLicense(id), "POST")
-        | (Route::UserLicenseDetails(id), "GET") => id,
+        | (Route::UserLicenseDetails(id), "GET") => (id, crate::lock(&sh.state).user_id(id)?),
+        (Route::Group(id), "GET" | "PATCH")
+        | (Route::GroupAssignLicense(id), "POST")
+        | (Route::GroupMembersRef(id), "POST")
+        | (Route::GroupMembers(id), "GET") => (id, id.to_ascii_lowercase()),
         _ => return None,
     };
-    let uid = crate::lock(&sh.state).user_id(id)?;
-    sh.lag_misses(&uid).then(|| GraphError::not_found(id))
+    sh.lag_misses(&object_id).then(|| GraphError::not_found(id))
 }
 
 fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
@@ -393,6 +442,20 @@ fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
         (Route::DeletedItem(id), "DELETE") => users::purge_deleted(sh, &id),
         (Route::DeletedItemRestore(id), "POST") => users::restore(sh, &id),
         (Route::Organization, "GET") => roles::organization(sh),
+        (Route::Groups, "GET") => groups::list(sh, req),
+        (Route::Groups, "POST") => groups::create(sh, req),
+        (Route::Group(id), "GET") => groups::get(sh, req, &id),
+        (Route::Group(id), "PATCH") => groups::update(sh, req, &id),
+        (Route::Group(id), "DELETE") => groups::delete(sh, &id),
+        (Route::GroupMembers(id), "GET") => groups::members(sh, &id),
+        (Route::GroupMembersRef(id), "POST") => groups::add_member_ref(sh, req, &id),
+        (Route::GroupMemberRef(id, member), "DELETE") => {
+            groups::remove_member_ref(sh, &id, &member)
+        }
+        (Route::GroupAssignLicense(id), "POST") => groups::assign_license(sh, req, &id),
+        (Route::GroupMembersWithLicenseErrors(id), "GET") => {
+            groups::members_with_license_errors(sh, &id)
+        }
         (Route::Batch, _) => Err(GraphError::bad_request(
             "Nested batch requests are not supported.",
         )),

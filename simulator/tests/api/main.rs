@@ -13,6 +13,7 @@ mod delta;
 mod domains;
 mod faults;
 mod fixture;
+mod groups;
 mod identity;
 mod lag;
 mod licenses;
