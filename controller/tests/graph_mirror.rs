@@ -35,6 +35,7 @@ fn failing(method: &str, path: &str, for_seconds: Option<f64>) -> SimConfig {
                 for_seconds,
                 retry_after_seconds: None,
             }],
+            replication_lag: None,
             token_expiry: None,
         }),
         ..quiet()

@@ -103,7 +103,7 @@ pub fn resolve_authority(
     if lower == "common" || lower == "organizations" {
         return Some(Authority::Alias(lower));
     }
-    if lower == tenant_id.to_ascii_lowercase() || verified_domains.iter().any(|d| *d == lower) {
+    if lower == tenant_id.to_ascii_lowercase() || verified_domains.contains(&lower) {
         return Some(Authority::Tenant(tenant_id.to_string()));
     }
     None
