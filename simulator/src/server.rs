@@ -121,11 +121,21 @@ enum Injected {
     None,
     /// Answer with this instead of serving.
     Respond(Response),
-    /// Serve, then apply this (`applyThenError` / `applyThenReset`).
+    /// Serve, then answer with this status instead (`applyThenError`).
     After(FaultAction),
 }
 
 /// Applies latency and the faults that replace the request.
+
+/// Closes the connection without a response (a reset, or a response lost after serving).
+async fn drop_connection(abort: Option<&ConnAbort>) -> Response {
+    if let Some(a) = abort {
+        a.0.notify_one();
+    }
+    futures::future::pending::<()>().await;
+    Response::default()
+}
+
 async fn inject_faults(
     sh: &Shared,
     method: &str,
@@ -151,7 +161,7 @@ async fn inject_faults(
     let resp = match action {
         FaultAction::Reset => {
             crate::lock(&sh.stats).record(method, template, 0);
-            reset(abort).await;
+            drop_connection(abort).await;
             return Injected::None;
         }
         FaultAction::Error {
@@ -163,42 +173,32 @@ async fn inject_faults(
             "Tenant_Application/ReadWrite/fault-injection",
             "ResourceUnitLimitExceeded",
         ),
-        FaultAction::ApplyThenError { .. } | FaultAction::ApplyThenReset => return Injected::None,
+        FaultAction::ApplyThenError { .. } => return Injected::None,
+        FaultAction::LoseResponse => {
+            ctx.lose_response
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Injected::None;
+        }
     };
     let resp = resp.unwrap_or_else(|e| routes::error_response(&e, ctx));
     crate::lock(&sh.stats).record(method, template, resp.status);
     Injected::Respond(to_http(resp, ctx))
 }
 
-/// Drops the connection (the connection task stops serving it) and never returns.
-async fn reset(abort: Option<&ConnAbort>) {
-    if let Some(a) = abort {
-        a.0.notify_one();
-    }
-    futures::future::pending::<()>().await;
-}
-
-/// Replaces the response of a request that was served: the write took effect, but the
-/// client sees a 5xx or a dropped connection.
-async fn after_serving(action: FaultAction, abort: Option<&ConnAbort>, ctx: &Ctx) -> Response {
-    match action {
+/// Replaces the response of a request that was served (`applyThenError`): the write took
+/// effect, but the client sees a 5xx.
+fn after_serving(action: FaultAction, ctx: &Ctx) -> Response {
+    let (status, retry_after) = match action {
         FaultAction::ApplyThenError {
             status,
             retry_after,
-        } => {
-            let e = routes::fault_error(status, retry_after)
-                .err()
-                .unwrap_or_else(|| GraphError::new(500, "UnknownError", ""));
-            to_http(routes::error_response(&e, ctx), ctx)
-        }
-        _ => {
-            reset(abort).await;
-            to_http(
-                routes::error_response(&GraphError::new(500, "UnknownError", ""), ctx),
-                ctx,
-            )
-        }
-    }
+        } => (status, retry_after),
+        _ => (500, None),
+    };
+    let e = routes::fault_error(status, retry_after)
+        .err()
+        .unwrap_or_else(|| GraphError::new(500, "UnknownError", ""));
+    to_http(routes::error_response(&e, ctx), ctx)
 }
 
 async fn token(
@@ -246,8 +246,11 @@ async fn token_common(
     };
     let (status, body) = crate::auth::token_endpoint(&sh, &tenant, &headers, &body, v1);
     crate::lock(&sh.stats).record("POST", template, status);
+    if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
+        return drop_connection(abort.as_deref()).await;
+    }
     if let Some(a) = after {
-        return after_serving(a, abort.as_deref(), &ctx).await;
+        return after_serving(a, &ctx);
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, axum::Json(body)).into_response();
@@ -350,8 +353,11 @@ async fn metadata(
         (Meta::KeysV1, Some(_)) => (200, identity::jwks(&sh.signing, None)),
     };
     crate::lock(&sh.stats).record("GET", template, status);
+    if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
+        return drop_connection(abort.as_deref()).await;
+    }
     if let Some(a) = after {
-        return after_serving(a, abort.as_deref(), &ctx).await;
+        return after_serving(a, &ctx);
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, axum::Json(body)).into_response();
@@ -420,8 +426,11 @@ async fn graph(
     } else {
         routes::dispatch(&sh, &req, &ctx)
     };
+    if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
+        return drop_connection(abort.as_deref()).await;
+    }
     if let Some(a) = after {
-        return after_serving(a, abort.as_deref(), &ctx).await;
+        return after_serving(a, &ctx);
     }
     to_http(resp, &ctx)
 }

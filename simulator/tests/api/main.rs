@@ -17,6 +17,7 @@ mod groups;
 mod identity;
 mod lag;
 mod licenses;
+mod lost_responses;
 mod strict;
 mod throttling;
 mod tls;

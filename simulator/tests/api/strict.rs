@@ -317,11 +317,11 @@ async fn apply_then_error_answers_500_but_the_user_domain_and_federation_writes_
 }
 
 #[tokio::test]
-async fn apply_then_reset_drops_the_connection_after_the_write() {
+async fn lose_response_drops_the_connection_after_the_write() {
     let env = common::start_with(
         Fixture::demo(),
         faults(
-            "rules:\n  - method: POST\n    path: /v1.0/users\n    fault: applyThenReset\n  - method: PATCH\n    path: /v1.0/users/*\n    fault: applyThenReset\n  - method: DELETE\n    path: /v1.0/domains/*/federationConfiguration/*\n    fault: applyThenReset\n",
+            "rules:\n  - method: POST\n    path: /v1.0/users\n    fault: loseResponse\n  - method: PATCH\n    path: /v1.0/users/*\n    fault: loseResponse\n  - method: DELETE\n    path: /v1.0/domains/*/federationConfiguration/*\n    fault: loseResponse\n",
         ),
     )
     .await;
