@@ -125,8 +125,6 @@ enum Injected {
     After(FaultAction),
 }
 
-/// Applies latency and the faults that replace the request.
-
 /// Closes the connection without a response (a reset, or a response lost after serving).
 async fn drop_connection(abort: Option<&ConnAbort>) -> Response {
     if let Some(a) = abort {
@@ -136,6 +134,8 @@ async fn drop_connection(abort: Option<&ConnAbort>) -> Response {
     Response::default()
 }
 
+/// Applies latency and the faults that replace the request (a `loseResponse` fault sets
+/// `ctx.lose_response`: serve the request, then drop the response).
 async fn inject_faults(
     sh: &Shared,
     method: &str,
