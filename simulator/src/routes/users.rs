@@ -552,7 +552,7 @@ pub fn list_deleted(sh: &Shared, req: &GraphRequest) -> GraphResult {
         None => None,
     };
     let start = match after {
-        Some(id) => std::ops::Bound::Excluded(id),
+        Some(t) => std::ops::Bound::Excluded(t.id),
         None => std::ops::Bound::Unbounded,
     };
     let st = crate::lock(&sh.state);
@@ -571,8 +571,8 @@ pub fn list_deleted(sh: &Shared, req: &GraphRequest) -> GraphResult {
         "@odata.context".into(),
         json!(context(sh, "directory/deletedItems/microsoft.graph.user")),
     );
-    if more && let Some(last) = last {
-        let token = encode_skiptoken(&last);
+    if more && let Some(id) = last {
+        let token = encode_skiptoken(&SkipToken { id, key: None });
         let link = req.query.link(
             &format!("{}/v1.0", sh.base_url),
             path,
