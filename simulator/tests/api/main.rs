@@ -9,12 +9,17 @@
 mod auth;
 mod batch;
 mod common;
+mod deleted_items;
 mod delta;
 mod domains;
 mod faults;
 mod fixture;
+mod groups;
+mod identity;
+mod lag;
 mod licenses;
 mod lost_responses;
+mod strict;
 mod throttling;
 mod tls;
 mod users;
