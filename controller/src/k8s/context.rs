@@ -12,6 +12,7 @@ use super::leader::Leadership;
 use super::metrics::Metrics;
 use super::objects::Stores;
 use crate::graph::{ClientStats, GraphClient, Mirror};
+use crate::resolve::OperatorSettings;
 
 /// Graph state kept between reconciles of one tenant.
 pub struct TenantSession {
@@ -33,6 +34,8 @@ pub struct ReconcileSettings {
     pub max_backoff: Duration,
     /// First wait after a failure.
     pub min_backoff: Duration,
+    /// The operator's endpoint allow-list and workload identity token file (`run` flags).
+    pub operator: OperatorSettings,
 }
 
 impl Default for ReconcileSettings {
@@ -40,6 +43,7 @@ impl Default for ReconcileSettings {
         Self {
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(300),
+            operator: OperatorSettings::default(),
         }
     }
 }
