@@ -25,8 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use engine_support::*;
 use o365_controller::graph::{
-    AllowedEndpoints, Credential, ErrorKind, GraphClient, GraphConfig, HostPort, RetryClass,
-    Secret,
+    AllowedEndpoints, Credential, ErrorKind, GraphClient, GraphConfig, HostPort, RetryClass, Secret,
 };
 use o365_controller::manifest;
 use o365_controller::resolve::{self, OperatorSettings};
@@ -98,7 +97,11 @@ fn tenant_config(login: &str, graph: &str, operator: &OperatorSettings) -> Graph
 async fn a_tenant_naming_a_host_not_allowed_is_refused_before_any_connection() {
     let trap = Trap::new();
     // The path the controller takes: resolve the Tenant, build the client, check the token.
-    let config = tenant_config(&trap.url(), &trap.url(), &operator(AllowedEndpoints::built_in()));
+    let config = tenant_config(
+        &trap.url(),
+        &trap.url(),
+        &operator(AllowedEndpoints::built_in()),
+    );
     let err = GraphClient::new(config).must_fail("a client for a host nobody allowed");
     assert_eq!(err.kind, ErrorKind::EndpointNotAllowed, "{err}");
     assert_eq!(err.code, "EndpointNotAllowed");
@@ -133,7 +136,10 @@ async fn the_same_tenant_connects_when_the_operator_allows_its_host() {
         ])),
     );
     let client = GraphClient::new(config).must("an allowed endpoint");
-    client.check_token().await.must("a token from the allowed host");
+    client
+        .check_token()
+        .await
+        .must("a token from the allowed host");
     assert_eq!(client.stats().tokens_fetched, 1);
 }
 
@@ -173,8 +179,10 @@ struct Stub {
 
 async fn stub_token(State(stub): State<Stub>) -> Response {
     stub.requests.lock().must("lock").push("token".into());
-    axum::Json(json!({"access_token": "stub-access-token", "expires_in": 3600,
-        "token_type": "Bearer"}))
+    axum::Json(
+        json!({"access_token": "stub-access-token", "expires_in": 3600,
+        "token_type": "Bearer"}),
+    )
     .into_response()
 }
 
@@ -257,8 +265,14 @@ fn assert_untrusted(err: &o365_controller::graph::GraphError, elsewhere: &str) {
     assert_eq!(err.code, "UntrustedLink");
     assert_eq!(err.retry, RetryClass::Terminal);
     let text = err.to_string();
-    assert!(text.contains(elsewhere), "the error names the link's origin: {text}");
-    assert!(!text.contains("stolen"), "the error names no more than the origin: {text}");
+    assert!(
+        text.contains(elsewhere),
+        "the error names the link's origin: {text}"
+    );
+    assert!(
+        !text.contains("stolen"),
+        "the error names no more than the origin: {text}"
+    );
 }
 
 #[tokio::test]
@@ -268,7 +282,10 @@ async fn next_delta_and_location_links_to_another_origin_are_not_followed() {
     let client = stub_client(&base);
 
     // @odata.nextLink of a collection.
-    let err = client.list_domains().await.must_fail("a nextLink elsewhere");
+    let err = client
+        .list_domains()
+        .await
+        .must_fail("a nextLink elsewhere");
     assert_untrusted(&err, &trap.url());
     // @odata.deltaLink: refused when received, so it is never stored nor sent.
     let err = client
@@ -366,10 +383,20 @@ fn cli_plan_and_apply_report_a_host_not_allowed_as_blocked_and_send_it_nothing()
 
     let out = cli_against(&dir, &trap.url(), &["plan"]);
     let shown = text(&out);
-    assert_eq!(out.status.code(), Some(2), "plan: Blocked is not InSync:\n{shown}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "plan: Blocked is not InSync:\n{shown}"
+    );
     assert!(shown.contains("Blocked (EndpointNotAllowed)"), "{shown}");
-    assert!(shown.contains(&format!("--allow-endpoint {addr}")), "{shown}");
-    assert!(!shown.contains(CLIENT_SECRET), "the secret was printed:\n{shown}");
+    assert!(
+        shown.contains(&format!("--allow-endpoint {addr}")),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(CLIENT_SECRET),
+        "the secret was printed:\n{shown}"
+    );
 
     let out = cli_against(&dir, &trap.url(), &["plan", "-o", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -383,7 +410,11 @@ fn cli_plan_and_apply_report_a_host_not_allowed_as_blocked_and_send_it_nothing()
     assert!(shown.contains("EndpointNotAllowed"), "{shown}");
 
     // Allowing another host changes nothing for this one.
-    let out = cli_against(&dir, &trap.url(), &["plan", "--allow-endpoint", "graph.example.com"]);
+    let out = cli_against(
+        &dir,
+        &trap.url(),
+        &["plan", "--allow-endpoint", "graph.example.com"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 
     trap.assert_untouched("plan and apply against a host not allowed");
@@ -438,7 +469,9 @@ fn cli_sends_the_client_secret_to_a_host_only_when_allowed() {
 async fn cli_plan_works_against_an_allowed_simulator() {
     let sim = start(fixture()).await;
     let dir = scratch("sim");
-    let allow = HostPort::of_url(&sim.graph_base_url()).must("url").to_string();
+    let allow = HostPort::of_url(&sim.graph_base_url())
+        .must("url")
+        .to_string();
     let url = sim.graph_base_url();
     let out = tokio::task::spawn_blocking(move || {
         cli_against(&dir, &url, &["plan", "--allow-endpoint", &allow])
@@ -451,5 +484,8 @@ async fn cli_plan_works_against_an_allowed_simulator() {
         "plan against the allowed simulator:\n{shown}"
     );
     assert!(!shown.contains("EndpointNotAllowed"), "{shown}");
-    assert!(sim.stats().tokens_issued > 0, "the simulator issued a token");
+    assert!(
+        sim.stats().tokens_issued > 0,
+        "the simulator issued a token"
+    );
 }

@@ -7,9 +7,11 @@ use k8s_openapi::api::core::v1::Secret as K8sSecret;
 use kube::ResourceExt;
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 
-use crate::api::Tenant;
 use super::run::OperatorArgs;
-use crate::graph::{AllowedEndpoints, Cloud, ErrorKind, GraphClient, GraphConfig, HostPort, Mirror};
+use crate::api::Tenant;
+use crate::graph::{
+    AllowedEndpoints, Cloud, ErrorKind, GraphClient, GraphConfig, HostPort, Mirror,
+};
 use crate::manifest::{self, Manifests};
 use crate::model::DesiredTenant;
 use crate::resolve::{self, KeySource, Objects, OperatorSettings, Overrides};
@@ -123,7 +125,9 @@ impl Session {
     /// Connects to `tenant`'s Graph (the simulator with --simulate) and reads the tenant. A
     /// Tenant naming an endpoint that this command line does not allow is `Blocked`.
     pub async fn connect(&self, tenant: &Tenant) -> Result<(GraphClient, Mirror), ConnectError> {
-        let failed = |e: String| ConnectError::Failed(CliError(format!("Tenant {}: {e}", tenant.name_any())));
+        let failed = |e: String| {
+            ConnectError::Failed(CliError(format!("Tenant {}: {e}", tenant.name_any())))
+        };
         let config = self.graph_config(tenant).map_err(failed)?;
         let client = GraphClient::new(config).map_err(|e| {
             if e.kind == ErrorKind::EndpointNotAllowed {

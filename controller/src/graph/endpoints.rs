@@ -192,7 +192,9 @@ pub(crate) struct GraphOrigin {
 impl GraphOrigin {
     pub(crate) fn of(graph_endpoint: &str) -> Result<GraphOrigin, GraphError> {
         let url = Url::parse(graph_endpoint).map_err(|e| {
-            GraphError::config(format!("graphEndpoint '{graph_endpoint}' is not a URL: {e}"))
+            GraphError::config(format!(
+                "graphEndpoint '{graph_endpoint}' is not a URL: {e}"
+            ))
         })?;
         let host_port = host_port(&url).ok_or_else(|| {
             GraphError::config(format!("graphEndpoint '{graph_endpoint}' names no host"))
@@ -273,9 +275,18 @@ mod tests {
             assert!(allowed.check("graphEndpoint", ok).is_ok(), "{ok}");
         }
         for (bad, kind) in [
-            ("https://graph.attacker.example", ErrorKind::EndpointNotAllowed),
-            ("https://graph.microsoft.com:8443", ErrorKind::EndpointNotAllowed),
-            ("https://graph.microsoft.com.attacker.example", ErrorKind::EndpointNotAllowed),
+            (
+                "https://graph.attacker.example",
+                ErrorKind::EndpointNotAllowed,
+            ),
+            (
+                "https://graph.microsoft.com:8443",
+                ErrorKind::EndpointNotAllowed,
+            ),
+            (
+                "https://graph.microsoft.com.attacker.example",
+                ErrorKind::EndpointNotAllowed,
+            ),
             ("https://127.0.0.1:9", ErrorKind::EndpointNotAllowed),
             ("http://127.0.0.1:9", ErrorKind::EndpointNotAllowed),
             ("http://graph.microsoft.com", ErrorKind::Config),
@@ -293,7 +304,11 @@ mod tests {
     fn an_allowed_host_is_allowed_on_its_port_only() {
         let allowed = AllowedEndpoints::with([hp("graph.example.com"), hp("127.0.0.1:8080")]);
         assert!(allowed.check("g", "https://graph.example.com/x").is_ok());
-        assert!(allowed.check("g", "https://graph.example.com:8443").is_err());
+        assert!(
+            allowed
+                .check("g", "https://graph.example.com:8443")
+                .is_err()
+        );
         assert!(allowed.check("g", "http://127.0.0.1:8080").is_ok());
         assert!(allowed.check("g", "https://127.0.0.1:8080").is_ok());
         assert!(allowed.check("g", "http://127.0.0.1:8081").is_err());
@@ -314,7 +329,8 @@ mod tests {
 
     #[test]
     fn links_are_followed_only_on_the_graph_origin() {
-        let origin = GraphOrigin::of("https://graph.microsoft.com").unwrap_or_else(|e| panic!("{e}"));
+        let origin =
+            GraphOrigin::of("https://graph.microsoft.com").unwrap_or_else(|e| panic!("{e}"));
         assert!(
             origin
                 .check_link("op", "https://graph.microsoft.com/v1.0/users?$skiptoken=x")
@@ -343,8 +359,20 @@ mod tests {
     #[test]
     fn a_loopback_http_endpoint_keeps_its_scheme_for_links() {
         let origin = GraphOrigin::of("http://127.0.0.1:4000").unwrap_or_else(|e| panic!("{e}"));
-        assert!(origin.check_link("op", "http://127.0.0.1:4000/v1.0/users").is_ok());
-        assert!(origin.check_link("op", "http://127.0.0.1:4001/v1.0/users").is_err());
-        assert!(origin.check_link("op", "https://127.0.0.1:4000/v1.0/users").is_err());
+        assert!(
+            origin
+                .check_link("op", "http://127.0.0.1:4000/v1.0/users")
+                .is_ok()
+        );
+        assert!(
+            origin
+                .check_link("op", "http://127.0.0.1:4001/v1.0/users")
+                .is_err()
+        );
+        assert!(
+            origin
+                .check_link("op", "https://127.0.0.1:4000/v1.0/users")
+                .is_err()
+        );
     }
 }

@@ -280,7 +280,11 @@ impl GraphError {
 
     /// A link from a response that leads off the Graph endpoint's origin (built by
     /// `endpoints.rs`). `link_origin` is the link's scheme, host and port only.
-    pub(crate) fn untrusted_link(operation: &str, link_origin: &str, graph_origin: &str) -> GraphError {
+    pub(crate) fn untrusted_link(
+        operation: &str,
+        link_origin: &str,
+        graph_origin: &str,
+    ) -> GraphError {
         let mut err = Self::base(operation, ErrorKind::UntrustedLink, RetryClass::Terminal);
         err.code = "UntrustedLink".into();
         err.message = format!(

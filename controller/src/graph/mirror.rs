@@ -299,7 +299,10 @@ impl Mirror {
     /// Runs the users delta round: continues the batched first page, or starts a full round
     /// (first load, no link yet, or the link expired).
     async fn read_users(&mut self, client: &GraphClient, batched: Option<RawOutcome>) {
-        let round = match client.absolute("users_delta", &GraphClient::users_delta_url(USER_PROPERTIES)) {
+        let round = match client.absolute(
+            "users_delta",
+            &GraphClient::users_delta_url(USER_PROPERTIES),
+        ) {
             Ok(initial) => self.users_round(client, batched, &initial).await,
             Err(e) => Err(e),
         };
