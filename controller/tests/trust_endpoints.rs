@@ -143,6 +143,34 @@ async fn the_same_tenant_connects_when_the_operator_allows_its_host() {
     assert_eq!(client.stats().tokens_fetched, 1);
 }
 
+/// A Tenant of the old shape, naming a file to send as the client assertion.
+const TENANT_WITH_TOKEN_FILE: &str = "apiVersion: o365-controller.io/v1alpha1
+kind: Tenant
+metadata:
+  name: bad
+spec:
+  tenantId: 11111111-1111-1111-1111-111111111111
+  clientId: 22222222-2222-2222-2222-222222222222
+  credentials:
+    workloadIdentity:
+      tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+";
+
+#[test]
+fn validate_refuses_a_tenant_naming_a_token_file_as_an_unknown_field() {
+    let diagnostics = match manifest::load_str(Path::new("t.yaml"), TENANT_WITH_TOKEN_FILE) {
+        Ok(_) => panic!("a Tenant with workloadIdentity.tokenFile was accepted"),
+        Err(d) => d,
+    };
+    let shown: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.iter().any(|d| d.contains(
+            "unknown field \"spec.credentials.workloadIdentity.tokenFile\": field not declared in schema"
+        ) && d.starts_with("t.yaml:10:")),
+        "{shown:#?}"
+    );
+}
+
 #[test]
 fn a_workload_identity_token_file_comes_only_from_the_operator() {
     let yaml = tenant_docs_at("https://x.test", "https://x.test", "Enforce").replace(

@@ -1,5 +1,6 @@
 //! The controller sends credentials only to hosts its operator allowed (issue 9): a Tenant
-//! naming another host is Blocked (`EndpointNotAllowed`) and no connection reaches that host.
+//! naming another host is Blocked (`EndpointNotAllowed`) and no connection reaches that host;
+//! a Tenant cannot name a workload identity token file.
 //!
 //! Run with `eval "$(tests/envtest/up)"` and
 //! `cargo test -p o365-e2e --features envtest --test endpoints`.
@@ -11,7 +12,10 @@ use std::net::TcpListener;
 
 use anyhow::{Context, Result, bail, ensure};
 use o365_controller::api::Tenant;
-use o365_e2e::{DEFAULT_TIMEOUT, condition_field, has_condition, wait_for};
+use o365_e2e::{
+    DEFAULT_TIMEOUT, TestNamespace, client, condition_field, has_condition, install_crds, kubectl,
+    kubectl_ok, wait_for,
+};
 use o365_graph_sim::Fixture;
 use serde_json::json;
 use support::Harness;
@@ -64,4 +68,60 @@ async fn a_tenant_naming_a_host_the_operator_did_not_allow_is_blocked_and_sent_n
     .await
     .context("the Tenant did not become Ready on the allowed simulator")?;
     h.finish().await
+}
+
+/// `tokenFile` is not in the schema: a create (strict decoding, what `kubectl apply` and
+/// `kubectl create` do) is refused with "unknown field"; server-side apply prunes the field, so
+/// the stored Tenant names no file either way.
+#[tokio::test]
+async fn a_tenant_cannot_name_a_workload_identity_token_file() -> Result<()> {
+    let client = client().await?;
+    install_crds(&client).await?;
+    let ns = TestNamespace::new(&client, "ep-token-file").await?;
+    let file = std::env::temp_dir().join(format!("{}-token-file.yaml", ns.name()));
+    std::fs::write(
+        &file,
+        "apiVersion: o365-controller.io/v1alpha1
+kind: Tenant
+metadata:
+  name: bad
+spec:
+  tenantId: 11111111-1111-1111-1111-111111111111
+  clientId: 22222222-2222-2222-2222-222222222222
+  credentials:
+    workloadIdentity:
+      tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+",
+    )?;
+    let path = file.display().to_string();
+    let out = kubectl(["create", "-n", ns.name(), "-f", &path])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success()
+            && stderr.contains("unknown field \"spec.credentials.workloadIdentity.tokenFile\""),
+        "kubectl create did not refuse tokenFile as an unknown field: {stderr}"
+    );
+    kubectl_ok([
+        "apply",
+        "--server-side",
+        "--field-manager=o365-e2e",
+        "-n",
+        ns.name(),
+        "-f",
+        &path,
+    ])?;
+    let stored = kubectl_ok([
+        "get",
+        "-n",
+        ns.name(),
+        "o365tenant/bad",
+        "-o",
+        "jsonpath={.spec.credentials}",
+    ])?;
+    ensure!(
+        stored.trim() == r#"{"workloadIdentity":{}}"#,
+        "the stored credentials are {stored}"
+    );
+    let _ = std::fs::remove_file(&file);
+    ns.delete().await
 }
