@@ -33,6 +33,11 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Request {
             url: "/users".into(),
             body: Some(new_user_body(user, password.unwrap_or(&Secret::default()))),
         },
+        Action::RestoreUser { id, .. } => Request {
+            method: "POST",
+            url: format!("/directory/deletedItems/{}/restore", segment(id)),
+            body: None,
+        },
         Action::UpdateUser { id, changes, .. } => Request {
             method: "PATCH",
             url: format!("/users/{}", segment(id)),

@@ -173,6 +173,7 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
                 .map(|id| format!("immutableId {id}"))
                 .unwrap_or_default(),
         ),
+        Action::RestoreUser { id, .. } => ("restore user", format!("object id {id}")),
         Action::UpdateUser { changes, .. } => ("update user", changed_fields(changes)),
         Action::CreateFederation { settings, .. } => (
             "federate domain",

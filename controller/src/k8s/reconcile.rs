@@ -372,7 +372,7 @@ async fn converge(
         }
         None => session.mirror.insert(Mirror::load(&session.client).await),
     };
-    let desired = resolve::desired_tenant(
+    let mut desired = resolve::desired_tenant(
         tenant,
         Objects {
             domains: &objects.domains,
@@ -382,6 +382,7 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
+    desired.same_tenant = resolve::same_tenant(tenant, &ctx.stores.all_tenants());
     let before = crate::plan::plan(&desired, mirror.observed());
     let report = if before.actions.is_empty() {
         None

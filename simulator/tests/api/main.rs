@@ -14,6 +14,7 @@ mod domains;
 mod faults;
 mod fixture;
 mod licenses;
+mod lost_responses;
 mod throttling;
 mod tls;
 mod users;

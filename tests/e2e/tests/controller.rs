@@ -370,6 +370,46 @@ async fn a_change_over_the_budget_is_held_until_approved() -> Result<()> {
 }
 
 #[tokio::test]
+async fn two_federated_domains_for_one_domain_are_both_blocked() -> Result<()> {
+    let h = Harness::start("ctl-dup-domain", Fixture::demo()).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.apply::<FederatedDomain>(json!({
+        "metadata": {"name": "contoso-copy"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": DOMAIN,
+            "authentication": "Managed",
+        },
+    }))
+    .await?;
+    for (me, other) in [
+        ("contoso-com", "contoso-copy"),
+        ("contoso-copy", "contoso-com"),
+    ] {
+        let d = wait_for(
+            &h.api::<FederatedDomain>(),
+            me,
+            DEFAULT_TIMEOUT,
+            has_condition("Blocked", "True", Some("DuplicateDomain")),
+        )
+        .await
+        .with_context(|| format!("{me} never became Blocked by DuplicateDomain"))?;
+        let message = condition_field(&d, "Blocked", "message").unwrap_or_default();
+        ensure!(message.contains(other), "{me}: {message}");
+        ensure!(
+            condition_field(&d, READY, "status").as_deref() != Some("True"),
+            "{me} reads Ready while Blocked"
+        );
+    }
+    ensure!(
+        h.sim.stats().writes == 0,
+        "a Blocked domain wrote to the tenant"
+    );
+    h.finish().await
+}
+
+#[tokio::test]
 async fn manual_provisioning_waits_for_the_export_annotation() -> Result<()> {
     let h = Harness::start("ctl-manual", Fixture::demo()).await?;
     h.tenant(json!({})).await?;
