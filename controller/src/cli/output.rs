@@ -332,6 +332,7 @@ pub fn report_table(tenant: &str, report: &Report) -> String {
         &[
             "CREATED",
             "MATCHED",
+            "RESTORED",
             "UPDATED",
             "LICENSED",
             "FEDERATION",
@@ -343,6 +344,7 @@ pub fn report_table(tenant: &str, report: &Report) -> String {
         &[vec![
             t.created.to_string(),
             t.matched.to_string(),
+            t.restored.to_string(),
             t.updated.to_string(),
             t.licensed.to_string(),
             t.federation.to_string(),

@@ -360,7 +360,7 @@ fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
         (Route::Roles, "GET") => roles::list(sh),
         (Route::Role(id), "GET") => roles::get(sh, &id),
         (Route::RoleMembers(id), "GET") => roles::members(sh, &id),
-        (Route::DeletedUsers, "GET") => users::list_deleted(sh),
+        (Route::DeletedUsers, "GET") => users::list_deleted(sh, req),
         (Route::DeletedItem(id), "GET") => users::get_deleted(sh, &id),
         (Route::DeletedItem(id), "DELETE") => users::purge_deleted(sh, &id),
         (Route::DeletedItemRestore(id), "POST") => users::restore(sh, &id),

@@ -9,6 +9,7 @@
 mod auth;
 mod batch;
 mod common;
+mod deleted_items;
 mod delta;
 mod domains;
 mod faults;
