@@ -12,7 +12,7 @@ use o365_controller::api::Tenant;
 use o365_controller::graph::Credential;
 use o365_controller::manifest::Manifests;
 use o365_controller::model::{Drift, Kind, ObjectKey, Severity};
-use o365_controller::resolve::{self, ManifestKeys, Overrides};
+use o365_controller::resolve::{self, OperatorSettings, Overrides};
 use o365_graph_sim::Simulator;
 
 /// A Secret `graph-credentials` in `namespace` holding `value`.
@@ -98,7 +98,8 @@ fn tenant_of<'m>(m: &'m Manifests, namespace: &str) -> &'m Tenant {
 async fn cycle_for(m: &Manifests, namespace: &str) -> Run {
     let tenant = tenant_of(m, namespace);
     let mut config =
-        resolve::graph_config(tenant, &ManifestKeys(&m.secrets), &|_| None).must("graph config");
+        resolve::graph_config(tenant, &ManifestKeys(&m.secrets), &|_| None, &operator(m))
+            .must("graph config");
     with_test_retries(&mut config);
     let (client, mut mirror) = connect_with(config).await;
     let want = resolve::desired_from_manifests(m, tenant, &Overrides::default());
@@ -117,11 +118,27 @@ async fn cycle_for(m: &Manifests, namespace: &str) -> Run {
     }
 }
 
+/// The operator's settings allowing the simulator, as `--allow-endpoint` would.
+fn operator(m: &Manifests) -> OperatorSettings {
+    let urls: Vec<&str> = m
+        .tenants
+        .iter()
+        .flat_map(|t| [&t.spec.login_endpoint, &t.spec.graph_endpoint])
+        .filter_map(|e| e.as_deref())
+        .collect();
+    OperatorSettings {
+        allowed_endpoints: allowing(&urls),
+        federated_token_file: None,
+    }
+}
+
 fn client_secret(m: &Manifests, namespace: &str) -> Result<String, String> {
-    let config =
-        resolve::graph_config(tenant_of(m, namespace), &ManifestKeys(&m.secrets), &|_| {
-            None
-        })?;
+    let config = resolve::graph_config(
+        tenant_of(m, namespace),
+        &ManifestKeys(&m.secrets),
+        &|_| None,
+        &operator(m),
+    )?;
     match config.credential {
         Credential::ClientSecret(s) => Ok(s.expose().to_owned()),
         _ => Err("not a client secret".into()),
@@ -148,9 +165,13 @@ async fn a_tenant_in_dev_is_never_sent_the_client_secret_of_prod() {
     ]);
     assert_eq!(client_secret(&m, "dev").as_deref(), Ok("the-dev-secret"));
     assert_eq!(client_secret(&m, "prod").as_deref(), Ok(CLIENT_SECRET));
-    let mut config =
-        resolve::graph_config(tenant_of(&m, "dev"), &ManifestKeys(&m.secrets), &|_| None)
-            .must("dev config");
+    let mut config = resolve::graph_config(
+        tenant_of(&m, "dev"),
+        &ManifestKeys(&m.secrets),
+        &|_| None,
+        &operator(&m),
+    )
+    .must("dev config");
     with_test_retries(&mut config);
     let client = o365_controller::graph::GraphClient::new(config).must("client");
     assert!(

@@ -223,7 +223,12 @@ spec:
             keys.secret_key("prod", "graph-credentials", "client-secret"),
             Ok(b"prod-value".to_vec())
         );
-        let config = crate::resolve::graph_config(tenant_in(&m, "dev"), &keys, &|_| None);
+        let config = crate::resolve::graph_config(
+            tenant_in(&m, "dev"),
+            &keys,
+            &|_| None,
+            &crate::resolve::OperatorSettings::default(),
+        );
         let err = config.err().unwrap_or_default();
         assert!(err.contains("\"dev\""), "{err}");
     }

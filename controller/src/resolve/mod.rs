@@ -21,7 +21,7 @@ use crate::model::{
     DesiredAssignment, DesiredDomain, DesiredPolicy, DesiredTenant, Kind, ObjectKey,
 };
 pub use certificate::to_base64_der;
-pub use connect::{AZURE_FEDERATED_TOKEN_FILE, graph_config};
+pub use connect::{AZURE_FEDERATED_TOKEN_FILE, OperatorSettings, graph_config};
 pub use manifests::{ManifestKeys, desired_from_manifests, namespace_labels, unbound_objects};
 
 /// The label Kubernetes sets on every Namespace to its name; the resolver adds it to the
