@@ -12,11 +12,12 @@ mod runner;
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::time::Duration;
 
 pub use requests::{Request, request_for};
 pub use runner::GraphRunner;
 
-use crate::model::{Action, Outcome, Phase, Plan, Report};
+use crate::model::{Action, ObjectKey, Outcome, Phase, Plan, Report, Retry};
 
 /// How one request ended, as `apply` needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,10 @@ pub enum Response {
         details: Vec<(String, String)>,
         /// Full description: operation, status, code, message and request id.
         description: String,
+        /// Whether sending it again may succeed.
+        retry: Retry,
+        /// Graph's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
     },
 }
 
@@ -53,6 +58,7 @@ pub async fn apply<R: Runner>(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Report {
     let mut results: Vec<(Action, Outcome)> = Vec::with_capacity(plan.actions.len());
+    let mut owners: Vec<Vec<ObjectKey>> = Vec::with_capacity(plan.actions.len());
     let mut failed_users: BTreeSet<String> = BTreeSet::new();
     let mut failed_domains: BTreeSet<String> = BTreeSet::new();
     for phase in [
@@ -61,34 +67,52 @@ pub async fn apply<R: Runner>(
         Phase::Licenses,
         Phase::Deprovision,
     ] {
-        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.phase() == phase).collect();
+        let actions: Vec<(usize, &Action)> = plan
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.phase() == phase)
+            .collect();
         for chunk in actions.chunks(CHUNK) {
             let mut to_send = Vec::new();
             let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(chunk.len());
-            for action in chunk {
+            for (_, action) in chunk {
                 match skip_reason(action, &failed_users, &failed_domains) {
                     Some(reason) => outcomes.push(Some(Outcome::Skipped { reason })),
                     None => {
                         // The password lives only inside this request body and is dropped with it.
                         let password =
                             matches!(action, Action::CreateUser { .. }).then(password::generate);
-                        to_send.push(request_for(action, password.as_ref()));
-                        outcomes.push(None);
+                        match request_for(action, password.as_ref()) {
+                            Ok(request) => {
+                                to_send.push(request);
+                                outcomes.push(None);
+                            }
+                            // Never send a request whose body could not be built.
+                            Err(reason) => outcomes.push(Some(Outcome::Failed {
+                                reason,
+                                retry: Retry::Terminal,
+                                retry_after_secs: None,
+                            })),
+                        }
                     }
                 }
             }
             let mut responses = runner.run(to_send).await.into_iter();
-            for (action, outcome) in chunk.iter().zip(outcomes) {
+            for ((i, action), outcome) in chunk.iter().zip(outcomes) {
                 let outcome = outcome.unwrap_or_else(|| match responses.next() {
                     Some(response) => outcome_of(action, response),
                     None => Outcome::Failed {
                         reason: "no response from Graph for this request".into(),
+                        retry: Retry::Transient,
+                        retry_after_secs: None,
                     },
                 });
                 if matches!(outcome, Outcome::Failed { .. }) {
                     note_failure(action, &mut failed_users, &mut failed_domains);
                 }
                 results.push(((*action).clone(), outcome));
+                owners.push(plan.owners.get(*i).cloned().unwrap_or_default());
             }
             progress(results.len());
         }
@@ -96,6 +120,7 @@ pub async fn apply<R: Runner>(
     Report {
         plan_id: plan.id.clone(),
         results,
+        owners,
     }
 }
 
@@ -152,7 +177,8 @@ fn outcome_of(action: &Action, response: Response) -> Outcome {
             status,
             details,
             description,
-            ..
+            retry,
+            retry_after,
         } => {
             // Only a conflict on the UPN means "this user exists already"; a conflict on
             // another property (e.g. onPremisesImmutableId held by someone else) is a failure.
@@ -171,6 +197,8 @@ fn outcome_of(action: &Action, response: Response) -> Outcome {
                 Action::RevertToManaged { .. } if status == Some(404) => Outcome::AlreadyDone,
                 _ => Outcome::Failed {
                     reason: description,
+                    retry,
+                    retry_after_secs: retry_after.map(|d| d.as_secs().max(1)),
                 },
             }
         }

@@ -154,9 +154,52 @@ impl BatchItem {
         )
     }
 
+    /// `PATCH /users/{id}` with `accountEnabled: false`.
+    pub fn disable_user(id: &str) -> BatchItem {
+        BatchItem::patch(
+            format!("/users/{}", segment(id)),
+            json!({"accountEnabled": false}),
+        )
+    }
+
     /// `DELETE /users/{id}`.
     pub fn delete_user(id: &str) -> BatchItem {
         BatchItem::delete(format!("/users/{}", segment(id)))
+    }
+
+    /// `POST /domains/{domain}/federationConfiguration`.
+    pub fn create_federation(
+        domain: &str,
+        settings: &FederationSettings,
+    ) -> Result<BatchItem, GraphError> {
+        Ok(BatchItem::post(
+            format!("/domains/{}/federationConfiguration", segment(domain)),
+            federation_body(settings, true)?,
+        ))
+    }
+
+    /// `PATCH /domains/{domain}/federationConfiguration/{id}` with the changed fields.
+    pub fn update_federation(
+        domain: &str,
+        id: &str,
+        changes: &FederationSettings,
+    ) -> Result<BatchItem, GraphError> {
+        Ok(BatchItem::patch(
+            format!(
+                "/domains/{}/federationConfiguration/{}",
+                segment(domain),
+                segment(id)
+            ),
+            federation_body(changes, false)?,
+        ))
+    }
+
+    /// `PATCH /domains/{domain}` with `authenticationType: Managed`.
+    pub fn revert_to_managed(domain: &str) -> BatchItem {
+        BatchItem::patch(
+            format!("/domains/{}", segment(domain)),
+            json!({"authenticationType": "Managed"}),
+        )
     }
 
     /// `POST /users/{id or UPN}/assignLicense`.

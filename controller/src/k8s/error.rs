@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::graph::GraphError;
+use crate::model::Reason;
 
 /// Why a reconcile failed. Messages say what failed, for which object, and what to do; they
 /// never contain a secret (Graph errors carry codes, messages and request ids only).
@@ -85,18 +86,18 @@ impl ReconcileError {
     }
 
     /// The CamelCase reason used on the Tenant's `Ready` condition and in Events.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            ReconcileError::InvalidTenant { .. } => "InvalidSpec",
-            ReconcileError::Configuration { .. } => "InvalidCredentials",
+            ReconcileError::InvalidTenant { .. } => Reason::InvalidSpec,
+            ReconcileError::Configuration { .. } => Reason::InvalidCredentials,
             ReconcileError::Graph { source, .. } => match source.category() {
-                "credentials" | "unauthorized" => "AuthenticationFailed",
-                "forbidden" => "PermissionDenied",
-                "throttled" => "Throttled",
-                _ => "GraphError",
+                "credentials" | "unauthorized" => Reason::AuthenticationFailed,
+                "forbidden" => Reason::PermissionDenied,
+                "throttled" => Reason::Throttled,
+                _ => Reason::GraphError,
             },
-            ReconcileError::Kube { .. } => "KubernetesError",
-            ReconcileError::NotLeader { .. } => "NotLeader",
+            ReconcileError::Kube { .. } => Reason::KubernetesError,
+            ReconcileError::NotLeader { .. } => Reason::NotLeader,
         }
     }
 }
@@ -114,7 +115,7 @@ mod tests {
         assert!(e.is_terminal());
         assert_eq!(e.retry_after(), None);
         assert_eq!(e.category(), "configuration");
-        assert_eq!(e.reason(), "InvalidCredentials");
+        assert_eq!(e.reason(), Reason::InvalidCredentials);
     }
 
     #[test]

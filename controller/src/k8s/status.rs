@@ -15,10 +15,9 @@ use crate::api::{
     SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
 };
 use crate::model::{
-    Action, DesiredTenant, Drift, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant,
-    Outcome, Plan,
+    Action, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason,
+    Report, State,
 };
-use crate::plan::policy_covers;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "o365-controller";
@@ -31,12 +30,10 @@ const MAX_UNMANAGED_EXAMPLES: usize = 10;
 
 /// Everything one reconcile learned, for computing statuses.
 pub struct RunView<'a> {
-    /// The desired tenant.
-    pub desired: &'a DesiredTenant,
     /// The plan after apply (re-planned from the refreshed mirror), or the only plan.
     pub after: &'a Plan,
-    /// The report, when actions were applied.
-    pub results: &'a std::collections::BTreeMap<ObjectKey, Vec<&'a (Action, Outcome)>>,
+    /// The report, when actions were applied; its results carry the objects they serve.
+    pub report: Option<&'a Report>,
     /// Whether an apply ran.
     pub applied: bool,
     /// The observed tenant after this reconcile.
@@ -131,18 +128,23 @@ pub async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::E
     }
 }
 
-impl RunView<'_> {
+impl<'a> RunView<'a> {
     fn object(&self, key: &ObjectKey) -> Option<&ObjectPlan> {
         self.after.objects.get(key)
     }
 
+    /// The results of this run's actions serving `key`.
+    pub fn results(&self, key: &ObjectKey) -> Vec<&'a (Action, Outcome)> {
+        self.report.map(|r| r.for_object(key)).unwrap_or_default()
+    }
+
     fn failures(&self, key: &ObjectKey) -> Vec<(String, String)> {
-        self.results
-            .get(key)
+        self.results(key)
             .into_iter()
-            .flatten()
             .filter_map(|(action, outcome)| match outcome {
-                Outcome::Failed { reason } => Some((action.subject().to_owned(), reason.clone())),
+                Outcome::Failed { reason, .. } => {
+                    Some((action.subject().to_owned(), reason.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -157,9 +159,10 @@ impl RunView<'_> {
                 .iter()
                 .filter(|f| &f.object == key)
                 .collect(),
-            drift: object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            state: object.map(|o| o.state).unwrap_or(State::InSync),
             drift_entries: object.map(|o| o.drift_entries.as_slice()).unwrap_or(&[]),
             pending_actions: object.map(|o| o.actions).unwrap_or(0),
+            held: object.map(|o| o.held).unwrap_or(0),
             failed: self
                 .failures(key)
                 .into_iter()
@@ -171,11 +174,12 @@ impl RunView<'_> {
     }
 }
 
-fn drift_state(drift: Drift) -> DriftState {
-    match drift {
-        Drift::InSync => DriftState::InSync,
-        Drift::Drifted => DriftState::Drifted,
-        Drift::Unknown => DriftState::Unknown,
+fn drift_state(state: State) -> DriftState {
+    match state {
+        State::InSync => DriftState::InSync,
+        State::Drifted => DriftState::Drifted,
+        State::Blocked => DriftState::Blocked,
+        State::Unknown => DriftState::Unknown,
     }
 }
 
@@ -292,7 +296,7 @@ pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -
         .after
         .findings
         .iter()
-        .any(|f| f.object == key && f.reason == "ChangeBudgetExceeded");
+        .any(|f| f.object == key && f.reason == Reason::ChangeBudgetExceeded);
     let users = view.observed.users.known().map(|us| {
         let suffix = format!("@{}", domain.spec.domain);
         count(
@@ -317,7 +321,7 @@ pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -
             .and_then(|d| d.federation.as_ref())
             .map(federation_summary),
         drift_state: Some(drift_state(
-            object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            object.map(|o| o.state).unwrap_or(State::InSync),
         )),
         drift: object
             .map(|o| o.drift_entries.iter().take(MAX_DRIFT).cloned().collect())
@@ -355,7 +359,7 @@ pub fn assignment_status(
         .object(&key)
         .and_then(|o| o.counts.clone())
         .unwrap_or_default();
-    let results = view.results.get(&key).cloned().unwrap_or_default();
+    let results = view.results(&key);
     let run_done = |pred: fn(&Action) -> bool| {
         results
             .iter()
@@ -387,7 +391,7 @@ pub fn assignment_status(
         && mode == Mode::Enforce;
     if waiting_for_export {
         object_view.waiting = Some((
-            "WaitingForExport",
+            Reason::WaitingForExport,
             format!(
                 "{} user(s) are planned and wait for an export (provisioning: Manual); start it with: kubectl annotate o365assign {} -n {} {EXPORT_REQUESTED_ANNOTATION}=$(date -u +%Y-%m-%dT%H:%M:%SZ) --overwrite",
                 planned.pending,
@@ -454,26 +458,7 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
     let object_view = view.view(&key, mode);
     let conds = conditions(&b, &object_view);
     let object = view.object(&key);
-    let pending = count(object.map(|o| o.actions).unwrap_or(0));
-    let covered: i32 = view
-        .desired
-        .policies
-        .iter()
-        .find(|p| p.key == key)
-        .map(|p| {
-            view.desired
-                .assignments
-                .iter()
-                .filter(|a| policy_covers(p, a))
-                .map(|a| {
-                    view.object(&a.key)
-                        .and_then(|o| o.counts.as_ref())
-                        .map(|c| c.matched)
-                        .unwrap_or(0)
-                })
-                .sum()
-        })
-        .unwrap_or(0);
+    let licenses = object.and_then(|o| o.licenses.clone()).unwrap_or_default();
     let status = LicensePolicyStatus {
         observed_generation: policy.meta().generation,
         conditions: conds.clone(),
@@ -492,12 +477,12 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
             })
             .unwrap_or_default(),
         users: Some(LicensedUsers {
-            licensed: covered.saturating_sub(pending).max(0),
-            pending,
+            licensed: licenses.licensed,
+            pending: licenses.pending,
             failed: count(view.failures(&key).len()),
         }),
         drift_state: Some(drift_state(
-            object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            object.map(|o| o.state).unwrap_or(State::InSync),
         )),
     };
     StatusUpdate::new(
@@ -515,7 +500,7 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
 pub fn failed_status(
     kind: Kind,
     obj: &DynamicObject,
-    reason: &str,
+    reason: Reason,
     message: &str,
     now: String,
 ) -> StatusUpdate {

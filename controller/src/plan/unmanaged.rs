@@ -6,7 +6,7 @@ use super::context::Map;
 use super::context::Ctx;
 use super::names::{fold, upn_domain};
 use super::output::Out;
-use crate::model::{Finding, Severity};
+use crate::model::{Finding, Reason};
 
 /// How many names the Tenant's finding shows.
 const SHOWN: usize = 5;
@@ -19,16 +19,15 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
         Err(reason) => {
             out.tenant.unknown = true;
             if let Some(key) = tenant {
-                out.findings.push(Finding {
-                    object: key.clone(),
-                    severity: Severity::Warning,
-                    reason: "ReadFailed".into(),
-                    message: format!(
+                out.findings.push(Finding::new(
+                    key.clone(),
+                    Reason::ReadFailed,
+                    format!(
                         "could not read users from Microsoft Graph ({reason}); the unmanaged \
                          report is unknown"
                     ),
-                    user: None,
-                });
+                    None,
+                ));
             }
             return Vec::new();
         }
@@ -53,19 +52,18 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
         && !unmanaged.is_empty()
     {
         let shown: Vec<&str> = unmanaged.iter().take(SHOWN).map(String::as_str).collect();
-        out.findings.push(Finding {
-            object: key.clone(),
-            severity: Severity::Info,
-            reason: "UnmanagedUsers".into(),
-            message: format!(
+        out.findings.push(Finding::new(
+            key.clone(),
+            Reason::UnmanagedUsers,
+            format!(
                 "{} licensed users of managed domains are listed by no AppAssignment (first: \
                  {}); list them in an AppAssignment (`o365-controller import` writes one) or \
                  remove their licenses",
                 unmanaged.len(),
                 shown.join(", ")
             ),
-            user: None,
-        });
+            None,
+        ));
     }
     unmanaged
 }

@@ -10,7 +10,7 @@ use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
 use super::user_changes::{UserDiff, diff_user, new_user};
 use crate::api::{AssignedUser, Mode, Provisioning};
-use crate::model::{Action, ObservedUser, PlannedCounts, Severity};
+use crate::model::{Action, ObservedUser, PlannedCounts, Reason};
 
 /// A listed user the controller manages after this plan's users phase: it exists (matched) or
 /// is created by this plan. These are the users LicensePolicies license.
@@ -74,8 +74,7 @@ impl<'a> Run<'_, 'a> {
             out.state(owner).unknown = true;
             out.finding(
                 owner,
-                Severity::Error,
-                "DomainNotFound",
+                Reason::DomainNotFound,
                 format!(
                     "domainRef {:?} names no FederatedDomain in namespace {:?}; create it or fix \
                      spec.domainRef (references never cross namespaces)",
@@ -111,8 +110,7 @@ impl<'a> Run<'_, 'a> {
                 counts.skipped += 1;
                 out.finding(
                     owner,
-                    Severity::Warning,
-                    "UpnOutsideDomain",
+                    Reason::UpnOutsideDomain,
                     format!(
                         "{upn} is not in domain {} (spec.domainRef {:?}), so it is not \
                          provisioned; list it in an AppAssignment of its own domain",
@@ -131,8 +129,7 @@ impl<'a> Run<'_, 'a> {
                     .collect();
                 out.finding(
                     owner,
-                    Severity::Error,
-                    "ConflictingAssignments",
+                    Reason::ConflictingAssignments,
                     format!(
                         "{upn} is also listed by {} with different attributes; the user is left \
                          alone until the entries are identical or only one lists it",
@@ -146,8 +143,7 @@ impl<'a> Run<'_, 'a> {
                 counts.skipped += 1;
                 out.finding(
                     owner,
-                    Severity::Info,
-                    "ProtectedUser",
+                    Reason::ProtectedUser,
                     format!(
                         "{upn} is in spec.protectedUsers of {}; the controller never creates, \
                          changes or licenses it",
@@ -167,8 +163,7 @@ impl<'a> Run<'_, 'a> {
                         counts.skipped += 1;
                         out.finding(
                             owner,
-                            Severity::Error,
-                            "DuplicateImmutableId",
+                            Reason::DuplicateImmutableId,
                             format!(
                                 "{upn} would get onPremisesImmutableId {id:?}, which {other_upn} \
                                  listed earlier gets too; the user is skipped so no two users \
@@ -205,8 +200,7 @@ impl<'a> Run<'_, 'a> {
         if waiting_export > 0 {
             out.finding(
                 owner,
-                Severity::Info,
-                "ExportNotRequested",
+                Reason::ExportNotRequested,
                 format!(
                     "{waiting_export} users are waiting for an export (provisioning: Manual); \
                      start it with: kubectl annotate o365assign {}{} \
@@ -243,8 +237,7 @@ impl<'a> Run<'_, 'a> {
             counts.skipped += 1;
             out.finding(
                 owner,
-                Severity::Warning,
-                "AdminRoleUser",
+                Reason::AdminRoleUser,
                 format!(
                     "{upn} holds the directory role(s) {}; administrators are never matched \
                      automatically: manage this account by hand or remove the role first",
@@ -258,8 +251,7 @@ impl<'a> Run<'_, 'a> {
             counts.skipped += 1;
             out.finding(
                 owner,
-                Severity::Error,
-                "UserExists",
+                Reason::UserExists,
                 format!(
                     "{upn} already exists in the tenant and spec.adoptExisting is false, so it \
                      is left alone; set adoptExisting: true to match it or remove it from the list"
@@ -288,8 +280,7 @@ impl<'a> Run<'_, 'a> {
         {
             out.finding(
                 owner,
-                Severity::Warning,
-                "ImmutableIdMismatch",
+                Reason::ImmutableIdMismatch,
                 format!(
                     "{upn} has onPremisesImmutableId {held:?} in the tenant but the spec says \
                      {explicit:?}; the controller does not change an existing immutable ID: \
@@ -396,8 +387,7 @@ enum Missing {
 fn immutable_id_in_use(out: &mut Out, owner: Owner, upn: &str, id: &str, holder: &ObservedUser) {
     out.finding(
         owner,
-        Severity::Error,
-        "ImmutableIdInUse",
+        Reason::ImmutableIdInUse,
         format!(
             "{upn} would get onPremisesImmutableId {id:?}, which tenant user {} already holds; \
              the user is skipped so no duplicate is made: fix the UPN or set an explicit \

@@ -8,4 +8,5 @@ mod licenses;
 mod modes;
 mod ordering;
 mod scale;
+mod states;
 mod users;
