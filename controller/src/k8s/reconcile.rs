@@ -198,6 +198,17 @@ async fn reconcile_tenant(
     }
     let resync = resync_interval(obj);
     let namespace = tenant.namespace().unwrap_or_default();
+    // Before anything is read or written for it (no Secret read, no finalizer that could
+    // never be released): a Tenant outside the served namespaces waits for the operator.
+    if !ctx.served.serves(&namespace) {
+        let error = ReconcileError::NamespaceNotServed {
+            name: name.to_owned(),
+            namespace,
+            served: ctx.served.to_string(),
+        };
+        report_failure(ctx, obj, &error).await?;
+        return Err(error);
+    }
     let mut objects = ctx.stores.namespace_objects(&namespace);
     report_invalid(ctx, name, &tenant, &objects).await?;
     prepare_finalizers(ctx, name, &tenant, &mut objects).await?;

@@ -137,6 +137,8 @@ reasons! {
     KubernetesError => Warning,
     /// This replica is not the leader.
     NotLeader => Info,
+    /// The Tenant's namespace is not among the namespaces the controller serves.
+    NamespaceNotServed => Error,
     /// The object's Tenant is not ready.
     TenantNotReady => Error,
 }
