@@ -324,7 +324,7 @@ impl World {
 }
 
 /// Findings of one reason.
-pub(crate) fn findings<'p>(plan: &'p Plan, reason: Reason) -> Vec<&'p Finding> {
+pub(crate) fn findings(plan: &Plan, reason: Reason) -> Vec<&Finding> {
     plan.findings
         .iter()
         .filter(|f| f.reason == reason)
@@ -332,7 +332,7 @@ pub(crate) fn findings<'p>(plan: &'p Plan, reason: Reason) -> Vec<&'p Finding> {
 }
 
 /// The single finding of that reason, or a panic listing them all.
-pub(crate) fn finding<'p>(plan: &'p Plan, reason: Reason) -> &'p Finding {
+pub(crate) fn finding(plan: &Plan, reason: Reason) -> &Finding {
     let found = findings(plan, reason);
     assert_eq!(
         found.len(),

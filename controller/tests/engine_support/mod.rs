@@ -549,7 +549,7 @@ pub fn actions_about<'p>(plan: &'p Plan, subject: &str) -> Vec<&'p Action> {
 }
 
 /// The findings with `reason`.
-pub fn findings<'p>(plan: &'p Plan, reason: Reason) -> Vec<&'p Finding> {
+pub fn findings(plan: &Plan, reason: Reason) -> Vec<&Finding> {
     plan.findings
         .iter()
         .filter(|f| f.reason == reason)
@@ -557,7 +557,7 @@ pub fn findings<'p>(plan: &'p Plan, reason: Reason) -> Vec<&'p Finding> {
 }
 
 /// The only finding with `reason`, panicking with all findings otherwise.
-pub fn finding<'p>(plan: &'p Plan, reason: Reason) -> &'p Finding {
+pub fn finding(plan: &Plan, reason: Reason) -> &Finding {
     let found = findings(plan, reason);
     assert_eq!(
         found.len(),
