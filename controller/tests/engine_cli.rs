@@ -361,3 +361,48 @@ fn engine_trace_logs_and_reports_hold_no_secret_token_or_password() {
     }
     assert!(!report_json.contains("password"), "{report_json}");
 }
+
+#[test]
+fn cli_skus_lists_subscribed_skus_with_seats_and_service_plans() {
+    let dir = scratch("cli-skus");
+    let state = dir.join("state.json");
+    let qs = quickstart();
+    let qs = qs.to_str().must("utf-8 path");
+    let state_arg = state.to_str().must("utf-8 path");
+    let out = cli(
+        &dir,
+        &[
+            "skus",
+            "-f",
+            qs,
+            "--simulate",
+            "--sim-state",
+            state_arg,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let skus: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
+    let e3 = skus
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["skuPartNumber"] == "ENTERPRISEPACK"))
+        .must("ENTERPRISEPACK is listed");
+    assert_eq!(e3["enabled"], 25, "{e3}");
+    assert!(
+        e3["servicePlans"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|n| n == "EXCHANGE_S_ENTERPRISE")),
+        "{e3}"
+    );
+    let out = cli(
+        &dir,
+        &["skus", "-f", qs, "--simulate", "--sim-state", state_arg],
+    );
+    let table = text(&out);
+    assert!(
+        table.contains("SERVICE PLANS") && table.contains("ENTERPRISEPACK"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -319,7 +319,7 @@ fn drift_rows(key: &ObjectKey, o: &ObjectPlan) -> Vec<Vec<String>> {
 /// SKIPPED the users the plan leaves alone plus actions skipped while applying), then every
 /// failure and skip with its reason.
 pub fn report_table(report: &TenantReport) -> String {
-    let t = &report.totals;
+    let t = &report.totals.outcomes;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -350,7 +350,7 @@ pub fn report_table(report: &TenantReport) -> String {
             t.deleted.to_string(),
             t.failed.to_string(),
             t.skipped.to_string(),
-            t.held.to_string(),
+            report.totals.held.to_string(),
         ]],
     ));
     let mut problems: Vec<Vec<String>> = report

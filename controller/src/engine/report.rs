@@ -11,7 +11,7 @@ use super::Cycle;
 use crate::api::{Authentication, DriftEntry};
 use crate::model::{
     Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObjectPlan, Outcome, PlannedCounts,
-    PolicyCounts, Reason, SeatDemand, State,
+    PolicyCounts, Reason, ReportTotals, SeatDemand, State,
 };
 
 /// The `version` of the JSON report; changes when a field changes meaning or goes away.
@@ -83,28 +83,14 @@ pub struct TenantReport {
     pub unmanaged: Vec<String>,
 }
 
-/// Counts of one cycle. Action counts come from outcomes (`apply`) or from the plan (`plan`).
+/// Counts of one cycle. Action counts come from outcomes (`apply`; zero for `plan`); `matched`
+/// and `skipped` also count the listed users the plan matched or left alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
-    /// Users created.
-    pub created: usize,
-    /// Listed users found in the tenant and matched (adopted), never duplicated.
-    pub matched: usize,
-    /// Users whose attributes were updated.
-    pub updated: usize,
-    /// License assignments done.
-    pub licensed: usize,
-    /// Federation changes done.
-    pub federation: usize,
-    /// Users disabled.
-    pub disabled: usize,
-    /// Users deleted.
-    pub deleted: usize,
-    /// Actions that failed.
-    pub failed: usize,
-    /// Listed users skipped by the plan plus actions skipped while applying.
-    pub skipped: usize,
+    /// Created, matched, updated, licensed, federation, disabled, deleted, failed, skipped.
+    #[serde(flatten)]
+    pub outcomes: ReportTotals,
     /// Actions held by a change budget.
     pub held: usize,
     /// Actions still to do after the cycle.
@@ -237,36 +223,27 @@ pub fn report(tenant: &str, desired: &DesiredTenant, cycle: &Cycle) -> TenantRep
         .map(|c| c.matched)
         .sum();
     let mut totals = Totals {
-        matched: usize::try_from(matched).unwrap_or(0),
-        skipped: skipped.len(),
         held: after.held.len(),
         pending: after.actions.len(),
         states: after.state_counts(),
         ..Totals::default()
     };
+    if let Some(report) = &cycle.report {
+        totals.outcomes = report.totals();
+    }
+    totals.outcomes.matched += usize::try_from(matched).unwrap_or(0);
+    totals.outcomes.skipped += skipped.len();
     let actions: Vec<ActionReport> = match &cycle.report {
-        Some(report) => {
-            let t = report.totals();
-            totals.created = t.created;
-            totals.matched += t.matched;
-            totals.updated = t.updated;
-            totals.licensed = t.licensed;
-            totals.federation = t.federation;
-            totals.disabled = t.disabled;
-            totals.deleted = t.deleted;
-            totals.failed = t.failed;
-            totals.skipped += t.skipped;
-            report
-                .results
-                .iter()
-                .zip(&report.owners)
-                .map(|((action, outcome), owners)| ActionReport {
-                    action: action.clone(),
-                    objects: names(owners),
-                    outcome: Some(outcome.clone()),
-                })
-                .collect()
-        }
+        Some(report) => report
+            .results
+            .iter()
+            .zip(&report.owners)
+            .map(|((action, outcome), owners)| ActionReport {
+                action: action.clone(),
+                objects: names(owners),
+                outcome: Some(outcome.clone()),
+            })
+            .collect(),
         None => before
             .actions
             .iter()

@@ -60,7 +60,8 @@ pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<P
                 di,
                 Reason::ChangeBudgetExceeded,
                 format!(
-                    "{what}; none of it is done. Check the plan, then approve it with: kubectl \
+                    "{what}; none of it is done. Check the plan, then approve it with \
+                 `o365-controller apply --approve {plan_id}` or, in a cluster: kubectl \
                  annotate o365domain {}{} {APPROVE_RUN_ANNOTATION}={plan_id} --overwrite \
                  (or raise spec.changeBudget)",
                     d.key.name,

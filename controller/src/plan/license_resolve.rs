@@ -48,7 +48,9 @@ pub(crate) fn resolve_policies<'a>(
                         Reason::UnknownSku,
                         format!(
                             "the tenant has no subscription to SKU {named:?}; buy it or fix the \
-                             skuPartNumber/skuId (see the Tenant's status for the SKUs it has)"
+                             skuPartNumber/skuId (`o365-controller skus -f <tenant manifests>` \
+                             lists the SKUs the tenant has, with seats and service plans; in a \
+                             cluster, so does the Tenant's status.skus)"
                         ),
                         None,
                     );

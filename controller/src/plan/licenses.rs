@@ -216,15 +216,7 @@ fn same_plans(held: &[String], want: &BTreeSet<String>) -> bool {
 }
 
 fn missing_usage_location(upn: &str, need: &mut Need, out: &mut Out) {
-    let mut policies: Vec<usize> = need
-        .adds
-        .iter()
-        .chain(&need.fixes)
-        .flat_map(|w| w.granted_by.iter().copied())
-        .collect();
-    policies.sort_unstable();
-    policies.dedup();
-    for pi in policies {
+    for pi in waiting_policies(need) {
         out.finding(
             Owner::Policy(pi),
             Reason::MissingUsageLocation,

@@ -203,7 +203,8 @@ impl<'a> Run<'_, 'a> {
                 Reason::ExportNotRequested,
                 format!(
                     "{waiting_export} users are waiting for an export (provisioning: Manual); \
-                     start it with: kubectl annotate o365assign {}{} \
+                     start it with `o365-controller apply --export` or, in a cluster: \
+                     kubectl annotate o365assign {}{} \
                      o365-controller.io/export-requested-at=$(date -u +%Y-%m-%dT%H:%M:%SZ) \
                      --overwrite",
                     a.key.name,
