@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::wait::Condition as _;
 use o365_controller::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 use o365_e2e::{
     DEFAULT_TIMEOUT, condition_field, has_condition, http_get, kubectl, kubectl_ok, percentile,
@@ -821,13 +822,11 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
     )
     .await?;
     ensure!(
-        has_condition("Drifted", "True", None)(Some(&d)),
+        has_condition("Drifted", "True", None).matches_object(Some(&d)),
         "Blocked beside Drifted!=True: {:?}",
         d.status
     );
-    ensure!(has_condition(READY, "False", Some("DomainNotVerified"))(
-        Some(&d)
-    ));
+    ensure!(has_condition(READY, "False", Some("DomainNotVerified")).matches_object(Some(&d)));
     let state = d.status.as_ref().and_then(|s| s.drift_state);
     ensure!(
         state == Some(o365_controller::api::DriftState::Blocked),
@@ -873,17 +872,17 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
     };
     let p = wait_for(&api, "ems", DEFAULT_TIMEOUT, short).await?;
     ensure!(
-        has_condition("Drifted", "True", None)(Some(&p)),
+        has_condition("Drifted", "True", None).matches_object(Some(&p)),
         "{:?}",
         p.status
     );
     ensure!(
-        has_condition("Blocked", "False", None)(Some(&p)),
+        has_condition("Blocked", "False", None).matches_object(Some(&p)),
         "{:?}",
         p.status
     );
     ensure!(
-        has_condition(READY, "False", None)(Some(&p)),
+        has_condition(READY, "False", None).matches_object(Some(&p)),
         "{:?}",
         p.status
     );
@@ -896,7 +895,7 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
     let p = api.get("ems").await?;
     ensure!(short(Some(&p)), "{:?}", p.status);
     ensure!(
-        has_condition("Drifted", "True", None)(Some(&p)),
+        has_condition("Drifted", "True", None).matches_object(Some(&p)),
         "{:?}",
         p.status
     );
