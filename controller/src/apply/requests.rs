@@ -19,6 +19,7 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request
             })?;
             BatchItem::create_user(user, password)
         }
+        Action::RestoreUser { id, .. } => BatchItem::restore_user(id),
         Action::UpdateUser { id, changes, .. } => BatchItem::update_user(id, changes),
         Action::DisableUser { id, .. } => BatchItem::disable_user(id),
         Action::DeleteUser { id, .. } => BatchItem::delete_user(id),

@@ -2,7 +2,7 @@
 
 use super::{Request, Response, Runner};
 use crate::graph::{GraphClient, RetryClass};
-use crate::model::Retry;
+use crate::model::{FederationSettings, Retry};
 
 /// Sends an apply's requests through one tenant's [`GraphClient`].
 pub struct GraphRunner {
@@ -40,5 +40,12 @@ impl Runner for GraphRunner {
                 },
             })
             .collect()
+    }
+
+    async fn federation(&self, domain: &str) -> Result<Option<FederationSettings>, String> {
+        self.client
+            .list_federation(domain)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

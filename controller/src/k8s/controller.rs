@@ -287,6 +287,11 @@ async fn run_while_leader(
         )
     };
     let (tenants, tenant_changes) = kind_stream(tenant_ar.clone());
+    // A second watch of Tenants, only to wake the other Tenants with the same tenantId when one
+    // appears, changes or goes away (they are Blocked while there are duplicates).
+    let tenant_siblings = watcher(dynamic_api(client, ns, &tenant_ar), wc.clone())
+        .default_backoff()
+        .touched_objects();
     let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>());
     let (assignments, assignment_changes) = kind_stream(api_resource::<AppAssignment>());
     let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>());
@@ -342,7 +347,7 @@ async fn run_while_leader(
         .serving(served),
     );
     let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
-    let (s2, s3, s4) = (stores.clone(), stores.clone(), stores);
+    let (s2, s3, s4, s5) = (stores.clone(), stores.clone(), stores.clone(), stores);
     let (t1, t2, t3, t4, t5) = (
         tenant_ar.clone(),
         tenant_ar.clone(),
@@ -350,7 +355,13 @@ async fn run_while_leader(
         tenant_ar.clone(),
         tenant_ar.clone(),
     );
-    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar)
+    let t6 = tenant_ar.clone();
+    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar.clone())
+        .watches_stream_with(
+            tenant_siblings,
+            move |t| mappers::same_tenant_id(&t, &s5.tenants, &t6),
+            tenant_ar,
+        )
         .watches_stream_with(
             domain_changes,
             move |d| mappers::by_tenant_ref(&d, &t1),

@@ -379,7 +379,7 @@ async fn converge(
         }
         None => session.mirror.insert(Mirror::load(&session.client).await),
     };
-    let desired = resolve::desired_tenant(
+    let mut desired = resolve::desired_tenant(
         tenant,
         Objects {
             domains: &objects.domains,
@@ -389,6 +389,7 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
+    desired.same_tenant = resolve::same_tenant(tenant, &ctx.stores.all_tenants());
     if !ctx.leadership.is_leader() {
         return Err(ReconcileError::NotLeader {
             name: name.to_owned(),

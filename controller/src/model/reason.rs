@@ -91,6 +91,15 @@ reasons! {
     ImmutableIdMismatch => Warning,
     /// Manual provisioning: users wait for an export.
     ExportNotRequested => Info,
+    /// A listed user found soft-deleted cannot be restored (its UPN is taken).
+    RestoreBlocked => Error,
+    /// An account an administrator disabled stays disabled: git does not say `accountEnabled`.
+    DisabledOutsideGit => Warning,
+    // ---- plan findings: conflicts between objects ----
+    /// Two FederatedDomains name the same domain.
+    DuplicateDomain => Error,
+    /// Two Tenants name the same `tenantId`.
+    DuplicateTenant => Error,
     // ---- plan findings: licenses ----
     /// The tenant has no subscription to the SKU.
     UnknownSku => Error,

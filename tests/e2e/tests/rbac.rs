@@ -25,7 +25,7 @@ use kube::{Api, Client};
 use o365_controller::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 use o365_e2e::{
     DEFAULT_TIMEOUT, TestNamespace, condition_field, envtest, free_local_addr, has_condition,
-    http_get, kubectl, kubectl_ok, random_suffix, repo_root, wait_for,
+    http_get, kubectl, kubectl_ok, random_suffix, repo_root, wait_for, wait_until,
 };
 use o365_graph_sim::Fixture;
 use serde_json::{Value, json};
@@ -348,9 +348,12 @@ async fn converge_and_check(
     );
     // Ready means every watch listed, the Secret and ConfigMap watches of the tenant
     // namespace included.
-    http_get(health, "/readyz")
-        .await
-        .context("the controller is not ready")?;
+    wait_until(
+        "the controller is ready",
+        Duration::from_secs(10),
+        || async { http_get(health, "/readyz").await.map(Some) },
+    )
+    .await?;
 
     // A Tenant outside tenantNamespaces: Blocked with a reason that names the Helm value, and
     // its Secret is never asked for (no refusal in the log, checked by the caller).
