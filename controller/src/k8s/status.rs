@@ -542,3 +542,198 @@ pub fn ar_api_version(kind: Kind) -> (String, String) {
     let ar = ar_of(kind);
     (ar.api_version, ar.kind)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::api::{AppAssignmentSpec, AppliesTo, LicensePolicySpec, LocalRef};
+    use crate::model::{PlannedCounts, PolicyCounts, Retry};
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
+
+    fn policy() -> LicensePolicy {
+        let mut p = LicensePolicy::new(
+            "e3",
+            LicensePolicySpec {
+                tenant_ref: LocalRef { name: "t".into() },
+                applies_to: AppliesTo::default(),
+                licenses: Vec::new(),
+                usage_location: None,
+                remove_unlisted: false,
+                mode: None,
+            },
+        );
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.generation = Some(1);
+        p
+    }
+
+    fn assignment(provisioning: Provisioning, annotation: Option<&str>) -> AppAssignment {
+        let mut a = AppAssignment::new(
+            "team",
+            AppAssignmentSpec {
+                domain_ref: LocalRef { name: "d".into() },
+                users: Vec::new(),
+                provisioning,
+                adopt_existing: true,
+                mode: None,
+            },
+        );
+        a.metadata.namespace = Some("ns".into());
+        if let Some(v) = annotation {
+            a.metadata.annotations = Some(BTreeMap::from([(
+                EXPORT_REQUESTED_ANNOTATION.to_string(),
+                v.to_string(),
+            )]));
+        }
+        a
+    }
+
+    fn plan_with(key: ObjectKey, object: ObjectPlan) -> Plan {
+        Plan {
+            id: "p1".into(),
+            objects: BTreeMap::from([(key, object)]),
+            ..Plan::default()
+        }
+    }
+
+    fn view<'a>(
+        plan: &'a Plan,
+        report: Option<&'a Report>,
+        observed: &'a ObservedTenant,
+    ) -> RunView<'a> {
+        RunView {
+            after: plan,
+            report,
+            applied: report.is_some(),
+            observed,
+            now: NOW.into(),
+        }
+    }
+
+    fn condition<'c>(u: &'c StatusUpdate, t: &str) -> (&'c str, &'c str) {
+        let c = u.condition(t).unwrap();
+        let status = match c.status {
+            crate::api::ConditionStatus::True => "True",
+            crate::api::ConditionStatus::False => "False",
+            crate::api::ConditionStatus::Unknown => "Unknown",
+        };
+        (status, c.reason.as_str())
+    }
+
+    #[test]
+    fn policy_counts_come_from_the_plan_not_an_estimate() {
+        let key = ObjectKey::new(Kind::LicensePolicy, "ns", "e3");
+        let plan = plan_with(
+            key,
+            ObjectPlan {
+                state: State::Drifted,
+                licenses: Some(PolicyCounts {
+                    covered: 6,
+                    licensed: 2,
+                    pending: 4,
+                    short_of_seats: 4,
+                }),
+                ..ObjectPlan::default()
+            },
+        );
+        let observed = ObservedTenant::default();
+        let u = policy_status(&view(&plan, None, &observed), &policy(), Mode::Enforce);
+        assert_eq!(u.status["users"]["licensed"], 2);
+        assert_eq!(u.status["users"]["pending"], 4);
+        assert_eq!(u.status["driftState"], "Drifted");
+        assert_eq!(condition(&u, "Drifted").0, "True");
+        assert_eq!(condition(&u, "Ready").0, "False");
+    }
+
+    #[test]
+    fn failures_are_attributed_by_the_owners_the_plan_gave() {
+        let key = ObjectKey::new(Kind::LicensePolicy, "ns", "e3");
+        let plan = plan_with(
+            key.clone(),
+            ObjectPlan {
+                state: State::Drifted,
+                actions: 1,
+                ..ObjectPlan::default()
+            },
+        );
+        let action = Action::DisableUser {
+            id: "x".into(),
+            user_principal_name: "x@other.example".into(),
+        };
+        let report = Report {
+            plan_id: "p1".into(),
+            results: vec![(
+                action,
+                Outcome::Failed {
+                    reason: "503".into(),
+                    retry: Retry::Transient,
+                    retry_after_secs: None,
+                },
+            )],
+            owners: vec![vec![key]],
+        };
+        let observed = ObservedTenant::default();
+        let u = policy_status(
+            &view(&plan, Some(&report), &observed),
+            &policy(),
+            Mode::Enforce,
+        );
+        assert_eq!(u.status["users"]["failed"], 1);
+        assert_eq!(condition(&u, "Ready"), ("False", "ActionsFailed"));
+    }
+
+    fn waiting_plan(pending: i32, create: i32) -> Plan {
+        plan_with(
+            ObjectKey::new(Kind::AppAssignment, "ns", "team"),
+            ObjectPlan {
+                state: if pending + create > 0 {
+                    State::Drifted
+                } else {
+                    State::InSync
+                },
+                counts: Some(PlannedCounts {
+                    desired: 2,
+                    pending,
+                    create,
+                    ..PlannedCounts::default()
+                }),
+                actions: usize::try_from(create).unwrap_or(0),
+                ..ObjectPlan::default()
+            },
+        )
+    }
+
+    #[test]
+    fn manual_export_waits_then_records_the_request_it_acted_on() {
+        let observed = ObservedTenant::default();
+        // Waiting: no annotation, users pending.
+        let plan = waiting_plan(2, 0);
+        let a = assignment(Provisioning::Manual, None);
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
+        assert_eq!(condition(&u, "Ready"), ("False", "WaitingForExport"));
+        assert_eq!(condition(&u, "Drifted").0, "True");
+        assert!(u.status.get("lastExportRequestedAt").is_none());
+
+        // Requested and applied without failures: the value acted on is recorded.
+        let plan = waiting_plan(0, 0);
+        let a = assignment(Provisioning::Manual, Some("2026-01-01T10:00:00Z"));
+        let report = Report::default();
+        let u = assignment_status(
+            &view(&plan, Some(&report), &observed),
+            &a,
+            Mode::Enforce,
+            true,
+        );
+        assert_eq!(u.status["lastExportRequestedAt"], "2026-01-01T10:00:00Z");
+        assert_eq!(condition(&u, "Ready"), ("True", "InSync"));
+
+        // Auto provisioning never waits for an export.
+        let plan = waiting_plan(0, 2);
+        let a = assignment(Provisioning::Auto, None);
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
+        assert_eq!(condition(&u, "Ready"), ("False", "ActionsPending"));
+    }
+}

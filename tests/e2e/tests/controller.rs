@@ -856,8 +856,9 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() -> Result<(
 async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
     let mut fixture = Fixture::demo();
     for s in &mut fixture.skus {
+        // One seat free: Megan Bowen holds the other through a group.
         if s.sku_part_number == "EMS" {
-            s.enabled = 1;
+            s.enabled = 2;
         }
     }
     let h = Harness::start("ctl-truth", fixture).await?;
@@ -931,7 +932,7 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
         "kubectl wait for Ready returned on a Blocked domain"
     );
 
-    // Drifted: one EMS seat for three users.
+    // Drifted: one free EMS seat for three users.
     h.apply::<LicensePolicy>(json!({
         "metadata": {"name": "ems"},
         "spec": {
