@@ -129,6 +129,33 @@ mod tests {
     }
 
     #[test]
+    fn a_rename_patches_the_upn_and_a_restore_posts_to_deleted_items() {
+        let rename = Action::UpdateUser {
+            id: "u1".into(),
+            user_principal_name: "ann.lee@b.example".into(),
+            changes: UserChanges {
+                user_principal_name: Some("ann.lee@b.example".into()),
+                ..UserChanges::default()
+            },
+        };
+        let r = request_for(&rename, None).unwrap();
+        assert_eq!((r.method.as_str(), r.url.as_str()), ("PATCH", "/users/u1"));
+        assert_eq!(
+            r.body.unwrap(),
+            json!({"userPrincipalName": "ann.lee@b.example"})
+        );
+        let restore = Action::RestoreUser {
+            id: "u1".into(),
+            user_principal_name: "ann.lee@b.example".into(),
+        };
+        let r = request_for(&restore, None).unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.url.as_str()),
+            ("POST", "/directory/deletedItems/u1/restore")
+        );
+    }
+
+    #[test]
     fn immutable_id_changes_patch_on_premises_immutable_id() {
         let action = Action::UpdateUser {
             id: "u1".into(),
