@@ -7,8 +7,8 @@ use kube::ResourceExt;
 
 use super::output::{self, Format};
 use super::plan::exit_code;
-use super::session::{CliError, Session, TargetArgs};
-use crate::engine::{self, CycleReport, Writes};
+use super::session::{CliError, ConnectError, Session, TargetArgs};
+use crate::engine::{self, CycleReport, TenantReport, Verdict, Writes};
 use crate::resolve::Overrides;
 
 /// Show a progress bar from this many actions on.
@@ -45,7 +45,17 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let mut reports = Vec::new();
     for tenant in session.tenants() {
         let name = tenant.name_any();
-        let (client, mut mirror) = session.connect(tenant).await?;
+        let (client, mut mirror) = match session.connect(tenant).await {
+            Ok(connected) => connected,
+            Err(ConnectError::Blocked { reason, message }) => {
+                // Nothing was sent; a blocked Tenant did not converge (exit 2, as held).
+                eprint!("error: {}", output::blocked_line(&name, reason, &message));
+                verdicts.push(Verdict::Pending);
+                reports.push(TenantReport::blocked(tenant, reason, message));
+                continue;
+            }
+            Err(ConnectError::Failed(e)) => return Err(e),
+        };
         let desired = session.desired(tenant, &overrides);
         let bar = ProgressBar::hidden();
         if let Ok(style) =

@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::session::CliError;
 use crate::api::DriftEntry;
 use crate::engine::TenantReport;
-use crate::model::{Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, State};
+use crate::model::{
+    Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason, State,
+};
 
 /// Writes `text` to standard output. A closed pipe (`| head`) ends the output quietly.
 pub fn emit(text: &str) {
@@ -34,6 +36,11 @@ pub fn emit_json(value: &impl Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError(e.to_string()))?;
     emit(&format!("{text}\n"));
     Ok(())
+}
+
+/// The table line of a Tenant Blocked before connecting (e.g. `EndpointNotAllowed`).
+pub fn blocked_line(tenant: &str, reason: Reason, message: &str) -> String {
+    format!("Tenant {tenant}: Blocked ({reason}): {message}\n")
 }
 
 /// Renders rows as columns separated by two spaces.

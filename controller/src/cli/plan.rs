@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use kube::ResourceExt;
 
 use super::output::{self, Format};
-use super::session::{CliError, Session, TargetArgs};
-use crate::engine::{self, CycleReport, Verdict, Writes};
+use super::session::{CliError, ConnectError, Session, TargetArgs};
+use crate::engine::{self, CycleReport, TenantReport, Verdict, Writes};
 use crate::resolve::Overrides;
 
 /// Exit code when anything is Drifted, Blocked or held.
@@ -37,11 +37,23 @@ pub async fn run(args: PlanArgs) -> Result<ExitCode, CliError> {
     let mut verdicts = Vec::new();
     let mut reports = Vec::new();
     for tenant in session.tenants() {
-        let (client, mut mirror) = session.connect(tenant).await?;
+        let name = tenant.name_any();
+        let (client, mut mirror) = match session.connect(tenant).await {
+            Ok(connected) => connected,
+            Err(ConnectError::Blocked { reason, message }) => {
+                // Blocked is not InSync: exit 2, and the next Tenant is still planned.
+                if args.output == Format::Table {
+                    output::emit(&output::blocked_line(&name, reason, &message));
+                }
+                verdicts.push(Verdict::Pending);
+                reports.push(TenantReport::blocked(tenant, reason, message));
+                continue;
+            }
+            Err(ConnectError::Failed(e)) => return Err(e),
+        };
         let desired = session.desired(tenant, &overrides);
         let cycle =
             engine::converge(&client, &mut mirror, &desired, Writes::None, &|_, _| {}).await;
-        let name = tenant.name_any();
         let report = engine::report(&name, &desired, &cycle);
         if args.output == Format::Table {
             output::emit(&output::plan_table(&name, &cycle.before, mirror.observed()));

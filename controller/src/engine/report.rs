@@ -83,6 +83,48 @@ pub struct TenantReport {
     pub unmanaged: Vec<String>,
 }
 
+impl TenantReport {
+    /// The report of a Tenant that is `Blocked` before anything was read or sent (e.g. an
+    /// endpoint the operator did not allow).
+    pub fn blocked(tenant: &crate::api::Tenant, reason: Reason, message: String) -> TenantReport {
+        use kube::ResourceExt;
+        let key = ObjectKey::new(
+            Kind::Tenant,
+            tenant.namespace().unwrap_or_default(),
+            tenant.name_any(),
+        );
+        TenantReport {
+            tenant: tenant.name_any(),
+            plan_id: String::new(),
+            applied: false,
+            state: State::Blocked,
+            held_plan_id: None,
+            totals: Totals {
+                states: BTreeMap::from([(State::Blocked, 1)]),
+                ..Totals::default()
+            },
+            objects: vec![ObjectReport {
+                object: key.to_string(),
+                kind: Kind::Tenant,
+                state: State::Blocked,
+                drift: Drift::Unknown,
+                drift_entries: Vec::new(),
+                counts: None,
+                seats: Vec::new(),
+                licenses: None,
+                actions: 0,
+                held: 0,
+            }],
+            actions: Vec::new(),
+            held: Vec::new(),
+            findings: vec![Finding::new(key, reason, message, None)],
+            skipped: Vec::new(),
+            sign_in_links: Vec::new(),
+            unmanaged: Vec::new(),
+        }
+    }
+}
+
 /// Counts of one cycle. Action counts come from outcomes (`apply`; zero for `plan`); `matched`
 /// and `skipped` also count the listed users the plan matched or left alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -108,6 +108,8 @@ impl ReconcileError {
             ReconcileError::InvalidTenant { .. } => Reason::InvalidSpec,
             ReconcileError::Configuration { .. } => Reason::InvalidCredentials,
             ReconcileError::Graph { source, .. } => match source.category() {
+                "endpoint_not_allowed" => Reason::EndpointNotAllowed,
+                "untrusted_link" => Reason::UntrustedLink,
                 "credentials" | "unauthorized" => Reason::AuthenticationFailed,
                 "forbidden" => Reason::PermissionDenied,
                 "throttled" => Reason::Throttled,
@@ -159,5 +161,22 @@ mod tests {
         };
         assert_eq!(e.category(), "config");
         assert!(e.is_terminal());
+    }
+
+    #[test]
+    fn an_endpoint_the_operator_did_not_allow_blocks_the_tenant_for_good() {
+        let source = match crate::graph::AllowedEndpoints::built_in()
+            .check("graphEndpoint", "https://graph.attacker.example")
+        {
+            Err(e) => e,
+            Ok(()) => panic!("the endpoint was allowed"),
+        };
+        let e = ReconcileError::Graph {
+            name: "ns/t".into(),
+            source,
+        };
+        assert_eq!(e.reason(), Reason::EndpointNotAllowed);
+        assert!(e.is_terminal());
+        assert!(e.to_string().contains("graph.attacker.example:443"));
     }
 }

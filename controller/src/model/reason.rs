@@ -148,6 +148,10 @@ reasons! {
     NotLeader => Info,
     /// The Tenant's namespace is not among the namespaces the controller serves.
     NamespaceNotServed => Error,
+    /// The Tenant names an endpoint the operator did not allow.
+    EndpointNotAllowed => Error,
+    /// Graph sent a link to a host other than the configured Graph host.
+    UntrustedLink => Error,
     /// The object's Tenant is not ready.
     TenantNotReady => Error,
 }
