@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use o365_controller::api::Tenant;
 use o365_controller::graph::Credential;
 use o365_controller::manifest::Manifests;
-use o365_controller::model::{Drift, Kind, ObjectKey, Severity};
+use o365_controller::model::{Drift, Kind, ObjectKey, Reason, Severity};
 use o365_controller::resolve::{self, OperatorSettings, Overrides};
 use o365_graph_sim::Simulator;
 
@@ -104,17 +104,24 @@ async fn cycle_for(m: &Manifests, namespace: &str) -> Run {
     let (client, mut mirror) = connect_with(config).await;
     let want = resolve::desired_from_manifests(m, tenant, &Overrides::default());
     let observed = mirror.observed().clone();
-    let plan = o365_controller::plan::plan(&want, &observed);
-    let report = apply_plan(&client, &plan).await;
-    mirror.refresh(&client).await;
+    let cycle = o365_controller::engine::converge(
+        &client,
+        &mut mirror,
+        &want,
+        o365_controller::engine::Writes::Apply,
+        &|_, _| {},
+    )
+    .await;
     let observed_after = mirror.observed().clone();
-    let replan = o365_controller::plan::plan(&want, &observed_after);
+    let tenant_report = o365_controller::engine::report("corp", &want, &cycle);
     Run {
         observed,
-        plan,
-        report,
+        plan: cycle.before.clone(),
+        report: cycle.report.clone().unwrap_or_default(),
         observed_after,
-        replan,
+        replan: cycle.after.clone(),
+        cycle,
+        tenant_report,
     }
 }
 
@@ -223,7 +230,7 @@ async fn an_assignment_of_another_namespace_needs_the_domain_to_admit_it() {
     let domain = within("prod", &managed_domain("corp", DOMAIN, ""));
     let m = load(&[refs.as_slice(), &[domain.as_str()]].concat());
     let run = cycle_for(&m, "prod").await;
-    let f = finding(&run.plan, "ReferenceNotPermitted");
+    let f = finding(&run.plan, Reason::ReferenceNotPermitted);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(
         f.object,
@@ -253,7 +260,7 @@ async fn an_assignment_of_another_namespace_needs_the_domain_to_admit_it() {
     let m = load(&[refs.as_slice(), &[domain.as_str()]].concat());
     let run = cycle_for(&m, "prod").await;
     run.assert_converged();
-    assert!(findings(&run.plan, "ReferenceNotPermitted").is_empty());
+    assert!(findings(&run.plan, Reason::ReferenceNotPermitted).is_empty());
     assert_eq!(count_upn(&sim, "xena@corp.example.com"), 1);
     let key = ObjectKey::new(Kind::AppAssignment, "team-x", "newcomers");
     assert_eq!(
@@ -300,7 +307,7 @@ spec:
     ]);
     let run = cycle_for(&m, "prod").await;
     run.assert_no_failures();
-    let blocked = finding(&run.plan, "ReferenceNotPermitted");
+    let blocked = finding(&run.plan, Reason::ReferenceNotPermitted);
     assert_eq!(blocked.object.namespace, "team-x");
     let bob = sim
         .users()

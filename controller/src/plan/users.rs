@@ -11,7 +11,7 @@ use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
 use super::user_changes::{UserDiff, diff_user, new_user};
 use crate::api::{AssignedUser, Mode, Provisioning};
-use crate::model::{Action, ObservedUser, PlannedCounts, Severity};
+use crate::model::{Action, ObservedUser, PlannedCounts, Reason};
 
 /// A listed user the controller manages after this plan's users phase: it exists (matched) or
 /// is created by this plan. These are the users LicensePolicies license.
@@ -81,9 +81,9 @@ impl<'a> Run<'_, 'a> {
             out.state(owner).counts = Some(counts);
             out.state(owner).unknown = true;
             let (reason, message) = match &a.not_permitted {
-                Some(message) => ("ReferenceNotPermitted", message.clone()),
+                Some(message) => (Reason::ReferenceNotPermitted, message.clone()),
                 None => (
-                    "DomainNotFound",
+                    Reason::DomainNotFound,
                     format!(
                         "domainRef {:?} names no FederatedDomain in namespace {:?}; create it or \
                          fix spec.domainRef (a reference to another namespace needs \
@@ -93,7 +93,7 @@ impl<'a> Run<'_, 'a> {
                     ),
                 ),
             };
-            out.finding(owner, Severity::Error, reason, message, None);
+            out.finding(owner, reason, message, None);
             return;
         };
         let failed = [
@@ -122,8 +122,7 @@ impl<'a> Run<'_, 'a> {
                 counts.skipped += 1;
                 out.finding(
                     owner,
-                    Severity::Warning,
-                    "UpnOutsideDomain",
+                    Reason::UpnOutsideDomain,
                     format!(
                         "{upn} is not in domain {} (spec.domainRef {:?}), so it is not \
                          provisioned; list it in an AppAssignment of its own domain",
@@ -142,8 +141,7 @@ impl<'a> Run<'_, 'a> {
                     .collect();
                 out.finding(
                     owner,
-                    Severity::Error,
-                    "ConflictingAssignments",
+                    Reason::ConflictingAssignments,
                     format!(
                         "{upn} is also listed by {} with different attributes; the user is left \
                          alone until the entries are identical or only one lists it",
@@ -157,8 +155,7 @@ impl<'a> Run<'_, 'a> {
                 counts.skipped += 1;
                 out.finding(
                     owner,
-                    Severity::Info,
-                    "ProtectedUser",
+                    Reason::ProtectedUser,
                     format!(
                         "{upn} is in spec.protectedUsers of {}; the controller never creates, \
                          changes or licenses it",
@@ -178,8 +175,7 @@ impl<'a> Run<'_, 'a> {
                         counts.skipped += 1;
                         out.finding(
                             owner,
-                            Severity::Error,
-                            "DuplicateImmutableId",
+                            Reason::DuplicateImmutableId,
                             format!(
                                 "{upn} would get onPremisesImmutableId {id:?}, which {other_upn} \
                                  listed earlier gets too; the user is skipped so no two users \
@@ -201,7 +197,7 @@ impl<'a> Run<'_, 'a> {
                 Ok(found) => found,
                 Err((reason, message)) => {
                     counts.skipped += 1;
-                    out.finding(owner, Severity::Error, reason, message, Some(upn));
+                    out.finding(owner, reason, message, Some(upn));
                     continue;
                 }
             };
@@ -250,11 +246,11 @@ impl<'a> Run<'_, 'a> {
         if waiting_export > 0 {
             out.finding(
                 owner,
-                Severity::Info,
-                "ExportNotRequested",
+                Reason::ExportNotRequested,
                 format!(
                     "{waiting_export} users are waiting for an export (provisioning: Manual); \
-                     start it with: kubectl annotate o365assign {}{} \
+                     start it with `o365-controller apply --export` or, in a cluster: \
+                     kubectl annotate o365assign {}{} \
                      o365-controller.io/export-requested-at=$(date -u +%Y-%m-%dT%H:%M:%SZ) \
                      --overwrite",
                     a.key.name,
@@ -274,7 +270,7 @@ impl<'a> Run<'_, 'a> {
         key: &str,
         upn: &str,
         immutable_id: Option<&str>,
-    ) -> Result<Found<'a>, (&'static str, String)> {
+    ) -> Result<Found<'a>, (Reason, String)> {
         let ctx = self.ctx;
         let by_upn = ctx.by_upn.get(key).copied();
         if let Some(id) = immutable_id
@@ -287,7 +283,7 @@ impl<'a> Run<'_, 'a> {
             let holder_upn = &holder.user_principal_name;
             if by_upn.is_some() {
                 return Err((
-                    "ImmutableIdInUse",
+                    Reason::ImmutableIdInUse,
                     format!(
                         "{upn} would get onPremisesImmutableId {id:?}, which tenant user \
                          {holder_upn} holds, while {upn} is another tenant user; the controller \
@@ -298,7 +294,7 @@ impl<'a> Run<'_, 'a> {
             }
             if self.all_listed.contains(held_by.as_str()) {
                 return Err((
-                    "ImmutableIdInUse",
+                    Reason::ImmutableIdInUse,
                     format!(
                         "{upn} would get onPremisesImmutableId {id:?}, which tenant user \
                          {holder_upn} holds, and {holder_upn} is listed too; the user is skipped \
@@ -329,7 +325,7 @@ impl<'a> Run<'_, 'a> {
             && let Some(holder) = ctx.by_upn.get(&old)
         {
             return Err((
-                "RestoreBlocked",
+                Reason::RestoreBlocked,
                 format!(
                     "{upn} is the soft-deleted user {} (same immutable ID), but {} now holds that \
                      UPN, so it cannot be restored (Graph refuses); rename or remove {}, or give \
@@ -363,8 +359,7 @@ impl<'a> Run<'_, 'a> {
             counts.skipped += 1;
             out.finding(
                 owner,
-                Severity::Warning,
-                "AdminRoleUser",
+                Reason::AdminRoleUser,
                 format!(
                     "{upn} holds the directory role(s) {}; administrators are never matched \
                      automatically: manage this account by hand or remove the role first",
@@ -378,8 +373,7 @@ impl<'a> Run<'_, 'a> {
             counts.skipped += 1;
             out.finding(
                 owner,
-                Severity::Error,
-                "UserExists",
+                Reason::UserExists,
                 format!(
                     "{upn} already exists in the tenant and spec.adoptExisting is false, so it \
                      is left alone; set adoptExisting: true to match it or remove it from the list"
@@ -404,8 +398,7 @@ impl<'a> Run<'_, 'a> {
         if disabled_outside_git {
             out.finding(
                 owner,
-                Severity::Warning,
-                "DisabledOutsideGit",
+                Reason::DisabledOutsideGit,
                 format!(
                     "{upn} is disabled in the tenant and its entry does not set accountEnabled, \
                      so it stays disabled (nothing re-enables an account unless git says so): \
@@ -419,8 +412,7 @@ impl<'a> Run<'_, 'a> {
         {
             out.finding(
                 owner,
-                Severity::Warning,
-                "ImmutableIdMismatch",
+                Reason::ImmutableIdMismatch,
                 format!(
                     "{upn} has onPremisesImmutableId {held:?} in the tenant but the spec says \
                      {explicit:?}; the controller does not change an existing immutable ID: \

@@ -11,4 +11,5 @@ mod modes;
 mod namespaces;
 mod ordering;
 mod scale;
+mod states;
 mod users;

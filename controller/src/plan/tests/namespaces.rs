@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::model::{Action, DesiredAssignment, Kind, ObjectKey, Severity};
+use crate::model::{Action, DesiredAssignment, Kind, ObjectKey, Reason, Severity};
 use crate::plan::testing::*;
 
 const REFUSED: &str = "FederatedDomain it/corp does not admit AppAssignments from namespace \
@@ -52,12 +52,12 @@ fn an_assignment_not_admitted_is_blocked_with_reference_not_permitted_and_writes
     let plan = w.plan();
     let key = ObjectKey::new(Kind::AppAssignment, "team-x", "intruders");
     assert!(
-        has_finding(&plan, "ReferenceNotPermitted", Severity::Error, &key),
+        has_finding(&plan, Reason::ReferenceNotPermitted, Severity::Error, &key),
         "{:#?}",
         plan.findings
     );
     assert!(
-        finding(&plan, "ReferenceNotPermitted")
+        finding(&plan, Reason::ReferenceNotPermitted)
             .message
             .contains("add team-x to spec.allowedAssignments")
     );
@@ -71,8 +71,8 @@ fn an_admitted_assignment_of_another_namespace_creates_its_users() {
     let mut w = World::new();
     w.desired.assignments = vec![foreign("team-b", "sales", &["bob@corp.example.com"])];
     let plan = w.plan();
-    assert!(findings(&plan, "ReferenceNotPermitted").is_empty());
-    assert!(findings(&plan, "DomainNotFound").is_empty());
+    assert!(findings(&plan, Reason::ReferenceNotPermitted).is_empty());
+    assert!(findings(&plan, Reason::DomainNotFound).is_empty());
     assert!(
         matches!(
             actions_for(&plan, "bob@corp.example.com")[..],
@@ -93,7 +93,7 @@ fn a_domain_ref_resolves_in_its_namespace_never_by_name_alone() {
     w.desired.assignments = vec![a];
     let plan = w.plan();
     assert_eq!(
-        findings(&plan, "DomainNotFound").len(),
+        findings(&plan, Reason::DomainNotFound).len(),
         1,
         "{:#?}",
         plan.findings
