@@ -51,6 +51,17 @@ pub enum ReconcileError {
         /// `namespace/name`.
         name: String,
     },
+    /// The reconcile panicked: a bug. Contained to this tenant, which is retried with backoff.
+    #[error(
+        "Tenant {name}: an internal error stopped the reconcile; this is a bug in o365-controller, please report it with this message: {message}"
+    )]
+    Internal {
+        /// `namespace/name`.
+        name: String,
+        /// The panic message, shortened to one line (it never holds a secret: secret types
+        /// redact themselves in every formatting).
+        message: String,
+    },
 }
 
 impl ReconcileError {
@@ -62,6 +73,7 @@ impl ReconcileError {
             ReconcileError::Graph { source, .. } => source.category(),
             ReconcileError::Kube { .. } => "kubernetes",
             ReconcileError::NotLeader { .. } => "not_leader",
+            ReconcileError::Internal { .. } => "internal",
         }
     }
 
@@ -80,7 +92,9 @@ impl ReconcileError {
         match self {
             ReconcileError::InvalidTenant { .. } | ReconcileError::Configuration { .. } => true,
             ReconcileError::Graph { source, .. } => !source.is_transient(),
-            ReconcileError::Kube { .. } | ReconcileError::NotLeader { .. } => false,
+            ReconcileError::Kube { .. }
+            | ReconcileError::NotLeader { .. }
+            | ReconcileError::Internal { .. } => false,
         }
     }
 
@@ -97,6 +111,7 @@ impl ReconcileError {
             },
             ReconcileError::Kube { .. } => "KubernetesError",
             ReconcileError::NotLeader { .. } => "NotLeader",
+            ReconcileError::Internal { .. } => "InternalError",
         }
     }
 }

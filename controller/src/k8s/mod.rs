@@ -4,6 +4,7 @@
 
 mod attribution;
 mod conditions;
+mod containment;
 mod context;
 mod controller;
 mod duration;
