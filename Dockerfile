@@ -1,11 +1,20 @@
 # The controller image the Helm chart runs. Build: docker build -t <registry>/o365-controller:<tag> .
-FROM rust:1.95-bookworm AS build
+#
+# Base images are pinned by digest (a tag moves, a digest does not): the build is reproducible
+# and a pushed-over tag cannot change what ships. Update both together, e.g. with
+#   crane digest rust:1.95-bookworm
+#   crane digest gcr.io/distroless/cc-debian12:nonroot
+# or override them at build time: docker build --build-arg RUST_IMAGE=... .
+ARG RUST_IMAGE=rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
+
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p o365-controller
 
 # Distroless, non-root (uid 65532, as the chart's securityContext expects), no shell.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=build /src/target/release/o365-controller /usr/local/bin/o365-controller
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/o365-controller"]

@@ -114,7 +114,7 @@ fn user(i: usize) -> AssignedUser {
         mail_nickname: None,
         immutable_id: None,
         usage_location: None,
-        account_enabled: true,
+        account_enabled: None,
     }
 }
 

@@ -187,7 +187,7 @@ async fn licence_removals_over_the_change_budget_are_held() {
 }
 
 #[tokio::test]
-async fn a_disabled_listed_user_is_enabled_again() {
+async fn a_disabled_listed_user_is_enabled_again_when_git_says_account_enabled_true() {
     let mut u = user("ann@corp.example.com");
     u.account_enabled = false;
     let sim = start(fixture_with(vec![u])).await;
@@ -195,7 +195,18 @@ async fn a_disabled_listed_user_is_enabled_again() {
         &sim,
         &docs(&[
             &managed_domain("corp", DOMAIN, ""),
-            &assignment("team", "corp", &["ann@corp.example.com"], ""),
+            r#"apiVersion: o365-controller.io/v1alpha1
+kind: AppAssignment
+metadata:
+  name: team
+spec:
+  domainRef:
+    name: corp
+  users:
+    - userPrincipalName: ann@corp.example.com
+      displayName: Ann
+      accountEnabled: true
+"#,
         ]),
     )
     .await;

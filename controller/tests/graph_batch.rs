@@ -45,6 +45,7 @@ fn rule(fault: FaultKind, method: &str, path: &str) -> FaultRule {
         from_seconds: 0.0,
         for_seconds: None,
         retry_after_seconds: None,
+        max_hits: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn failing(method: &str, path: &str, for_seconds: Option<f64>) -> SimConfig {
                 from_seconds: 0.0,
                 for_seconds,
                 retry_after_seconds: None,
+                max_hits: None,
             }],
             token_expiry: None,
         }),

@@ -36,6 +36,10 @@ pub enum FaultKind {
     Latency,
     /// Answer 429 with `Retry-After: retryAfterSeconds`.
     Throttle,
+    /// Serve the request (its change is made), then close the connection without sending the
+    /// response: a response lost on the way back. On a `$batch` inner request the whole
+    /// envelope's response is lost.
+    LoseResponse,
 }
 
 /// One rule: which requests, what fault, how often, when.
@@ -69,6 +73,10 @@ pub struct FaultRule {
     /// `Retry-After` for `throttle` (default 1) and for `error` (none unless given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// The rule fires at most this many times (default: no limit), e.g. a 404 for a new
+    /// user's first two requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hits: Option<u64>,
 }
 
 fn one() -> f64 {
@@ -112,6 +120,7 @@ pub enum FaultAction {
     Throttle {
         retry_after: u64,
     },
+    LoseResponse,
 }
 
 /// The decision for one request: total added latency and at most one terminal action.
@@ -123,6 +132,8 @@ pub struct Decision {
 
 pub struct FaultEngine {
     rules: Vec<(FaultRule, Regex)>,
+    /// Times each rule fired (for `maxHits`).
+    hits: Mutex<Vec<u64>>,
     token_expiry: Option<TokenExpiry>,
     rng: Mutex<ChaCha8Rng>,
     start: Instant,
@@ -161,6 +172,7 @@ impl FaultEngine {
             rules.push((rule.clone(), re));
         }
         Ok(FaultEngine {
+            hits: Mutex::new(vec![0; rules.len()]),
             rules,
             token_expiry: plan.token_expiry.clone(),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(plan.seed)),
@@ -172,7 +184,8 @@ impl FaultEngine {
         let elapsed = self.start.elapsed().as_secs_f64();
         let mut decision = Decision::default();
         let mut rng = crate::lock(&self.rng);
-        for (rule, re) in &self.rules {
+        let mut hits = crate::lock(&self.hits);
+        for (i, (rule, re)) in self.rules.iter().enumerate() {
             let method_ok = rule
                 .method
                 .as_deref()
@@ -185,8 +198,16 @@ impl FaultEngine {
                 continue;
             }
             let hit = rng.random::<f64>() < rule.probability;
-            if !hit {
+            let spent = rule.max_hits.is_some_and(|max| hits[i] >= max);
+            if !hit || spent {
                 continue;
+            }
+            let fires = match rule.fault {
+                FaultKind::Latency => true,
+                _ => decision.action.is_none(),
+            };
+            if fires {
+                hits[i] += 1;
             }
             match rule.fault {
                 FaultKind::Latency => {
@@ -205,6 +226,9 @@ impl FaultEngine {
                     decision.action = Some(FaultAction::Throttle {
                         retry_after: rule.retry_after_seconds.unwrap_or(1),
                     });
+                }
+                FaultKind::LoseResponse if decision.action.is_none() => {
+                    decision.action = Some(FaultAction::LoseResponse);
                 }
                 _ => {}
             }

@@ -105,7 +105,17 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Applies latency and terminal faults. `None`: serve the request normally.
+/// Closes the connection without a response (a reset, or a response lost after serving).
+async fn drop_connection(abort: Option<&ConnAbort>) -> Response {
+    if let Some(a) = abort {
+        a.0.notify_one();
+    }
+    futures::future::pending::<()>().await;
+    Response::default()
+}
+
+/// Applies latency and terminal faults. `None`: serve the request normally (a `loseResponse`
+/// fault sets `ctx.lose_response`: serve it, then drop the response).
 async fn inject_faults(
     sh: &Shared,
     method: &str,
@@ -139,6 +149,11 @@ async fn inject_faults(
             "Tenant_Application/ReadWrite/fault-injection",
             "ResourceUnitLimitExceeded",
         ),
+        FaultAction::LoseResponse => {
+            ctx.lose_response
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
     };
     let resp = resp.unwrap_or_else(|e| routes::error_response(&e, ctx));
     crate::lock(&sh.stats).record(method, template, resp.status);
@@ -161,6 +176,9 @@ async fn token(
     }
     let (status, body) = crate::auth::token_endpoint(&sh, &tenant, &headers, &body);
     crate::lock(&sh.stats).record("POST", template, status);
+    if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
+        return drop_connection(abort.as_deref()).await;
+    }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(
@@ -226,6 +244,9 @@ async fn graph(
     } else {
         routes::dispatch(&sh, &req, &ctx)
     };
+    if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
+        return drop_connection(abort.as_deref()).await;
+    }
     to_http(resp, &ctx)
 }
 

@@ -34,3 +34,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "o365-controller.roleKind" -}}
 {{- if .Values.watchNamespace }}Role{{ else }}ClusterRole{{ end }}
 {{- end }}
+
+{{/* The namespaces whose Secrets and ConfigMaps are readable, as a JSON list: tenantNamespaces,
+     else watchNamespace, else the release namespace. */}}
+{{- define "o365-controller.tenantNamespaces" -}}
+{{- $namespaces := .Values.tenantNamespaces | default (list (.Values.watchNamespace | default .Release.Namespace)) -}}
+{{- $namespaces | uniq | toJson -}}
+{{- end }}

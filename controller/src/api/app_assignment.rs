@@ -116,9 +116,11 @@ pub struct AssignedUser {
     #[x_kube(validation = Rule::new("self.matches('^[A-Z]{2}$')").message("usageLocation must be two upper-case letters (an ISO 3166 country code such as US, GB or DE)"))]
     pub usage_location: Option<String>,
 
-    /// Whether the user may sign in.
-    #[serde(default = "default_true")]
-    pub account_enabled: bool,
+    /// Whether the user may sign in. `true` or `false` is enforced on every run. Unset: a new
+    /// user is created enabled, and an existing user's state is left as it is (an account an
+    /// administrator disabled stays disabled, reported as `DisabledOutsideGit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
 }
 
 /// What the controller did with these users.

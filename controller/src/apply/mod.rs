@@ -1,9 +1,11 @@
 //! Executes a plan through Microsoft Graph and reports what happened to every action.
 //!
-//! Phases run in order (users → federation → licenses → deprovisioning); inside a phase the
-//! actions go out as `$batch` requests with bounded concurrency through the rate-limited client.
-//! Every action is idempotent against the tenant: a user that already exists is reported as
-//! matched (no duplicate), a user already gone as done. A crash loses nothing: the next run
+//! Phases run in order (restores → users → federation → licenses → deprovisioning); inside a
+//! phase the actions go out as `$batch` requests with bounded concurrency through the
+//! rate-limited client. Every action is idempotent against the tenant: a user that already
+//! exists is reported as matched (no duplicate), a user already gone as done, a federation
+//! create whose answer was lost is read back. A 404 on a user created or restored moments before
+//! is replication lag and retried for up to two minutes. A crash loses nothing: the next run
 //! re-plans from the observed state.
 
 pub mod password;
@@ -12,11 +14,12 @@ mod runner;
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::time::Duration;
 
 pub use requests::{Request, request_for};
 pub use runner::GraphRunner;
 
-use crate::model::{Action, Outcome, Phase, Plan, Report};
+use crate::model::{Action, FederationSettings, Outcome, Phase, Plan, Report};
 
 /// How one request ended, as `apply` needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +42,33 @@ pub trait Runner: Sync {
     /// Sends every request (batched, rate limited, retried) and returns one response per request,
     /// in order.
     fn run(&self, requests: Vec<Request>) -> impl Future<Output = Vec<Response>> + Send;
+
+    /// The domain's federation configuration as Graph has it now (`None`: none), or why it
+    /// could not be read. Used to learn what a federation create whose answer was lost did.
+    fn federation(
+        &self,
+        domain: &str,
+    ) -> impl Future<Output = Result<Option<FederationSettings>, String>> + Send {
+        let _ = domain;
+        async { Err("this runner cannot read federation configurations".to_string()) }
+    }
 }
+
+/// How long a 404 on an object created (or restored) moments before in the same run is
+/// retried: Entra replicates a new object to every directory replica within seconds, rarely
+/// minutes, and a request served by a replica that has not seen it yet gets a 404.
+#[derive(Debug, Clone, Copy)]
+struct ReplicationLag {
+    first: Duration,
+    longest: Duration,
+    total: Duration,
+}
+
+const REPLICATION_LAG: ReplicationLag = ReplicationLag {
+    first: Duration::from_millis(500),
+    longest: Duration::from_secs(15),
+    total: Duration::from_secs(120),
+};
 
 /// How many actions go to the runner at once (it batches them by 20 and sends the batches
 /// concurrently); also the granularity of progress reports.
@@ -55,7 +84,11 @@ pub async fn apply<R: Runner>(
     let mut results: Vec<(Action, Outcome)> = Vec::with_capacity(plan.actions.len());
     let mut failed_users: BTreeSet<String> = BTreeSet::new();
     let mut failed_domains: BTreeSet<String> = BTreeSet::new();
+    // Users created or restored by this run (lower-case UPNs and ids): a 404 on them is
+    // replication lag, not absence.
+    let mut created: BTreeSet<String> = BTreeSet::new();
     for phase in [
+        Phase::Restore,
         Phase::Users,
         Phase::Federation,
         Phase::Licenses,
@@ -64,29 +97,41 @@ pub async fn apply<R: Runner>(
         let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.phase() == phase).collect();
         for chunk in actions.chunks(CHUNK) {
             let mut to_send = Vec::new();
-            let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(chunk.len());
-            for action in chunk {
+            let mut sent = Vec::new();
+            let mut responses: Vec<Result<Response, String>> = Vec::with_capacity(chunk.len());
+            for (i, action) in chunk.iter().enumerate() {
                 match skip_reason(action, &failed_users, &failed_domains) {
-                    Some(reason) => outcomes.push(Some(Outcome::Skipped { reason })),
+                    Some(reason) => responses.push(Err(reason)),
                     None => {
                         // The password lives only inside this request body and is dropped with it.
                         let password =
                             matches!(action, Action::CreateUser { .. }).then(password::generate);
                         to_send.push(request_for(action, password.as_ref()));
-                        outcomes.push(None);
+                        sent.push(i);
+                        responses.push(Err(String::new()));
                     }
                 }
             }
-            let mut responses = runner.run(to_send).await.into_iter();
-            for (action, outcome) in chunk.iter().zip(outcomes) {
-                let outcome = outcome.unwrap_or_else(|| match responses.next() {
-                    Some(response) => outcome_of(action, response),
-                    None => Outcome::Failed {
-                        reason: "no response from Graph for this request".into(),
-                    },
-                });
-                if matches!(outcome, Outcome::Failed { .. }) {
-                    note_failure(action, &mut failed_users, &mut failed_domains);
+            let mut answers = runner.run(to_send).await.into_iter();
+            for &i in &sent {
+                responses[i] = Ok(answers.next().unwrap_or(Response::Failure {
+                    status: None,
+                    details: Vec::new(),
+                    description: "no response from Graph for this request".into(),
+                }));
+            }
+            retry_replication_lag(runner, chunk, &mut responses, &created, REPLICATION_LAG).await;
+            for (action, response) in chunk.iter().zip(responses) {
+                let outcome = match response {
+                    Err(reason) => Outcome::Skipped { reason },
+                    Ok(response) => outcome_of(runner, action, response).await,
+                };
+                match &outcome {
+                    Outcome::Failed { .. } => {
+                        note_failure(action, &mut failed_users, &mut failed_domains)
+                    }
+                    Outcome::Done | Outcome::AlreadyDone => note_created(action, &mut created),
+                    Outcome::Skipped { .. } => {}
                 }
                 results.push(((*action).clone(), outcome));
             }
@@ -96,6 +141,78 @@ pub async fn apply<R: Runner>(
     Report {
         plan_id: plan.id.clone(),
         results,
+    }
+}
+
+/// Records a user this run created or restored.
+fn note_created(action: &Action, created: &mut BTreeSet<String>) {
+    match action {
+        Action::CreateUser { user } => {
+            created.insert(user.user_principal_name.to_ascii_lowercase());
+        }
+        Action::RestoreUser { id, .. } => {
+            created.insert(id.to_ascii_lowercase());
+        }
+        _ => {}
+    }
+}
+
+/// The user an action addresses by id or UPN, when it can meet replication lag.
+fn lag_target(action: &Action) -> Option<&str> {
+    match action {
+        Action::AssignLicenses { user, .. } => Some(user),
+        Action::UpdateUser { id, .. } => Some(id),
+        _ => None,
+    }
+}
+
+/// Sends again, with growing delays for up to `lag.total`, the requests that got a 404 for a
+/// user created or restored moments before; what still gets a 404 after that has failed.
+async fn retry_replication_lag<R: Runner>(
+    runner: &R,
+    chunk: &[&Action],
+    responses: &mut [Result<Response, String>],
+    created: &BTreeSet<String>,
+    lag: ReplicationLag,
+) {
+    let lagging = |responses: &[Result<Response, String>]| -> Vec<usize> {
+        chunk
+            .iter()
+            .zip(responses)
+            .enumerate()
+            .filter(|(_, (action, response))| {
+                matches!(
+                    response,
+                    Ok(Response::Failure {
+                        status: Some(404),
+                        ..
+                    })
+                ) && lag_target(action).is_some_and(|t| created.contains(&t.to_ascii_lowercase()))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let mut waiting = lagging(responses);
+    let mut delay = lag.first;
+    let mut waited = Duration::ZERO;
+    while !waiting.is_empty() && waited + delay <= lag.total {
+        tracing::debug!(
+            requests = waiting.len(),
+            ?delay,
+            "404 on users created moments ago (replication lag); retrying"
+        );
+        tokio::time::sleep(delay).await;
+        waited += delay;
+        delay = (delay * 2).min(lag.longest);
+        let again = waiting
+            .iter()
+            .map(|&i| request_for(chunk[i], None))
+            .collect();
+        let answers = runner.run(again).await;
+        for (&i, answer) in waiting.iter().zip(answers) {
+            responses[i] = Ok(answer);
+        }
+        waiting = lagging(responses);
     }
 }
 
@@ -122,6 +239,9 @@ fn note_failure(action: &Action, users: &mut BTreeSet<String>, domains: &mut BTr
         } if changes.immutable_id.is_some() => {
             domains.insert(domain_of(user_principal_name));
         }
+        Action::RestoreUser { id, .. } => {
+            users.insert(id.to_ascii_lowercase());
+        }
         _ => {}
     }
 }
@@ -133,10 +253,16 @@ fn skip_reason(
 ) -> Option<String> {
     match action {
         Action::AssignLicenses {
+            user,
             user_principal_name,
             ..
-        } if users.contains(&user_principal_name.to_ascii_lowercase()) => {
-            Some("the user could not be created, so no license was assigned".into())
+        } if users.contains(&user_principal_name.to_ascii_lowercase())
+            || users.contains(&user.to_ascii_lowercase()) =>
+        {
+            Some("the user could not be created or restored, so no license was assigned".into())
+        }
+        Action::UpdateUser { id, .. } if users.contains(&id.to_ascii_lowercase()) => {
+            Some("the user could not be restored, so it was not updated".into())
         }
         Action::CreateFederation { domain, .. } if domains.contains(domain) => Some(format!(
             "not federated: setting an immutable ID for a user of {domain} failed, and that user could not sign in through the identity provider; see the failures above"
@@ -145,7 +271,7 @@ fn skip_reason(
     }
 }
 
-fn outcome_of(action: &Action, response: Response) -> Outcome {
+async fn outcome_of<R: Runner>(runner: &R, action: &Action, response: Response) -> Outcome {
     match response {
         Response::Success => Outcome::Done,
         Response::Failure {
@@ -169,12 +295,42 @@ fn outcome_of(action: &Action, response: Response) -> Outcome {
                     Outcome::AlreadyDone
                 }
                 Action::RevertToManaged { .. } if status == Some(404) => Outcome::AlreadyDone,
+                // A create whose answer was lost (and was sent again) finds the configuration
+                // it made: read it back, and it is done when it is what was asked for.
+                Action::CreateFederation { domain, settings } if status.is_some() => {
+                    match runner.federation(domain).await {
+                        Ok(Some(have)) if federation_matches(settings, &have) => {
+                            Outcome::AlreadyDone
+                        }
+                        Ok(Some(_)) => Outcome::Failed {
+                            reason: format!(
+                                "{description}; {domain} already has a federation configuration \
+                                 with other settings: the next run updates it"
+                            ),
+                        },
+                        Ok(None) | Err(_) => Outcome::Failed {
+                            reason: description,
+                        },
+                    }
+                }
                 _ => Outcome::Failed {
                     reason: description,
                 },
             }
         }
     }
+}
+
+/// Whether the configuration Graph has sets every field the create asked for, as asked.
+fn federation_matches(want: &FederationSettings, have: &FederationSettings) -> bool {
+    let (Ok(serde_json::Value::Object(want)), Ok(serde_json::Value::Object(have))) =
+        (serde_json::to_value(want), serde_json::to_value(have))
+    else {
+        return false;
+    };
+    want.iter()
+        .filter(|(k, _)| k.as_str() != "id")
+        .all(|(k, v)| have.get(k) == Some(v))
 }
 
 #[cfg(test)]

@@ -33,6 +33,11 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Request {
             url: "/users".into(),
             body: Some(new_user_body(user, password.unwrap_or(&Secret::default()))),
         },
+        Action::RestoreUser { id, .. } => Request {
+            method: "POST",
+            url: format!("/directory/deletedItems/{}/restore", segment(id)),
+            body: None,
+        },
         Action::UpdateUser { id, changes, .. } => Request {
             method: "PATCH",
             url: format!("/users/{}", segment(id)),
@@ -151,6 +156,33 @@ mod tests {
         let r = request_for(&action, None);
         assert_eq!(r.url, "/users/o'neil%231@corp.example.com/assignLicense");
         assert_eq!(r.body.unwrap()["removeLicenses"], json!([]));
+    }
+
+    #[test]
+    fn a_rename_patches_the_upn_and_a_restore_posts_to_deleted_items() {
+        let rename = Action::UpdateUser {
+            id: "u1".into(),
+            user_principal_name: "ann.lee@b.example".into(),
+            changes: UserChanges {
+                user_principal_name: Some("ann.lee@b.example".into()),
+                ..UserChanges::default()
+            },
+        };
+        let r = request_for(&rename, None);
+        assert_eq!((r.method, r.url.as_str()), ("PATCH", "/users/u1"));
+        assert_eq!(
+            r.body.unwrap(),
+            json!({"userPrincipalName": "ann.lee@b.example"})
+        );
+        let restore = Action::RestoreUser {
+            id: "u1".into(),
+            user_principal_name: "ann.lee@b.example".into(),
+        };
+        let r = request_for(&restore, None);
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            ("POST", "/directory/deletedItems/u1/restore")
+        );
     }
 
     #[test]

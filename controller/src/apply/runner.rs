@@ -4,6 +4,7 @@ use reqwest::Method;
 
 use super::{Request, Response, Runner};
 use crate::graph::{BatchItem, GraphClient};
+use crate::model::FederationSettings;
 
 /// Sends an apply's requests through one tenant's [`GraphClient`].
 pub struct GraphRunner {
@@ -46,5 +47,12 @@ impl Runner for GraphRunner {
                 },
             })
             .collect()
+    }
+
+    async fn federation(&self, domain: &str) -> Result<Option<FederationSettings>, String> {
+        self.client
+            .list_federation(domain)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

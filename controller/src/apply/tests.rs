@@ -225,3 +225,120 @@ async fn progress_reaches_the_number_of_actions() {
     apply(&runner, &plan(actions), &|n| *last.lock().unwrap() = n).await;
     assert_eq!(*last.lock().unwrap(), 1000);
 }
+
+#[tokio::test]
+async fn a_failed_restore_skips_that_users_update_and_licenses() {
+    let runner = FakeRunner::new(vec![("deletedItems/u1/restore", failure(400, ""))]);
+    let p = plan(vec![
+        Action::RestoreUser {
+            id: "u1".into(),
+            user_principal_name: "ann@corp.example".into(),
+        },
+        Action::UpdateUser {
+            id: "u1".into(),
+            user_principal_name: "ann@corp.example".into(),
+            changes: UserChanges {
+                display_name: Some("Ann".into()),
+                ..UserChanges::default()
+            },
+        },
+        Action::AssignLicenses {
+            user: "u1".into(),
+            user_principal_name: "ann@corp.example".into(),
+            add: vec![LicenseGrant {
+                sku_id: "sku".into(),
+                disabled_plans: vec![],
+            }],
+            remove: vec![],
+        },
+    ]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    assert!(matches!(report.results[0].1, Outcome::Failed { .. }));
+    assert!(matches!(report.results[1].1, Outcome::Skipped { .. }));
+    assert!(matches!(report.results[2].1, Outcome::Skipped { .. }));
+    assert_eq!(runner.seen(), ["POST /directory/deletedItems/u1/restore"]);
+}
+
+/// Always 404 for assignLicense; counts the attempts.
+struct Lagging(Mutex<usize>);
+
+impl Runner for Lagging {
+    async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
+        requests
+            .iter()
+            .map(|r| {
+                if r.url.contains("assignLicense") {
+                    *self.0.lock().unwrap() += 1;
+                    failure(404, "")
+                } else {
+                    Response::Success
+                }
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_404_that_outlasts_the_replication_window_fails() {
+    let runner = Lagging(Mutex::new(0));
+    let lag = ReplicationLag {
+        first: std::time::Duration::from_millis(5),
+        longest: std::time::Duration::from_millis(20),
+        total: std::time::Duration::from_millis(60),
+    };
+    let created: BTreeSet<String> = ["ann@corp.example".to_string()].into();
+    let action = license("ann@corp.example");
+    let chunk = [&action];
+    let mut responses = vec![Ok(failure(404, ""))];
+    retry_replication_lag(&runner, &chunk, &mut responses, &created, lag).await;
+    // 5 + 10 + 20 + 20 ms fit in 60 ms; the next 20 would not.
+    assert_eq!(*runner.0.lock().unwrap(), 4);
+    assert!(matches!(
+        responses[0],
+        Ok(Response::Failure {
+            status: Some(404),
+            ..
+        })
+    ));
+    // A user this run did not create: a 404 is not retried.
+    let other = license("bob@corp.example");
+    let mut responses = vec![Ok(failure(404, ""))];
+    retry_replication_lag(&runner, &[&other], &mut responses, &created, lag).await;
+    assert_eq!(*runner.0.lock().unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_federation_read_back_with_other_settings_is_a_failure() {
+    struct Federated(FederationSettings);
+    impl Runner for Federated {
+        async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
+            requests.iter().map(|_| failure(400, "")).collect()
+        }
+        async fn federation(&self, _domain: &str) -> Result<Option<FederationSettings>, String> {
+            Ok(Some(self.0.clone()))
+        }
+    }
+    let want = FederationSettings {
+        issuer_uri: Some("https://idp/a".into()),
+        ..FederationSettings::default()
+    };
+    let create = Action::CreateFederation {
+        domain: "corp.example".into(),
+        settings: want.clone(),
+    };
+    let same = Federated(FederationSettings {
+        id: "f1".into(),
+        display_name: Some("extra fields Graph fills in".into()),
+        ..want.clone()
+    });
+    let report = apply(&same, &plan(vec![create.clone()]), &|_| {}).await;
+    assert_eq!(report.results[0].1, Outcome::AlreadyDone);
+    let other = Federated(FederationSettings {
+        issuer_uri: Some("https://idp/b".into()),
+        ..FederationSettings::default()
+    });
+    let report = apply(&other, &plan(vec![create]), &|_| {}).await;
+    assert!(
+        matches!(&report.results[0].1, Outcome::Failed { reason } if reason.contains("other settings"))
+    );
+}

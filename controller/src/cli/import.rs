@@ -103,7 +103,8 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
             mail_nickname: u.mail_nickname.clone(),
             immutable_id,
             usage_location: u.usage_location.clone(),
-            account_enabled: u.account_enabled,
+            // A disabled account is recorded as such; an enabled one is left unset.
+            account_enabled: (!u.account_enabled).then_some(false),
         });
     }
     let mut failed = 0;

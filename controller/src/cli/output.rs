@@ -140,6 +140,7 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
                 .map(|id| format!("immutableId {id}"))
                 .unwrap_or_default(),
         ),
+        Action::RestoreUser { id, .. } => ("restore user", format!("object id {id}")),
         Action::UpdateUser { changes, .. } => ("update user", changed_fields(changes)),
         Action::CreateFederation { settings, .. } => (
             "federate domain",
@@ -298,6 +299,7 @@ pub fn report_table(tenant: &str, report: &Report) -> String {
         &[
             "CREATED",
             "MATCHED",
+            "RESTORED",
             "UPDATED",
             "LICENSED",
             "FEDERATION",
@@ -309,6 +311,7 @@ pub fn report_table(tenant: &str, report: &Report) -> String {
         &[vec![
             t.created.to_string(),
             t.matched.to_string(),
+            t.restored.to_string(),
             t.updated.to_string(),
             t.licensed.to_string(),
             t.federation.to_string(),

@@ -24,11 +24,18 @@ pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "WATCH_NAMESPACE")]
     pub namespace: Option<String>,
-    /// Where `/metrics` is served.
-    #[arg(long, default_value = "0.0.0.0:8080")]
+    /// Read Secrets and ConfigMaps only in this namespace (repeatable); Tenants elsewhere are
+    /// Blocked with reason NamespaceNotServed. Default: the `--namespace`, else all namespaces
+    /// (which needs cluster-wide Secret read).
+    #[arg(long = "tenant-namespace", value_name = "NAMESPACE", value_parser = namespace_name)]
+    pub tenant_namespaces: Vec<String>,
+    /// Where `/metrics` is served (loopback by default; in a pod, the chart sets
+    /// `controller.metricsBindAddress`).
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub metrics_addr: SocketAddr,
-    /// Where `/healthz` and `/readyz` are served.
-    #[arg(long, default_value = "0.0.0.0:8081")]
+    /// Where `/healthz` and `/readyz` are served (loopback by default; in a pod, the chart
+    /// sets `controller.healthBindAddress` so that the kubelet can probe).
+    #[arg(long, default_value = "127.0.0.1:8081")]
     pub health_addr: SocketAddr,
     /// Log format.
     #[arg(long, value_enum, default_value_t)]
@@ -45,6 +52,23 @@ pub struct RunArgs {
     /// Namespace of the Lease (default: the pod's namespace, else `default`).
     #[arg(long, env = "POD_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
+}
+
+/// A namespace name (an RFC 1123 label).
+fn namespace_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        ))
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -112,6 +136,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         };
         let options = RunOptions {
             namespace: args.namespace,
+            tenant_namespaces: args.tenant_namespaces,
             metrics_addr: Some(args.metrics_addr),
             health_addr: Some(args.health_addr),
             concurrency: args.concurrency.max(1),
@@ -131,4 +156,17 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_namespaces_must_be_namespace_names() {
+        assert_eq!(namespace_name("o365-system"), Ok("o365-system".to_owned()));
+        for bad in ["", "Team", "-a", "a-", "a_b", &"a".repeat(64)] {
+            assert!(namespace_name(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

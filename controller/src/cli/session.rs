@@ -127,7 +127,7 @@ impl Session {
     /// The desired state of `tenant` from the manifests.
     pub fn desired(&self, tenant: &Tenant, overrides: &Overrides) -> DesiredTenant {
         let m = &self.manifests;
-        resolve::desired_tenant(
+        let mut desired = resolve::desired_tenant(
             tenant,
             Objects {
                 domains: &m.domains,
@@ -136,7 +136,9 @@ impl Session {
             },
             &ManifestKeys(&m.secrets),
             overrides,
-        )
+        );
+        desired.same_tenant = resolve::same_tenant(tenant, &m.tenants);
+        desired
     }
 
     /// Saves the simulated tenant (so the next run sees this run's changes) and stops.

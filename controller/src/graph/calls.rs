@@ -92,6 +92,7 @@ pub fn new_user_body(user: &NewUser, password: &Secret) -> Value {
 pub fn user_changes_body(changes: &UserChanges) -> Value {
     let mut body = Map::new();
     let strings = [
+        ("userPrincipalName", &changes.user_principal_name),
         ("displayName", &changes.display_name),
         ("givenName", &changes.given_name),
         ("surname", &changes.surname),

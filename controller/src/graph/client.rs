@@ -172,6 +172,7 @@ impl GraphClient {
             &config.client_id,
             &graph,
             credential,
+            config.retry.clone(),
         );
         let max_concurrency = config.max_concurrency.max(1);
         Ok(GraphClient {
@@ -278,15 +279,11 @@ impl GraphClient {
                 self.count_retry();
             }
             self.inner.limiter.acquire(cost).await;
+            // The token source retries transient failures itself.
             let token = match self.inner.tokens.token().await {
                 Ok(t) => t,
                 Err(e) => {
                     self.inner.limiter.refund(cost);
-                    if e.is_transient() && attempt < policy.max_attempts {
-                        tokio::time::sleep(policy.backoff(attempt)).await;
-                        attempt += 1;
-                        continue;
-                    }
                     return Err(e);
                 }
             };

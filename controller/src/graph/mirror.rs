@@ -1,5 +1,6 @@
 //! The observed state of one tenant, kept current cheaply: one full read, then `/users/delta`
-//! rounds and the small reads (domains, federation, SKUs, role members) in ONE `$batch`
+//! rounds and the small reads (domains, federation, SKUs, role members, soft-deleted users) in
+//! ONE `$batch`
 //! request. A part that cannot be read becomes `Read::Unknown` (so it triggers no write);
 //! the other parts stay usable.
 
@@ -45,6 +46,7 @@ struct Plan {
     members: Vec<(String, usize)>,
     federation: Vec<(String, usize)>,
     delta: Option<usize>,
+    deleted: Option<usize>,
 }
 
 impl Plan {
@@ -56,6 +58,14 @@ impl Plan {
 
 fn members_url(role_id: &str) -> String {
     format!("/directoryRoles/{}/members?$select=id", segment(role_id))
+}
+
+/// Soft-deleted users (restorable for 30 days), with the properties live users are read with.
+fn deleted_users_url() -> String {
+    format!(
+        "/directory/deletedItems/microsoft.graph.user?$select={}&$top=999",
+        USER_PROPERTIES.join(",")
+    )
 }
 
 fn federation_url(domain: &str) -> String {
@@ -121,6 +131,7 @@ impl Mirror {
             observed: ObservedTenant {
                 domains: Read::Unknown("not read yet".into()),
                 users: Read::Unknown("not read yet".into()),
+                deleted_users: Read::Unknown("not read yet".into()),
                 role_holders: Read::Unknown("not read yet".into()),
                 skus: Read::Unknown("not read yet".into()),
                 display_name: None,
@@ -157,6 +168,7 @@ impl Mirror {
         plan.domains = Some(plan.push(BatchItem::get("/domains")));
         plan.skus = Some(plan.push(BatchItem::get("/subscribedSkus")));
         plan.roles = Some(plan.push(BatchItem::get("/directoryRoles")));
+        plan.deleted = Some(plan.push(BatchItem::get(deleted_users_url())));
         if !full {
             for (id, _) in &self.roles {
                 let i = plan.push(BatchItem::get(members_url(id)));
@@ -202,6 +214,16 @@ impl Mirror {
                     .collect::<Vec<ObservedSku>>(),
             ),
             Err(e) => Read::Unknown(unknown("subscribedSkus", &e)),
+        };
+        let deleted = collection::<wire::User>(
+            client,
+            "list_deleted_users",
+            take(&mut results, plan.deleted),
+        )
+        .await;
+        self.observed.deleted_users = match deleted {
+            Ok(users) => Read::Known(users.into_iter().map(convert::user).collect()),
+            Err(e) => Read::Unknown(unknown("deleted users", &e)),
         };
         let domains = take(&mut results, plan.domains);
         self.observed.domains = match self

@@ -10,6 +10,7 @@ use tokio::sync::Mutex;
 
 use super::credentials::{PreparedCredential, Secret};
 use super::error::{GraphError, RetryClass};
+use super::retry::RetryPolicy;
 use super::wire;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -43,6 +44,7 @@ pub(crate) struct TokenSource {
     tenant_id: String,
     scope: String,
     credential: PreparedCredential,
+    retry: RetryPolicy,
     cache: Mutex<Option<Cached>>,
     issued: std::sync::atomic::AtomicU64,
 }
@@ -55,6 +57,7 @@ impl TokenSource {
         client_id: &str,
         graph_endpoint: &str,
         credential: PreparedCredential,
+        retry: RetryPolicy,
     ) -> TokenSource {
         TokenSource {
             http,
@@ -66,6 +69,7 @@ impl TokenSource {
             tenant_id: tenant_id.to_string(),
             scope: format!("{}/.default", graph_endpoint.trim_end_matches('/')),
             credential,
+            retry,
             cache: Mutex::new(None),
             issued: std::sync::atomic::AtomicU64::new(0),
         }
@@ -85,7 +89,7 @@ impl TokenSource {
         {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch().await?;
+        let fresh = self.fetch_retrying().await?;
         let token = fresh.token.clone();
         *cache = Some(fresh);
         Ok(token)
@@ -97,6 +101,23 @@ impl TokenSource {
         let mut cache = self.cache.lock().await;
         if cache.as_ref().is_some_and(|c| &c.token == stale) {
             *cache = None;
+        }
+    }
+
+    /// Fetches a token, retrying transient failures (5xx, 429, resets, timeouts) with the
+    /// client's backoff, like every Graph request, from the very first one on.
+    async fn fetch_retrying(&self) -> Result<Cached, GraphError> {
+        let mut attempt: u32 = 1;
+        loop {
+            match self.fetch().await {
+                Err(e) if e.is_transient() && attempt < self.retry.max_attempts => {
+                    let wait = self.retry.transient_delay(attempt, e.retry_after);
+                    tracing::debug!(attempt, code = %e.code, ?wait, "token request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
         }
     }
 

@@ -41,6 +41,7 @@ pub fn by_object<'r>(
         let mut keys: Vec<ObjectKey> = Vec::new();
         match action {
             Action::CreateUser { .. }
+            | Action::RestoreUser { .. }
             | Action::UpdateUser { .. }
             | Action::AssignLicenses { .. } => {
                 let upn = action.subject().to_ascii_lowercase();

@@ -11,6 +11,7 @@ use kube::runtime::events::Recorder;
 use super::leader::Leadership;
 use super::metrics::Metrics;
 use super::objects::Stores;
+use super::served::ServedNamespaces;
 use crate::graph::{ClientStats, GraphClient, Mirror};
 
 /// Graph state kept between reconciles of one tenant.
@@ -58,6 +59,8 @@ pub struct Context {
     pub leadership: Leadership,
     /// Backoff settings.
     pub settings: ReconcileSettings,
+    /// Where Tenants may read Secrets and ConfigMaps.
+    pub served: ServedNamespaces,
     sessions: Mutex<HashMap<String, TenantSession>>,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -83,9 +86,16 @@ impl Context {
             metrics,
             leadership,
             settings,
+            served: ServedNamespaces::All,
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The context serving only `served` (all namespaces unless set).
+    pub fn serving(mut self, served: ServedNamespaces) -> Context {
+        self.served = served;
+        self
     }
 
     /// Takes the tenant's session out of the cache for the length of one reconcile. The

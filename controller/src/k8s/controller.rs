@@ -1,6 +1,6 @@
 //! Wiring of the controller: watches (with reflector stores) of the four kinds and of Secret
-//! and ConfigMap metadata, one kube-runtime `Controller` over Tenants, leader election, the
-//! metrics and probe servers, and shutdown.
+//! and ConfigMap metadata (in the served namespaces only), one kube-runtime `Controller` over
+//! Tenants, leader election, the metrics and probe servers, and shutdown.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -27,16 +27,21 @@ use super::mappers;
 use super::metrics::{self, Metrics};
 use super::objects::{Stores, api_resource};
 use super::reconcile::{error_policy, reconcile};
+use super::served::ServedNamespaces;
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 
-/// The kinds whose first list makes the controller ready.
-const WATCHED_KINDS: usize = 6;
+/// The watches of the four kinds; with one Secret and one ConfigMap watch per served scope,
+/// their first lists make the controller ready.
+const WATCHED_KINDS: usize = 4;
 
 /// How `run_controller` runs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Watch one namespace only; all when `None`.
     pub namespace: Option<String>,
+    /// Read Secrets and ConfigMaps only in these namespaces; Tenants elsewhere are Blocked
+    /// (`NamespaceNotServed`). Empty: `namespace` when set, else all namespaces.
+    pub tenant_namespaces: Vec<String>,
     /// Serve `/metrics` here.
     pub metrics_addr: Option<SocketAddr>,
     /// Serve `/healthz` and `/readyz` here.
@@ -59,6 +64,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             namespace: None,
+            tenant_namespaces: Vec::new(),
             metrics_addr: None,
             health_addr: None,
             concurrency: 4,
@@ -109,11 +115,13 @@ fn trigger_fingerprint<K: Resource>(obj: &K, by_version: bool) -> u64 {
 }
 
 /// Turns watcher events into the objects whose change matters (deletions always do), and
-/// counts the first completed list of the kind towards readiness.
+/// counts the first completed list of the watch towards readiness (ready once `expected`
+/// watches have listed).
 fn changes<K, S>(
     events: S,
     by_version: bool,
     listed: Arc<AtomicUsize>,
+    expected: usize,
     readiness: Readiness,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
@@ -142,7 +150,7 @@ where
                 watcher::Event::InitDone => {
                     if !counted {
                         counted = true;
-                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= WATCHED_KINDS {
+                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= expected {
                             readiness.set(true);
                         }
                     }
@@ -260,8 +268,12 @@ async fn run_while_leader(
     stop_rx: watch::Receiver<bool>,
 ) {
     let ns = options.namespace.as_deref();
+    let served = ServedNamespaces::new(ns, &options.tenant_namespaces);
+    let scopes = served.watch_scopes();
+    tracing::info!(namespaces = %served, "reading Secrets and ConfigMaps");
     let wc = watcher::Config::default();
     let listed = Arc::new(AtomicUsize::new(0));
+    let expected = WATCHED_KINDS + 2 * scopes.len();
     let tenant_ar = api_resource::<Tenant>();
     let kind_stream = |ar: ApiResource| {
         let writer = Writer::new(ar.clone());
@@ -271,33 +283,48 @@ async fn run_while_leader(
             .reflect(writer);
         (
             reader,
-            changes(events, false, listed.clone(), readiness.clone()),
+            changes(events, false, listed.clone(), expected, readiness.clone()),
         )
     };
     let (tenants, tenant_changes) = kind_stream(tenant_ar.clone());
+    // A second watch of Tenants, only to wake the other Tenants with the same tenantId when one
+    // appears, changes or goes away (they are Blocked while there are duplicates).
+    let tenant_siblings = watcher(dynamic_api(client, ns, &tenant_ar), wc.clone())
+        .default_backoff()
+        .touched_objects();
     let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>());
     let (assignments, assignment_changes) = kind_stream(api_resource::<AppAssignment>());
     let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>());
-    let secret_changes = changes(
-        watcher(
-            typed_api::<PartialObjectMeta<Secret>>(client, ns),
-            wc.clone(),
+    // Secret and ConfigMap metadata: one watch per served namespace (RBAC grants them there
+    // only), or one cluster-wide watch when every namespace is served.
+    let secret_changes = futures::stream::select_all(scopes.iter().map(|scope| {
+        changes(
+            watcher(
+                typed_api::<PartialObjectMeta<Secret>>(client, scope.as_deref()),
+                wc.clone(),
+            )
+            .default_backoff(),
+            true,
+            listed.clone(),
+            expected,
+            readiness.clone(),
         )
-        .default_backoff(),
-        true,
-        listed.clone(),
-        readiness.clone(),
-    );
-    let config_map_changes = changes(
-        watcher(
-            typed_api::<PartialObjectMeta<ConfigMap>>(client, ns),
-            wc.clone(),
+        .boxed()
+    }));
+    let config_map_changes = futures::stream::select_all(scopes.iter().map(|scope| {
+        changes(
+            watcher(
+                typed_api::<PartialObjectMeta<ConfigMap>>(client, scope.as_deref()),
+                wc.clone(),
+            )
+            .default_backoff(),
+            true,
+            listed.clone(),
+            expected,
+            readiness.clone(),
         )
-        .default_backoff(),
-        true,
-        listed.clone(),
-        readiness.clone(),
-    );
+        .boxed()
+    }));
     let stores = Stores {
         tenants: tenants.clone(),
         domains,
@@ -308,16 +335,19 @@ async fn run_while_leader(
         controller: "o365-controller".into(),
         instance: Some(options.identity.clone()),
     };
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        stores.clone(),
-        Recorder::new(client.clone(), reporter),
-        metrics,
-        leadership.clone(),
-        options.settings.clone(),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            stores.clone(),
+            Recorder::new(client.clone(), reporter),
+            metrics,
+            leadership.clone(),
+            options.settings.clone(),
+        )
+        .serving(served),
+    );
     let (graceful_tx, graceful_rx) = oneshot::channel::<()>();
-    let (s2, s3, s4) = (stores.clone(), stores.clone(), stores);
+    let (s2, s3, s4, s5) = (stores.clone(), stores.clone(), stores.clone(), stores);
     let (t1, t2, t3, t4, t5) = (
         tenant_ar.clone(),
         tenant_ar.clone(),
@@ -325,7 +355,13 @@ async fn run_while_leader(
         tenant_ar.clone(),
         tenant_ar.clone(),
     );
-    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar)
+    let t6 = tenant_ar.clone();
+    let controller = Controller::for_stream_with(tenant_changes, tenants, tenant_ar.clone())
+        .watches_stream_with(
+            tenant_siblings,
+            move |t| mappers::same_tenant_id(&t, &s5.tenants, &t6),
+            tenant_ar,
+        )
         .watches_stream_with(
             domain_changes,
             move |d| mappers::by_tenant_ref(&d, &t1),

@@ -45,6 +45,20 @@ pub enum ReconcileError {
         #[source]
         source: kube::Error,
     },
+    /// The Tenant's namespace is not one whose Secrets the controller may read.
+    #[error(
+        "Tenant {name}: the controller does not serve namespace {namespace:?} (it may not read \
+         Secrets there): add {namespace:?} to the Helm value tenantNamespaces (run \
+         --tenant-namespace), or move the Tenant to a served namespace ({served})"
+    )]
+    NamespaceNotServed {
+        /// `namespace/name`.
+        name: String,
+        /// The Tenant's namespace.
+        namespace: String,
+        /// The namespaces that are served.
+        served: String,
+    },
     /// This replica lost the leader lease in the middle of a reconcile; nothing more is written.
     #[error("Tenant {name}: leadership lost, the reconcile stopped before writing")]
     NotLeader {
@@ -72,6 +86,7 @@ impl ReconcileError {
             ReconcileError::Configuration { .. } => "configuration",
             ReconcileError::Graph { source, .. } => source.category(),
             ReconcileError::Kube { .. } => "kubernetes",
+            ReconcileError::NamespaceNotServed { .. } => "namespace_not_served",
             ReconcileError::NotLeader { .. } => "not_leader",
             ReconcileError::Internal { .. } => "internal",
         }
@@ -90,7 +105,9 @@ impl ReconcileError {
     /// instead of hot-looping.
     pub fn is_terminal(&self) -> bool {
         match self {
-            ReconcileError::InvalidTenant { .. } | ReconcileError::Configuration { .. } => true,
+            ReconcileError::InvalidTenant { .. }
+            | ReconcileError::Configuration { .. }
+            | ReconcileError::NamespaceNotServed { .. } => true,
             ReconcileError::Graph { source, .. } => !source.is_transient(),
             ReconcileError::Kube { .. }
             | ReconcileError::NotLeader { .. }
@@ -110,6 +127,7 @@ impl ReconcileError {
                 _ => "GraphError",
             },
             ReconcileError::Kube { .. } => "KubernetesError",
+            ReconcileError::NamespaceNotServed { .. } => "NamespaceNotServed",
             ReconcileError::NotLeader { .. } => "NotLeader",
             ReconcileError::Internal { .. } => "InternalError",
         }
@@ -130,6 +148,21 @@ mod tests {
         assert_eq!(e.retry_after(), None);
         assert_eq!(e.category(), "configuration");
         assert_eq!(e.reason(), "InvalidCredentials");
+    }
+
+    #[test]
+    fn a_tenant_outside_the_served_namespaces_waits_and_names_the_helm_value() {
+        let e = ReconcileError::NamespaceNotServed {
+            name: "team-a/contoso".into(),
+            namespace: "team-a".into(),
+            served: "o365-system".into(),
+        };
+        assert!(e.is_terminal(), "no retry loop until something changes");
+        assert_eq!(e.reason(), "NamespaceNotServed");
+        let message = e.to_string();
+        assert!(message.contains("tenantNamespaces"), "{message}");
+        assert!(message.contains("\"team-a\""), "{message}");
+        assert!(message.contains("o365-system"), "{message}");
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub fn applied(results: &[&(Action, Outcome)], drift_corrected: usize) -> Vec<Pl
                     Action::CreateUser { .. } if *outcome == Outcome::AlreadyDone => "matched",
                     Action::CreateUser { .. } => "created",
                     Action::UpdateUser { .. } => "updated",
+                    Action::RestoreUser { .. } => "restored",
                     Action::AssignLicenses { .. } => "licensed",
                     Action::DisableUser { .. } => "disabled",
                     Action::DeleteUser { .. } => "deleted",

@@ -117,6 +117,33 @@ pub fn config_map_to_tenants(
     domains_using(stores, namespace, "configMapKeyRef", name, tenant)
 }
 
+/// A Tenant → the other Tenants naming the same Entra tenant (`spec.tenantId`, any case, any
+/// namespace): a duplicate appearing or going away changes whether they are Blocked.
+pub fn same_tenant_id(
+    obj: &DynamicObject,
+    tenants: &Store<DynamicObject>,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    tenants_with_id_of(obj, &tenants.state(), tenant)
+}
+
+fn tenants_with_id_of(
+    obj: &DynamicObject,
+    tenants: &[std::sync::Arc<DynamicObject>],
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let Some(id) = str_at(&obj.data, "/spec/tenantId") else {
+        return Vec::new();
+    };
+    let me = (obj.namespace(), obj.name_any());
+    tenants
+        .iter()
+        .filter(|t| (t.namespace(), t.name_any()) != me)
+        .filter(|t| str_at(&t.data, "/spec/tenantId").is_some_and(|o| o.eq_ignore_ascii_case(id)))
+        .map(|t| tenant_ref(tenant, &t.namespace().unwrap_or_default(), &t.name_any()))
+        .collect()
+}
+
 fn domains_using(
     stores: &Stores,
     namespace: &str,
@@ -158,6 +185,26 @@ mod tests {
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].name, "contoso");
         assert_eq!(refs[0].namespace.as_deref(), Some("team-a"));
+    }
+
+    #[test]
+    fn a_tenant_maps_to_the_other_tenants_with_its_tenant_id() {
+        let ar = api_resource::<Tenant>();
+        let with_id = |ns: &str, name: &str, id: &str| {
+            let mut o = object(&ar, name, serde_json::json!({"spec": {"tenantId": id}}));
+            o.metadata.namespace = Some(ns.into());
+            std::sync::Arc::new(o)
+        };
+        let me = with_id("team-a", "contoso", "contoso.onmicrosoft.com");
+        let all = [
+            me.clone(),
+            with_id("team-b", "contoso", "CONTOSO.onmicrosoft.com"),
+            with_id("team-c", "fabrikam", "fabrikam.onmicrosoft.com"),
+        ];
+        let refs = tenants_with_id_of(&me, &all, &ar);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].namespace.as_deref(), Some("team-b"));
+        assert_eq!(refs[0].name, "contoso");
     }
 
     #[test]

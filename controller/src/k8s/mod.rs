@@ -18,6 +18,7 @@ mod mappers;
 mod metrics;
 mod objects;
 mod reconcile;
+mod served;
 mod status;
 
 pub use context::ReconcileSettings;
@@ -25,4 +26,5 @@ pub use controller::{RunOptions, default_identity, install_crypto_provider, run_
 pub use error::ReconcileError;
 pub use finalizer::REVERT_FINALIZER;
 pub use leader::{LEASE_DURATION, LEASE_NAME};
+pub use served::ServedNamespaces;
 pub use status::FIELD_MANAGER;

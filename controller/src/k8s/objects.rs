@@ -101,6 +101,15 @@ impl Stores {
         out
     }
 
+    /// Every Tenant of the cache (all watched namespaces) that parses.
+    pub fn all_tenants(&self) -> Vec<Tenant> {
+        self.tenants
+            .state()
+            .iter()
+            .filter_map(|o| parse::<Tenant>(o).ok())
+            .collect()
+    }
+
     /// A Tenant from the cache, parsed.
     pub fn tenant(&self, obj: &DynamicObject) -> Result<Tenant, String> {
         parse::<Tenant>(obj)

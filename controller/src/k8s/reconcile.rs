@@ -212,6 +212,17 @@ async fn reconcile_tenant(
     }
     let resync = resync_interval(obj);
     let namespace = tenant.namespace().unwrap_or_default();
+    // Before anything is read or written for it (no Secret read, no finalizer that could
+    // never be released): a Tenant outside the served namespaces waits for the operator.
+    if !ctx.served.serves(&namespace) {
+        let error = ReconcileError::NamespaceNotServed {
+            name: name.to_owned(),
+            namespace,
+            served: ctx.served.to_string(),
+        };
+        report_failure(ctx, obj, &error).await?;
+        return Err(error);
+    }
     let mut objects = ctx.stores.namespace_objects(&namespace);
     report_invalid(ctx, name, &tenant, &objects).await?;
     prepare_finalizers(ctx, name, &tenant, &mut objects).await?;
@@ -369,7 +380,7 @@ async fn converge(
         }
         None => session.mirror.insert(Mirror::load(&session.client).await),
     };
-    let desired = resolve::desired_tenant(
+    let mut desired = resolve::desired_tenant(
         tenant,
         Objects {
             domains: &objects.domains,
@@ -379,6 +390,7 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
+    desired.same_tenant = resolve::same_tenant(tenant, &ctx.stores.all_tenants());
     let before = crate::plan::plan(&desired, mirror.observed());
     let report = if before.actions.is_empty() {
         None

@@ -12,6 +12,8 @@ use crate::api::DriftEntry;
 /// federation → licenses → deprovisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Phase {
+    /// Restore soft-deleted users that are listed again (before they are updated).
+    Restore,
     /// Create, adopt and update users (including usage location and immutable IDs).
     Users,
     /// Create, update or remove the domain federation.
@@ -36,6 +38,9 @@ pub struct LicenseGrant {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserChanges {
+    /// New `userPrincipalName`: a rename (the user was matched by its immutable ID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
     /// New `displayName`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
@@ -102,6 +107,14 @@ pub enum Action {
         /// The user.
         user: NewUser,
     },
+    /// `POST /directory/deletedItems/{id}/restore`: a listed user found soft-deleted comes back
+    /// with its object id, mailbox and licenses.
+    RestoreUser {
+        /// Graph id of the deleted user.
+        id: String,
+        /// Its UPN, for reports.
+        user_principal_name: String,
+    },
     /// `PATCH /users/{id}`.
     UpdateUser {
         /// Graph id of the user.
@@ -163,6 +176,7 @@ impl Action {
     /// The phase the action belongs to.
     pub fn phase(&self) -> Phase {
         match self {
+            Action::RestoreUser { .. } => Phase::Restore,
             Action::CreateUser { .. } | Action::UpdateUser { .. } => Phase::Users,
             Action::CreateFederation { .. }
             | Action::UpdateFederation { .. }
@@ -177,6 +191,10 @@ impl Action {
         match self {
             Action::CreateUser { user } => &user.user_principal_name,
             Action::UpdateUser {
+                user_principal_name,
+                ..
+            }
+            | Action::RestoreUser {
                 user_principal_name,
                 ..
             }
@@ -373,8 +391,10 @@ pub struct ReportTotals {
     pub created: usize,
     /// Users that already existed when the create was sent (matched, not duplicated).
     pub matched: usize,
-    /// Users updated (attributes, immutable IDs, usage location).
+    /// Users updated (attributes, immutable IDs, usage location, renames).
     pub updated: usize,
+    /// Soft-deleted users restored.
+    pub restored: usize,
     /// Users disabled.
     pub disabled: usize,
     /// Users deleted.
@@ -403,6 +423,7 @@ impl Report {
                 Outcome::Done | Outcome::AlreadyDone => match action {
                     Action::CreateUser { .. } => t.created += 1,
                     Action::UpdateUser { .. } => t.updated += 1,
+                    Action::RestoreUser { .. } => t.restored += 1,
                     Action::DisableUser { .. } => t.disabled += 1,
                     Action::DeleteUser { .. } => t.deleted += 1,
                     Action::AssignLicenses { .. } => t.licensed += 1,

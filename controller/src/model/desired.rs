@@ -74,6 +74,9 @@ pub struct DesiredTenant {
     pub tenant: Option<ObjectKey>,
     /// The Tenant's mode (the other kinds may override it).
     pub mode: Mode,
+    /// Other Tenant objects (any namespace) naming the same Entra tenant (`spec.tenantId`).
+    /// When there is any, every one of them is Blocked and nothing is written.
+    pub same_tenant: Vec<ObjectKey>,
     /// FederatedDomains of the tenant.
     pub domains: Vec<DesiredDomain>,
     /// AppAssignments whose domainRef names one of `domains` (or nothing that exists).

@@ -37,6 +37,9 @@ pub struct ObservedTenant {
     pub domains: Read<Vec<ObservedDomain>>,
     /// Users of the tenant (at least those of the managed domains).
     pub users: Read<Vec<ObservedUser>>,
+    /// Soft-deleted users (`/directory/deletedItems/microsoft.graph.user`): a listed user found
+    /// here is restored, never created again.
+    pub deleted_users: Read<Vec<ObservedUser>>,
     /// Directory role holders: user id → names of the activated directory roles they hold.
     /// `Global Administrator` is among them by name.
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,

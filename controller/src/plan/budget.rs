@@ -1,10 +1,11 @@
-//! The change budget, per FederatedDomain: when a run would disable, delete or remove
-//! licenses of more of the domain's users than `spec.changeBudget` allows, none of those
+//! The change budget, per domain of the tenant (over every FederatedDomain naming it): when a
+//! run would disable, delete or remove licenses of more of the domain's users than `spec.changeBudget` allows, none of those
 //! actions is done; they are held until the plan id is approved with an annotation.
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::context::Ctx;
+use super::names::fold;
 use super::output::{Out, Owner, Planned};
 use super::users::namespace_flag;
 use crate::api::APPROVE_RUN_ANNOTATION;
@@ -13,25 +14,39 @@ use crate::model::Severity;
 /// Moves the destructive actions of every domain over its budget (and not approved for
 /// `plan_id`) out of `out.actions`; returns them.
 pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<Planned> {
-    let mut affected: BTreeMap<usize, HashSet<&str>> = BTreeMap::new();
+    // Counted per domain name over every FederatedDomain naming it, so splitting a domain
+    // over several objects cannot split its budget.
+    let mut affected: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
     for p in &out.actions {
         if let Some(di) = p.budget_domain
             && p.action.is_destructive()
         {
-            affected.entry(di).or_default().insert(p.action.subject());
+            let name = fold(&ctx.desired.domains[di].spec.domain);
+            affected.entry(name).or_default().insert(p.action.subject());
         }
     }
     let mut holding: HashSet<usize> = HashSet::new();
     let mut findings = Vec::new();
-    for (&di, users) in &affected {
-        let d = &ctx.desired.domains[di];
-        let budget = &d.spec.change_budget;
+    for (name, users) in &affected {
+        let members: Vec<usize> = ctx
+            .domain_order
+            .iter()
+            .copied()
+            .filter(|&di| fold(&ctx.desired.domains[di].spec.domain) == *name)
+            .collect();
+        let Some(&first) = members.first() else {
+            continue;
+        };
+        let d = &ctx.desired.domains[first];
         let n = i64::try_from(users.len()).unwrap_or(i64::MAX);
         let total = i64::try_from(ctx.users_of_domain(&d.spec.domain).count()).unwrap_or(i64::MAX);
-        let (max, pct) = (
-            i64::from(budget.max_deprovisions),
-            i64::from(budget.max_deprovision_percent),
-        );
+        let (max, pct) = members.iter().fold((i64::MAX, i64::MAX), |(m, p), &di| {
+            let b = &ctx.desired.domains[di].spec.change_budget;
+            (
+                m.min(i64::from(b.max_deprovisions)),
+                p.min(i64::from(b.max_deprovision_percent)),
+            )
+        });
         if n <= max && n * 100 <= pct * total {
             continue;
         }
@@ -45,11 +60,17 @@ pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<P
              {total}), over the budget of {max} users / {pct}%",
             d.spec.domain
         );
-        if d.approved_plan.as_deref() == Some(plan_id) {
-            findings.push((di, Severity::Info, "ChangeBudgetApproved", format!(
-                "{what}; plan {plan_id} was approved with {APPROVE_RUN_ANNOTATION}, so it goes ahead"
-            )));
-        } else {
+        let approved = members
+            .iter()
+            .all(|&di| ctx.desired.domains[di].approved_plan.as_deref() == Some(plan_id));
+        for &di in &members {
+            let d = &ctx.desired.domains[di];
+            if approved {
+                findings.push((di, Severity::Info, "ChangeBudgetApproved", format!(
+                    "{what}; plan {plan_id} was approved with {APPROVE_RUN_ANNOTATION}, so it goes ahead"
+                )));
+                continue;
+            }
             holding.insert(di);
             findings.push((
                 di,

@@ -1,11 +1,15 @@
-//! A UPN listed by two AppAssignments with different attributes is a conflict: it is reported
-//! on both and the user is left alone. Identical entries are one user.
+//! Conflicts between objects. A UPN listed by two AppAssignments with different attributes is
+//! reported on both and the user is left alone (identical entries are one user); two
+//! FederatedDomains for one domain, or two Tenants for one Entra tenant, are all Blocked and
+//! nothing is written for them.
 
 use super::context::{Map, Set};
 
 use super::context::Ctx;
-use super::names::in_domain;
+use super::names::{fold, in_domain};
+use super::output::{Out, Owner};
 use crate::api::AssignedUser;
+use crate::model::{Finding, Severity};
 
 struct Listings<'a> {
     first: (usize, &'a AssignedUser),
@@ -69,4 +73,113 @@ pub(crate) fn repeated_listings<'a>(ctx: &Ctx<'a>) -> Listed<'a> {
         listed.conflicting.insert(upn, who);
     }
     listed
+}
+
+/// Objects whose writes are withheld because they conflict with other objects.
+#[derive(Debug, Default)]
+pub(crate) struct Blocked {
+    /// FederatedDomains naming a domain another FederatedDomain names too.
+    pub domains: Set<usize>,
+    /// Another Tenant object names the same Entra tenant: nothing is written at all.
+    pub tenant: bool,
+}
+
+/// Finds conflicts between objects: two FederatedDomains for one domain (each would see the
+/// other's users as unassigned and both would federate it), and two Tenants for one Entra
+/// tenant (their plans, budgets and deprovisioning would not see each other). Every party gets
+/// an Error naming the others.
+pub(crate) fn object_conflicts(ctx: &Ctx, out: &mut Out) -> Blocked {
+    let desired = ctx.desired;
+    let mut blocked = Blocked::default();
+    let mut by_name: Map<String, Vec<usize>> = Map::default();
+    for &di in &ctx.domain_order {
+        by_name
+            .entry(fold(&desired.domains[di].spec.domain))
+            .or_default()
+            .push(di);
+    }
+    for &di in &ctx.domain_order {
+        let d = &desired.domains[di];
+        let Some(group) = by_name.get(&fold(&d.spec.domain)).filter(|g| g.len() > 1) else {
+            continue;
+        };
+        blocked.domains.insert(di);
+        let others: Vec<String> = group
+            .iter()
+            .filter(|&&o| o != di)
+            .map(|&o| desired.domains[o].key.to_string())
+            .collect();
+        out.finding(
+            Owner::Domain(di),
+            Severity::Error,
+            "DuplicateDomain",
+            format!(
+                "{} is also managed by {}; two objects for one domain would both federate it and \
+                 each would see the other's users as unassigned, so nothing is written for \
+                 either until only one FederatedDomain names {}",
+                d.spec.domain,
+                others.join(", "),
+                d.spec.domain
+            ),
+            None,
+        );
+    }
+    if desired.same_tenant.is_empty() {
+        return blocked;
+    }
+    blocked.tenant = true;
+    let others: Vec<String> = desired
+        .same_tenant
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let me = desired
+        .tenant
+        .as_ref()
+        .map_or_else(|| "this Tenant".to_string(), ToString::to_string);
+    let message = format!(
+        "{me} and {} name the same Entra tenant (spec.tenantId); their plans and change budgets \
+         would not see each other, so nothing is written for any of them until only one Tenant \
+         names it",
+        others.join(", ")
+    );
+    if let Some(key) = &desired.tenant {
+        out.findings.push(Finding {
+            object: key.clone(),
+            severity: Severity::Error,
+            reason: "DuplicateTenant".into(),
+            message: message.clone(),
+            user: None,
+        });
+    }
+    let owners = (0..desired.domains.len())
+        .map(Owner::Domain)
+        .chain((0..desired.assignments.len()).map(Owner::Assignment))
+        .chain((0..desired.policies.len()).map(Owner::Policy));
+    for owner in owners {
+        out.finding(
+            owner,
+            Severity::Error,
+            "DuplicateTenant",
+            message.clone(),
+            None,
+        );
+    }
+    blocked
+}
+
+/// Drops every action that serves a blocked object (all of them when the tenant is blocked).
+pub(crate) fn drop_blocked(blocked: &Blocked, out: &mut Out) {
+    if blocked.tenant {
+        out.actions.clear();
+        return;
+    }
+    out.actions.retain(|p| {
+        !p.owners
+            .iter()
+            .any(|o| matches!(o, Owner::Domain(di) if blocked.domains.contains(di)))
+            && !p
+                .budget_domain
+                .is_some_and(|di| blocked.domains.contains(&di))
+    });
 }

@@ -16,6 +16,26 @@ pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::Rand
 /// A hash set with a fast hasher.
 pub(crate) type Set<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
+/// Soft-deleted users, indexed the way live users are.
+#[derive(Default)]
+pub(crate) struct Deleted<'a> {
+    pub by_upn: Map<String, &'a ObservedUser>,
+    pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
+}
+
+impl<'a> Deleted<'a> {
+    fn new(users: &'a [ObservedUser]) -> Self {
+        let mut d = Deleted::default();
+        for u in users {
+            d.by_upn.entry(fold(&u.user_principal_name)).or_insert(u);
+            if let Some(id) = u.immutable_id.as_deref() {
+                d.by_immutable_id.entry(id).or_insert(u);
+            }
+        }
+        d
+    }
+}
+
 /// Everything the planning steps look things up in.
 pub(crate) struct Ctx<'a> {
     pub desired: &'a DesiredTenant,
@@ -31,6 +51,8 @@ pub(crate) struct Ctx<'a> {
     pub by_upn: Map<String, &'a ObservedUser>,
     /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
     pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
+    /// Soft-deleted users by lower-case UPN and by immutable ID, or why they could not be read.
+    pub deleted: Result<Deleted<'a>, &'a str>,
     /// Per assignment: the index of its FederatedDomain (same namespace, by name).
     pub assignment_domain: Vec<Option<usize>>,
     /// Per assignment: covering policies, ordered by object key (name first).
@@ -90,10 +112,16 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .collect();
+        // A domain's listed users are those of every FederatedDomain object naming the same
+        // domain: split objects never see each other's users as unlisted.
         let mut listed: Vec<Set<&'a str>> = vec![Set::default(); desired.domains.len()];
         for (upns, d) in folded.iter().zip(&assignment_domain) {
-            if let Some(d) = d {
-                listed[*d].extend(upns.iter().map(String::as_str));
+            let Some(d) = d else { continue };
+            let name = &desired.domains[*d].spec.domain;
+            for (di, other) in desired.domains.iter().enumerate() {
+                if other.spec.domain.eq_ignore_ascii_case(name) {
+                    listed[di].extend(upns.iter().map(String::as_str));
+                }
             }
         }
         let mut assignment_order: Vec<usize> = (0..desired.assignments.len()).collect();
@@ -109,6 +137,7 @@ impl<'a> Ctx<'a> {
             skus: read(&observed.skus).map(Vec::as_slice),
             by_upn,
             by_immutable_id,
+            deleted: read(&observed.deleted_users).map(|d| Deleted::new(d)),
             assignment_domain,
             policies_of,
             folded,

@@ -7,11 +7,12 @@ use super::context::Set;
 use super::context::Ctx;
 use super::names::fold;
 use super::output::{Out, Owner};
+use super::users::UsersOutcome;
 use crate::api::{Mode, UnassignedUsers};
 use crate::model::{Action, Severity};
 
 /// Plans the deprovisioning phase of every FederatedDomain.
-pub(crate) fn plan_deprovision(ctx: &Ctx, out: &mut Out) {
+pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
     for &di in &ctx.domain_order {
         let d = &ctx.desired.domains[di];
         let policy = d.spec.unassigned_users;
@@ -34,7 +35,11 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, out: &mut Out) {
         let enforce = d.mode == Mode::Enforce;
         for u in ctx.users_of_domain(&d.spec.domain) {
             let key = fold(&u.user_principal_name);
-            if ctx.listed[di].contains(key.as_str()) || protected.contains(&key) {
+            // A user matched by its immutable ID under another UPN is listed (a rename).
+            if ctx.listed[di].contains(key.as_str())
+                || protected.contains(&key)
+                || users.anchored.contains(u.id.as_str())
+            {
                 continue;
             }
             let upn = u.user_principal_name.as_str();

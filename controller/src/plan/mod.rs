@@ -1,9 +1,9 @@
 //! The pure planner: desired + observed tenant → ordered actions and findings. No I/O, no
 //! clock, no randomness: the same input always gives the same plan (and the same plan id).
 //!
-//! Phases, in the order the guide requires: users (create/adopt, immutable IDs) → federation
-//! → licenses → deprovisioning. Then actions of objects whose reads failed are dropped, the
-//! rest are ordered, the plan id is computed over all of them, and the change budget holds
+//! Conflicts between objects are found first. Phases, in the order the guide requires: users
+//! (restore/create/adopt, immutable IDs) → federation → licenses → deprovisioning. Then actions
+//! of objects whose reads failed or that are in conflict are dropped, the rest are ordered, the plan id is computed over all of them, and the change budget holds
 //! back what it must.
 
 mod budget;
@@ -44,12 +44,14 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     let folded = names::fold_listed(desired);
     let ctx = context::Ctx::new(desired, observed, &folded);
     let mut out = output::Out::new(desired);
+    let blocked = conflicts::object_conflicts(&ctx, &mut out);
     let users = users::plan_users(&ctx, &mut out);
     federation::plan_federation(&ctx, &users, &mut out);
     licenses::plan_licenses(&ctx, &users.managed, &mut out);
-    deprovision::plan_deprovision(&ctx, &mut out);
-    let unmanaged = unmanaged::unmanaged_report(&ctx, &mut out);
+    deprovision::plan_deprovision(&ctx, &users, &mut out);
+    let unmanaged = unmanaged::unmanaged_report(&ctx, &users, &mut out);
     drift::drop_unknown(&mut out);
+    conflicts::drop_blocked(&blocked, &mut out);
     order::sort_actions(&mut out.actions);
     let id = order::plan_id(&out.actions);
     let held = budget::hold_over_budget(&ctx, &id, &mut out);

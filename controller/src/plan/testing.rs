@@ -110,7 +110,7 @@ pub(crate) fn user(upn: &str) -> AssignedUser {
         mail_nickname: None,
         immutable_id: None,
         usage_location: None,
-        account_enabled: true,
+        account_enabled: None,
     }
 }
 
@@ -248,6 +248,7 @@ impl World {
             desired: DesiredTenant {
                 tenant: Some(key(Kind::Tenant, "contoso")),
                 mode: Mode::Enforce,
+                same_tenant: Vec::new(),
                 domains: vec![domain("corp", DOMAIN)],
                 assignments: vec![assignment("team-a", "corp", Vec::new())],
                 policies: Vec::new(),
@@ -256,6 +257,7 @@ impl World {
                 display_name: Some("Contoso".into()),
                 domains: Read::Known(vec![initial, observed_domain(DOMAIN)]),
                 users: Read::Known(vec![admin]),
+                deleted_users: Read::Known(Vec::new()),
                 role_holders: Read::Known(roles),
                 skus: Read::Known(vec![
                     sku("ENTERPRISEPACK", E3, 100, 0),

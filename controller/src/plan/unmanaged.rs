@@ -6,13 +6,14 @@ use super::context::Map;
 use super::context::Ctx;
 use super::names::{fold, upn_domain};
 use super::output::Out;
+use super::users::UsersOutcome;
 use crate::model::{Finding, Severity};
 
 /// How many names the Tenant's finding shows.
 const SHOWN: usize = 5;
 
 /// The sorted UPNs of the report; an Info finding on the Tenant when there are any.
-pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
+pub(crate) fn unmanaged_report(ctx: &Ctx, matched: &UsersOutcome, out: &mut Out) -> Vec<String> {
     let tenant = ctx.desired.tenant.as_ref();
     let users = match ctx.users {
         Ok(users) => users,
@@ -39,7 +40,7 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, out: &mut Out) -> Vec<String> {
     }
     let mut unmanaged: Vec<String> = users
         .iter()
-        .filter(|u| !u.licenses.is_empty())
+        .filter(|u| !u.licenses.is_empty() && !matched.anchored.contains(u.id.as_str()))
         .filter(|u| {
             let key = fold(&u.user_principal_name);
             domains

@@ -19,6 +19,8 @@ pub(crate) struct DriftItem {
 pub(crate) struct UserDiff {
     pub changes: UserChanges,
     pub drift: Vec<DriftItem>,
+    /// The account is disabled and the spec leaves `accountEnabled` unset: it stays disabled.
+    pub disabled_outside_git: bool,
 }
 
 impl UserDiff {
@@ -33,16 +35,27 @@ impl UserDiff {
 }
 
 /// Compares a listed user with its tenant user. Optional attributes the spec leaves unset are
-/// not managed. An immutable ID is only set on a user that has none; a usage location from a
+/// not managed (an unset `accountEnabled` is never enforced). `renamed`: the user was matched
+/// by immutable ID under another UPN, which changes to the listed one. An immutable ID is only set on a user that has none; a usage location from a
 /// policy (`fallback`, asked only then: value and policy index) only on a user that has none and lists none.
 pub(crate) fn diff_user(
     u: &AssignedUser,
     existing: &ObservedUser,
     immutable_id: Option<&str>,
+    renamed: bool,
     fallback: impl FnOnce() -> Option<(String, usize)>,
 ) -> UserDiff {
     let upn = u.user_principal_name.as_str();
     let mut diff = UserDiff::default();
+    if renamed {
+        diff.record(
+            upn,
+            "userPrincipalName",
+            upn,
+            Some(&existing.user_principal_name),
+        );
+        diff.changes.user_principal_name = Some(upn.to_string());
+    }
     let observed_name = existing.display_name.as_deref();
     if observed_name != Some(u.display_name.as_str()) {
         diff.record(upn, "displayName", &u.display_name, observed_name);
@@ -60,13 +73,14 @@ pub(crate) fn diff_user(
         diff.record(upn, "surname", surname, existing.surname.as_deref());
         diff.changes.surname = Some(surname.clone());
     }
-    if existing.account_enabled != u.account_enabled {
-        let (want, have) = (
-            u.account_enabled.to_string(),
-            existing.account_enabled.to_string(),
-        );
-        diff.record(upn, "accountEnabled", &want, Some(&have));
-        diff.changes.account_enabled = Some(u.account_enabled);
+    match u.account_enabled {
+        Some(want) if want != existing.account_enabled => {
+            let (want_s, have) = (want.to_string(), existing.account_enabled.to_string());
+            diff.record(upn, "accountEnabled", &want_s, Some(&have));
+            diff.changes.account_enabled = Some(want);
+        }
+        None if !existing.account_enabled => diff.disabled_outside_git = true,
+        _ => {}
     }
     match (&u.usage_location, &existing.usage_location) {
         (Some(want), have) if have.as_ref() != Some(want) => {
@@ -114,6 +128,6 @@ pub(crate) fn new_user(
             .unwrap_or_else(|| local_part(upn).to_string()),
         immutable_id,
         usage_location: u.usage_location.clone().or(fallback_usage_location),
-        account_enabled: u.account_enabled,
+        account_enabled: u.account_enabled.unwrap_or(true),
     }
 }

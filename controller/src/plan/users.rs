@@ -1,5 +1,6 @@
-//! The users phase: for each AppAssignment, match listed users to tenant users by UPN (never
-//! duplicating), adopt or create them, and correct their attributes.
+//! The users phase: for each AppAssignment, match listed users to tenant users as Entra Connect
+//! does (immutable ID first, then UPN; live users, then soft-deleted ones), never duplicating;
+//! adopt, rename, restore or create them, and correct their attributes.
 
 use super::context::{Map, Set};
 
@@ -30,14 +31,19 @@ pub(crate) struct UsersOutcome<'a> {
     pub managed: Vec<ManagedUser<'a>>,
     /// Lower-case UPNs of existing users that get an immutable ID in this plan.
     pub immutable_ids_set: Set<String>,
+    /// Graph ids of tenant users (live or soft-deleted) matched to a listed user, whatever
+    /// their UPN (a user matched by immutable ID under another UPN is being renamed).
+    pub anchored: Set<String>,
 }
 
 /// Plans the users phase of every AppAssignment.
 pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
     let listed = repeated_listings(ctx);
+    let all_listed = ctx.folded.iter().flatten().map(String::as_str).collect();
     let mut run = Run {
         ctx,
         listed,
+        all_listed,
         handled: Set::default(),
         claimed_ids: Map::default(),
         outcome: UsersOutcome::default(),
@@ -51,6 +57,8 @@ pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
 struct Run<'c, 'a> {
     ctx: &'c Ctx<'a>,
     listed: Listed<'a>,
+    /// Every lower-case UPN any AppAssignment lists.
+    all_listed: Set<&'a str>,
     /// UPNs already planned by an earlier assignment listing them identically.
     handled: Set<&'a str>,
     /// Immutable IDs already claimed by a listed user (folded UPN), so two listed users never
@@ -186,11 +194,45 @@ impl<'a> Run<'_, 'a> {
             }
             let repeated = self.listed.repeated.contains(key);
             let primary = !repeated || !self.handled.contains(key);
-            let planned = match ctx.by_upn.get(key).copied() {
-                Some(existing) => {
-                    self.existing(ai, u, existing, immutable_id, primary, &mut counts, out)
+            let found = match self.find(key, upn, immutable_id.as_deref()) {
+                Ok(found) => found,
+                Err((reason, message)) => {
+                    counts.skipped += 1;
+                    out.finding(owner, Severity::Error, reason, message, Some(upn));
+                    continue;
                 }
-                None => {
+            };
+            let planned = match found {
+                Found::Live(existing) => {
+                    let listing = Listing {
+                        ai,
+                        u,
+                        immutable_id,
+                        primary,
+                        restoring: false,
+                    };
+                    self.existing(&listing, existing, &mut counts, out)
+                }
+                Found::Deleted(deleted) => {
+                    let listing = Listing {
+                        ai,
+                        u,
+                        immutable_id,
+                        primary,
+                        restoring: true,
+                    };
+                    let r = self.restore(&listing, deleted, &mut counts, out);
+                    if r == Missing::WaitingForExport {
+                        waiting_export += 1;
+                    }
+                    r == Missing::Created
+                }
+                Found::DeletedUnknown(reason) => {
+                    counts.pending += 1;
+                    out.read_failed(owner, "deleted users", reason);
+                    false
+                }
+                Found::Missing => {
                     let r = self.missing(ai, u, immutable_id, primary, &mut counts, out);
                     if r == Missing::WaitingForExport {
                         waiting_export += 1;
@@ -221,20 +263,95 @@ impl<'a> Run<'_, 'a> {
         out.state(owner).counts = Some(counts);
     }
 
-    /// A listed user that exists in the tenant: match (adopt) it and correct its attributes.
-    /// Returns whether it is managed by this plan.
-    #[allow(clippy::too_many_arguments)]
+    /// The tenant user a listed user is, as Entra Connect matches: by immutable ID first (a
+    /// different UPN is a rename), then by UPN; among live users first, then soft-deleted ones.
+    /// `Err` is a conflict (reason, message): the user is left alone.
+    fn find(
+        &self,
+        key: &str,
+        upn: &str,
+        immutable_id: Option<&str>,
+    ) -> Result<Found<'a>, (&'static str, String)> {
+        let ctx = self.ctx;
+        let by_upn = ctx.by_upn.get(key).copied();
+        if let Some(id) = immutable_id
+            && let Some(&holder) = ctx.by_immutable_id.get(id)
+        {
+            let held_by = fold(&holder.user_principal_name);
+            if held_by == key {
+                return Ok(Found::Live(holder));
+            }
+            let holder_upn = &holder.user_principal_name;
+            if by_upn.is_some() {
+                return Err((
+                    "ImmutableIdInUse",
+                    format!(
+                        "{upn} would get onPremisesImmutableId {id:?}, which tenant user \
+                         {holder_upn} holds, while {upn} is another tenant user; the controller \
+                         cannot tell which account is this person, so both are left alone: \
+                         remove one of them or fix spec immutableId"
+                    ),
+                ));
+            }
+            if self.all_listed.contains(held_by.as_str()) {
+                return Err((
+                    "ImmutableIdInUse",
+                    format!(
+                        "{upn} would get onPremisesImmutableId {id:?}, which tenant user \
+                         {holder_upn} holds, and {holder_upn} is listed too; the user is skipped \
+                         so no account is renamed from under another entry: list the account \
+                         once, or give one of them another immutableId"
+                    ),
+                ));
+            }
+            return Ok(Found::Live(holder));
+        }
+        if let Some(existing) = by_upn {
+            return Ok(Found::Live(existing));
+        }
+        let deleted = match &ctx.deleted {
+            Ok(d) => d,
+            Err(reason) => return Ok(Found::DeletedUnknown(reason)),
+        };
+        let by_anchor = immutable_id.and_then(|id| deleted.by_immutable_id.get(id).copied());
+        let by_name = deleted.by_upn.get(key).copied().filter(|d| {
+            // The same UPN under another anchor is another person: not restored.
+            !matches!((immutable_id, d.immutable_id.as_deref()), (Some(want), Some(had)) if want != had)
+        });
+        let Some(gone) = by_anchor.or(by_name) else {
+            return Ok(Found::Missing);
+        };
+        let old = fold(&gone.user_principal_name);
+        if old != key
+            && let Some(holder) = ctx.by_upn.get(&old)
+        {
+            return Err((
+                "RestoreBlocked",
+                format!(
+                    "{upn} is the soft-deleted user {} (same immutable ID), but {} now holds that \
+                     UPN, so it cannot be restored (Graph refuses); rename or remove {}, or give \
+                     {upn} another immutableId",
+                    gone.user_principal_name,
+                    holder.user_principal_name,
+                    holder.user_principal_name
+                ),
+            ));
+        }
+        Ok(Found::Deleted(gone))
+    }
+
+    /// A listed user that exists in the tenant (or is being restored): match (adopt) it and
+    /// correct its attributes, renaming it when it was matched by immutable ID under another
+    /// UPN. Returns whether it is managed by this plan.
     fn existing(
         &mut self,
-        ai: usize,
-        u: &'a AssignedUser,
+        l: &Listing<'a>,
         existing: &'a ObservedUser,
-        immutable_id: Option<String>,
-        primary: bool,
         counts: &mut PlannedCounts,
         out: &mut Out,
     ) -> bool {
         let ctx = self.ctx;
+        let (ai, u, primary) = (l.ai, l.u, l.primary);
         let a = &ctx.desired.assignments[ai];
         let owner = Owner::Assignment(ai);
         let upn = u.user_principal_name.as_str();
@@ -254,7 +371,7 @@ impl<'a> Run<'_, 'a> {
             );
             return false;
         }
-        if !a.spec.adopt_existing {
+        if !a.spec.adopt_existing && !l.restoring {
             counts.skipped += 1;
             out.finding(
                 owner,
@@ -268,20 +385,31 @@ impl<'a> Run<'_, 'a> {
             );
             return false;
         }
-        if existing.immutable_id.is_none()
-            && let Some(id) = immutable_id.as_deref()
-            && let Some(holder) = ctx.by_immutable_id.get(id)
-        {
-            counts.skipped += 1;
-            immutable_id_in_use(out, owner, upn, id, holder);
-            return false;
-        }
+        self.outcome.anchored.insert(existing.id.clone());
         counts.matched += 1;
+        let renamed = fold(&existing.user_principal_name) != fold(upn);
         let fallback = || fallback_usage_location(ctx, ai, true);
-        let UserDiff { changes, drift } = diff_user(u, existing, immutable_id.as_deref(), fallback);
+        let UserDiff {
+            changes,
+            drift,
+            disabled_outside_git,
+        } = diff_user(u, existing, l.immutable_id.as_deref(), renamed, fallback);
         for d in drift {
             let target = d.policy.map_or(owner, Owner::Policy);
             out.drift(target, d.field, d.desired, d.observed);
+        }
+        if disabled_outside_git {
+            out.finding(
+                owner,
+                Severity::Warning,
+                "DisabledOutsideGit",
+                format!(
+                    "{upn} is disabled in the tenant and its entry does not set accountEnabled, \
+                     so it stays disabled (nothing re-enables an account unless git says so): \
+                     set accountEnabled: true to enable it, or accountEnabled: false to record it"
+                ),
+                Some(upn),
+            );
         }
         if let (Some(explicit), Some(held)) = (&u.immutable_id, &existing.immutable_id)
             && explicit != held
@@ -315,7 +443,12 @@ impl<'a> Run<'_, 'a> {
                     out.push(
                         Action::UpdateUser {
                             id: existing.id.clone(),
-                            user_principal_name: existing.user_principal_name.clone(),
+                            // Reports name the user as listed (the new UPN of a rename).
+                            user_principal_name: if renamed || l.restoring {
+                                upn.to_string()
+                            } else {
+                                existing.user_principal_name.clone()
+                            },
                             changes,
                         },
                         vec![owner],
@@ -328,13 +461,52 @@ impl<'a> Run<'_, 'a> {
         }
         if primary {
             self.outcome.managed.push(ManagedUser {
-                upn: &existing.user_principal_name,
+                upn: if renamed {
+                    upn
+                } else {
+                    &existing.user_principal_name
+                },
                 assignment: ai,
                 existing: Some(existing),
                 usage_location,
             });
         }
         true
+    }
+
+    /// A listed user found soft-deleted: restore it (Auto, or Manual with an export
+    /// requested), then correct it as an existing user; never create it again.
+    fn restore(
+        &mut self,
+        l: &Listing<'a>,
+        deleted: &'a ObservedUser,
+        counts: &mut PlannedCounts,
+        out: &mut Out,
+    ) -> Missing {
+        let a = &self.ctx.desired.assignments[l.ai];
+        let owner = Owner::Assignment(l.ai);
+        let upn = l.u.user_principal_name.as_str();
+        out.drift(owner, format!("users[{upn}]"), "present", "deleted");
+        if a.spec.provisioning == Provisioning::Manual && !a.export_requested {
+            counts.pending += 1;
+            return Missing::WaitingForExport;
+        }
+        if a.mode != Mode::Enforce {
+            counts.pending += 1;
+            return Missing::Pending;
+        }
+        if l.primary {
+            out.push(
+                Action::RestoreUser {
+                    id: deleted.id.clone(),
+                    user_principal_name: upn.to_string(),
+                },
+                vec![owner],
+                None,
+            );
+        }
+        self.existing(l, deleted, counts, out);
+        Missing::Created
     }
 
     /// A listed user missing from the tenant: create it (Auto, or Manual with an export
@@ -352,13 +524,6 @@ impl<'a> Run<'_, 'a> {
         let a = &ctx.desired.assignments[ai];
         let owner = Owner::Assignment(ai);
         let upn = u.user_principal_name.as_str();
-        if let Some(id) = immutable_id.as_deref()
-            && let Some(holder) = ctx.by_immutable_id.get(id)
-        {
-            counts.skipped += 1;
-            immutable_id_in_use(out, owner, upn, id, holder);
-            return Missing::Skipped;
-        }
         out.drift(owner, format!("users[{upn}]"), "present", "absent");
         if a.spec.provisioning == Provisioning::Manual && !a.export_requested {
             counts.pending += 1;
@@ -385,27 +550,32 @@ impl<'a> Run<'_, 'a> {
     }
 }
 
+/// One listed user being planned.
+struct Listing<'a> {
+    ai: usize,
+    u: &'a AssignedUser,
+    /// The immutable ID it carries (explicit, or derived in a federated domain).
+    immutable_id: Option<String>,
+    /// The first of identical listings (the one whose actions are planned).
+    primary: bool,
+    /// Found soft-deleted: restored, so `adoptExisting` does not apply.
+    restoring: bool,
+}
+
+/// Which tenant user a listed user is.
+enum Found<'a> {
+    Live(&'a ObservedUser),
+    Deleted(&'a ObservedUser),
+    /// Not live, and deleted users could not be read (reason).
+    DeletedUnknown(&'a str),
+    Missing,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Missing {
     Created,
     WaitingForExport,
     Pending,
-    Skipped,
-}
-
-fn immutable_id_in_use(out: &mut Out, owner: Owner, upn: &str, id: &str, holder: &ObservedUser) {
-    out.finding(
-        owner,
-        Severity::Error,
-        "ImmutableIdInUse",
-        format!(
-            "{upn} would get onPremisesImmutableId {id:?}, which tenant user {} already holds; \
-             the user is skipped so no duplicate is made: fix the UPN or set an explicit \
-             immutableId",
-            holder.user_principal_name
-        ),
-        Some(upn),
-    );
 }
 
 /// The usage location of the first covering policy (by object name) that has one. For an

@@ -149,10 +149,40 @@ pub fn desired_tenant(
     DesiredTenant {
         tenant: Some(ObjectKey::new(Kind::Tenant, namespace, tenant.name_any())),
         mode: tenant_mode,
+        same_tenant: Vec::new(),
         domains,
         assignments,
         policies,
     }
+}
+
+/// The other Tenants among `tenants` (any namespace) that name the same Entra tenant as
+/// `tenant`: the same `spec.tenantId`, ignoring case. The caller sets them as
+/// [`DesiredTenant::same_tenant`], which blocks every one of them.
+pub fn same_tenant<'t>(
+    tenant: &Tenant,
+    tenants: impl IntoIterator<Item = &'t Tenant>,
+) -> Vec<ObjectKey> {
+    let me = (tenant.namespace(), tenant.name_any());
+    let mut others: Vec<ObjectKey> = tenants
+        .into_iter()
+        .filter(|t| (t.namespace(), t.name_any()) != me)
+        .filter(|t| {
+            t.spec
+                .tenant_id
+                .eq_ignore_ascii_case(&tenant.spec.tenant_id)
+        })
+        .map(|t| {
+            ObjectKey::new(
+                Kind::Tenant,
+                t.namespace().unwrap_or_default(),
+                t.name_any(),
+            )
+        })
+        .collect();
+    others.sort();
+    others.dedup();
+    others
 }
 
 fn resolve_certificate(

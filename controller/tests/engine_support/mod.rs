@@ -514,6 +514,7 @@ pub fn action_name(a: &Action) -> &'static str {
     match a {
         Action::CreateUser { .. } => "CreateUser",
         Action::UpdateUser { .. } => "UpdateUser",
+        Action::RestoreUser { .. } => "RestoreUser",
         Action::CreateFederation { .. } => "CreateFederation",
         Action::UpdateFederation { .. } => "UpdateFederation",
         Action::RevertToManaged { .. } => "RevertToManaged",

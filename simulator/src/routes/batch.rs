@@ -80,6 +80,7 @@ fn run(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> Result<Value, GraphError> 
         let inner_ctx = Ctx {
             request_id: crate::util::new_guid(),
             client_request_id: ctx.client_request_id.clone(),
+            lose_response: ctx.lose_response.clone(),
         };
         let resp = match failed_dep {
             Some(dep) => {
@@ -188,6 +189,12 @@ fn run_one(sh: &Shared, outer: &GraphRequest, r: &Value, ctx: &Ctx) -> GraphResp
                     "ResourceUnitLimitExceeded",
                 )
                 .err()
+            }
+            Some(crate::faults::FaultAction::LoseResponse) => {
+                crate::lock(&sh.stats).faults += 1;
+                ctx.lose_response
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                None
             }
             _ => None,
         };

@@ -23,6 +23,9 @@ use crate::throttle;
 pub struct Ctx {
     pub request_id: String,
     pub client_request_id: String,
+    /// Set by a `loseResponse` fault on an inner `$batch` request: the envelope is served and
+    /// its response is never sent (shared by the envelope and its inner requests).
+    pub lose_response: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ctx {
@@ -35,6 +38,7 @@ impl Ctx {
         Ctx {
             request_id,
             client_request_id,
+            lose_response: Default::default(),
         }
     }
 }
@@ -118,6 +122,11 @@ pub fn fault_error(status: u16, retry_after: Option<u64>) -> GraphResult {
             "The service is temporarily unavailable. Please retry later.",
         ),
         504 => ("GatewayTimeout", "The request timed out."),
+        // What a replica that has not seen a new object yet answers (replication lag).
+        404 => (
+            "Request_ResourceNotFound",
+            "Resource does not exist or one of its queried reference-property objects are not present.",
+        ),
         _ => ("UnknownError", "An internal server error occurred."),
     };
     let mut e = GraphError::new(status, code, message);
@@ -351,7 +360,7 @@ fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
         (Route::Roles, "GET") => roles::list(sh),
         (Route::Role(id), "GET") => roles::get(sh, &id),
         (Route::RoleMembers(id), "GET") => roles::members(sh, &id),
-        (Route::DeletedUsers, "GET") => users::list_deleted(sh),
+        (Route::DeletedUsers, "GET") => users::list_deleted(sh, req),
         (Route::DeletedItem(id), "GET") => users::get_deleted(sh, &id),
         (Route::DeletedItem(id), "DELETE") => users::purge_deleted(sh, &id),
         (Route::DeletedItemRestore(id), "POST") => users::restore(sh, &id),

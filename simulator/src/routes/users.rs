@@ -406,23 +406,57 @@ pub fn delete(sh: &Shared, id: &str) -> GraphResult {
     Ok(GraphResponse::no_content())
 }
 
-fn deleted_json(u: &User) -> Value {
-    let mut v = render::user_selected(u, None);
+fn deleted_json(u: &User, select: Option<&[String]>) -> Value {
+    let mut v = render::user_selected(u, select);
     if let Value::Object(m) = &mut v {
         m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-        m.insert("deletedDateTime".into(), json!(u.deleted_date_time));
+        if select.is_none_or(|s| s.iter().any(|p| p == "deletedDateTime")) {
+            m.insert("deletedDateTime".into(), json!(u.deleted_date_time));
+        }
     }
     v
 }
 
-pub fn list_deleted(sh: &Shared) -> GraphResult {
+/// `GET /directory/deletedItems/microsoft.graph.user`: soft-deleted users with `$select`, paged
+/// by `$top` (default 100, at most 999) with an `@odata.nextLink`, as Graph pages them.
+pub fn list_deleted(sh: &Shared, req: &GraphRequest) -> GraphResult {
+    let select = user_select(req)?;
+    let top = req.query.top()?.unwrap_or(DEFAULT_PAGE);
+    let after = match req.query.get("$skiptoken") {
+        Some(t) => Some(decode_skiptoken(t)?),
+        None => None,
+    };
+    let start = match after {
+        Some(id) => std::ops::Bound::Excluded(id),
+        None => std::ops::Bound::Unbounded,
+    };
     let st = crate::lock(&sh.state);
-    let value: Vec<Value> = st.deleted.values().map(deleted_json).collect();
+    let mut rest = st.deleted.range((start, std::ops::Bound::Unbounded));
+    let page: Vec<(&String, &User)> = rest.by_ref().take(top).collect();
+    let more = rest.next().is_some();
+    let value: Vec<Value> = page
+        .iter()
+        .map(|(_, u)| deleted_json(u, select.as_deref()))
+        .collect();
+    let last = page.last().map(|(id, _)| (*id).clone());
     drop(st);
-    Ok(GraphResponse::ok(json!({
-        "@odata.context": context(sh, "directory/deletedItems/microsoft.graph.user"),
-        "value": value,
-    })))
+    let path = "/directory/deletedItems/microsoft.graph.user";
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(context(sh, "directory/deletedItems/microsoft.graph.user")),
+    );
+    if more && let Some(last) = last {
+        let token = encode_skiptoken(&last);
+        let link = req.query.link(
+            &format!("{}/v1.0", sh.base_url),
+            path,
+            ("$skiptoken", &token),
+        );
+        body.insert("@odata.nextLink".into(), json!(link));
+    }
+    body.insert("value".into(), Value::Array(value));
+    Ok(GraphResponse::ok(Value::Object(body)))
 }
 
 pub fn get_deleted(sh: &Shared, id: &str) -> GraphResult {
@@ -431,7 +465,7 @@ pub fn get_deleted(sh: &Shared, id: &str) -> GraphResult {
         .deleted
         .get(id)
         .ok_or_else(|| GraphError::not_found(id))?;
-    Ok(GraphResponse::ok(deleted_json(u)))
+    Ok(GraphResponse::ok(deleted_json(u, None)))
 }
 
 pub fn purge_deleted(sh: &Shared, id: &str) -> GraphResult {

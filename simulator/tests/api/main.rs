@@ -9,11 +9,13 @@
 mod auth;
 mod batch;
 mod common;
+mod deleted_items;
 mod delta;
 mod domains;
 mod faults;
 mod fixture;
 mod licenses;
+mod lost_responses;
 mod throttling;
 mod tls;
 mod users;

@@ -1,6 +1,8 @@
-//! The Helm chart `charts/o365-controller`: `helm lint` passes, its CRDs equal the
-//! repository's `crds/`, and what `helm template` renders is accepted by a real API server
-//! (`kubectl apply --dry-run=server`), for all namespaces and for one.
+//! The Helm chart `charts/o365-controller`: `helm lint` passes, `values.schema.json` refuses
+//! wrong values, its CRDs equal the repository's `crds/`, the Dockerfile pins its base images
+//! by digest, and what `helm template` renders is accepted by a real API server
+//! (`kubectl apply --dry-run=server`), for all namespaces and for one. What its RBAC allows is
+//! proven in `rbac.rs`.
 //!
 //! Run with `eval "$(tests/envtest/up)"` and
 //! `cargo test -p o365-e2e --features envtest --test chart`.
@@ -48,6 +50,84 @@ fn the_chart_passes_helm_lint() -> Result<()> {
         "--set",
         "metrics.serviceMonitor.enabled=true",
     ])?;
+    helm(&[
+        "lint",
+        "--strict",
+        &chart,
+        "--set",
+        "replicaCount=2",
+        "--set",
+        "tenantNamespaces={team-a,team-b}",
+        "--set",
+        "networkPolicy.enabled=false",
+        "--set",
+        "rbac.aggregatedRoles=false",
+        "--set",
+        "controller.metricsBindAddress=[::]",
+    ])?;
+    Ok(())
+}
+
+#[test]
+fn the_values_schema_refuses_wrong_values() -> Result<()> {
+    let chart = chart().display().to_string();
+    for (value, complaint) in [
+        ("replicaCount=two", "want integer"),
+        ("tenantNamespaces=ops", "want array"),
+        ("tenantNamespaces={Team_A}", "does not match pattern"),
+        (
+            "tenantNamespace={ops}",
+            "additional properties 'tenantNamespace'",
+        ),
+        (
+            "controller.metricsBindAddress=localhost",
+            "does not match pattern",
+        ),
+        ("controller.metricsPort=70000", "maximum"),
+        ("networkPolicy.egressPorts=443", "want array"),
+    ] {
+        let Err(e) = helm(&["lint", "--strict", &chart, "--set", value]) else {
+            bail!("helm lint accepted --set {value}");
+        };
+        let e = format!("{e:#}");
+        ensure!(
+            e.contains(complaint),
+            "--set {value}: the error does not say {complaint:?}:\n{e}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_dockerfile_pins_its_base_images_by_digest() -> Result<()> {
+    let dockerfile = std::fs::read_to_string(repo_root().join("Dockerfile"))?;
+    let mut args = std::collections::BTreeMap::new();
+    let mut stages = 0;
+    for line in dockerfile.lines().map(str::trim) {
+        if let Some((name, value)) = line.strip_prefix("ARG ").and_then(|a| a.split_once('=')) {
+            args.insert(name.to_owned(), value.to_owned());
+        }
+        if let Some(from) = line.strip_prefix("FROM ") {
+            stages += 1;
+            let image = from.split_whitespace().next().unwrap_or_default();
+            let image = match image.strip_prefix("${").and_then(|i| i.strip_suffix('}')) {
+                Some(arg) => args
+                    .get(arg)
+                    .with_context(|| format!("FROM {image}: no ARG {arg} with a default"))?
+                    .clone(),
+                None => image.to_owned(),
+            };
+            let digest = image.split_once("@sha256:").map(|(_, d)| d);
+            ensure!(
+                digest.is_some_and(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())),
+                "FROM {image} is not pinned by digest"
+            );
+        }
+    }
+    ensure!(
+        stages == 2,
+        "expected a build and a runtime stage, found {stages}"
+    );
     Ok(())
 }
 
@@ -92,6 +172,12 @@ async fn the_rendered_chart_is_accepted_by_the_api_server() -> Result<()> {
         vec!["--set".to_owned(), format!("watchNamespace={}", ns.name())],
         vec![
             "--set".to_owned(),
+            "replicaCount=2".to_owned(),
+            "--set".to_owned(),
+            format!("tenantNamespaces={{{}}}", ns.name()),
+        ],
+        vec![
+            "--set".to_owned(),
             "workloadIdentity.enabled=true".to_owned(),
             "--set".to_owned(),
             "workloadIdentity.clientId=00000000-0000-0000-0000-000000000000".to_owned(),
@@ -123,9 +209,21 @@ async fn the_rendered_chart_is_accepted_by_the_api_server() -> Result<()> {
         ]);
         let _ = std::fs::remove_file(&file);
         let out = out.with_context(|| format!("helm template {extra:?} was refused"))?;
-        for kind in ["deployment.apps", "serviceaccount", "service/"] {
+        for kind in [
+            "deployment.apps",
+            "serviceaccount",
+            "service/",
+            "networkpolicy.networking.k8s.io",
+            "role.rbac.authorization.k8s.io",
+            "clusterrole.rbac.authorization.k8s.io/o365-controller-edit",
+        ] {
             ensure!(out.contains(kind), "no {kind} in:\n{out}");
         }
+        let pdb = out.contains("poddisruptionbudget.policy");
+        ensure!(
+            pdb == extra.iter().any(|a| a == "replicaCount=2"),
+            "a PodDisruptionBudget must exist exactly when replicaCount > 1:\n{out}"
+        );
     }
     ns.delete().await
 }

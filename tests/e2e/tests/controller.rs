@@ -370,6 +370,84 @@ async fn a_change_over_the_budget_is_held_until_approved() -> Result<()> {
 }
 
 #[tokio::test]
+async fn two_federated_domains_for_one_domain_are_both_blocked() -> Result<()> {
+    let h = Harness::start("ctl-dup-domain", Fixture::demo()).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.apply::<FederatedDomain>(json!({
+        "metadata": {"name": "contoso-copy"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": DOMAIN,
+            "authentication": "Managed",
+        },
+    }))
+    .await?;
+    for (me, other) in [
+        ("contoso-com", "contoso-copy"),
+        ("contoso-copy", "contoso-com"),
+    ] {
+        let d = wait_for(
+            &h.api::<FederatedDomain>(),
+            me,
+            DEFAULT_TIMEOUT,
+            has_condition("Blocked", "True", Some("DuplicateDomain")),
+        )
+        .await
+        .with_context(|| format!("{me} never became Blocked by DuplicateDomain"))?;
+        let message = condition_field(&d, "Blocked", "message").unwrap_or_default();
+        ensure!(message.contains(other), "{me}: {message}");
+        ensure!(
+            condition_field(&d, READY, "status").as_deref() != Some("True"),
+            "{me} reads Ready while Blocked"
+        );
+    }
+    ensure!(
+        h.sim.stats().writes == 0,
+        "a Blocked domain wrote to the tenant"
+    );
+    h.finish().await
+}
+
+#[tokio::test]
+async fn two_tenants_with_one_tenant_id_are_both_blocked_until_one_goes() -> Result<()> {
+    let h = Harness::start("ctl-dup-tenant", Fixture::demo()).await?;
+    h.tenant(json!({})).await?;
+    // The first Tenant is reconciled alone first; the duplicate must wake it.
+    wait_ready::<Tenant>(&h, "contoso").await?;
+    let spec = h.api::<Tenant>().get("contoso").await?.spec;
+    h.apply::<Tenant>(json!({
+        "metadata": {"name": "contoso-copy"},
+        "spec": serde_json::to_value(&spec)?,
+    }))
+    .await?;
+    for (me, other) in [("contoso", "contoso-copy"), ("contoso-copy", "contoso")] {
+        let t = wait_for(
+            &h.api::<Tenant>(),
+            me,
+            DEFAULT_TIMEOUT,
+            has_condition("Blocked", "True", Some("DuplicateTenant")),
+        )
+        .await
+        .with_context(|| format!("Tenant {me} never became Blocked by DuplicateTenant"))?;
+        let message = condition_field(&t, "Blocked", "message").unwrap_or_default();
+        ensure!(message.contains(other), "{me}: {message}");
+    }
+    h.api::<Tenant>()
+        .delete("contoso-copy", &Default::default())
+        .await?;
+    wait_for(
+        &h.api::<Tenant>(),
+        "contoso",
+        DEFAULT_TIMEOUT,
+        has_condition("Blocked", "False", None),
+    )
+    .await
+    .context("the remaining Tenant stayed Blocked after its duplicate was deleted")?;
+    h.finish().await
+}
+
+#[tokio::test]
 async fn manual_provisioning_waits_for_the_export_annotation() -> Result<()> {
     let h = Harness::start("ctl-manual", Fixture::demo()).await?;
     h.tenant(json!({})).await?;

@@ -2,8 +2,10 @@
 //! checks.
 
 mod budget;
+mod conflicts;
 mod deprovision;
 mod federation;
+mod identity;
 mod licenses;
 mod modes;
 mod ordering;
