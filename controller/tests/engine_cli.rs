@@ -58,15 +58,15 @@ fn stored_passwords(fixture: &Fixture) -> Vec<String> {
         .collect()
 }
 
-/// Access tokens of the simulator look like `sim.` + 43 base64url characters.
+/// Access tokens of the simulator are JWTs: a header starting `{"typ":"JWT"` (base64url
+/// `eyJ0eXAi`), a payload and a signature, each base64url, joined by dots.
 fn find_token(s: &str) -> Option<String> {
-    s.match_indices("sim.").find_map(|(i, _)| {
-        let rest = &s[i + 4..];
-        let run: String = rest
+    s.match_indices("eyJ0eXAi").find_map(|(i, _)| {
+        let run: String = s[i..]
             .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             .collect();
-        (run.len() >= 40).then(|| format!("sim.{run}"))
+        (run.matches('.').count() == 2 && run.len() >= 100).then_some(run)
     })
 }
 

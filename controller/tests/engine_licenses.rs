@@ -240,6 +240,8 @@ async fn group_inherited_licences_are_never_removed_by_remove_unlisted() {
         sku: "EMS".into(),
         disabled_plans: vec![],
         group_id: "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into(),
+        state: None,
+        error: None,
     }];
     u.licenses = vec![License {
         sku: "SMALLPACK".into(),

@@ -119,6 +119,7 @@ async fn a_429_storm_converges_with_zero_failures_and_never_retries_before_retry
             faults: Some(FaultPlan {
                 seed: 7,
                 rules: vec![storm],
+                replication_lag: None,
                 token_expiry: None,
             }),
             ..quiet()
@@ -158,6 +159,7 @@ async fn server_errors_and_connection_resets_converge_with_zero_failures() {
             faults: Some(FaultPlan {
                 seed: 42,
                 rules: vec![errors, resets],
+                replication_lag: None,
                 token_expiry: None,
             }),
             ..quiet()

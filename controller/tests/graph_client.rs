@@ -182,6 +182,7 @@ async fn a_token_revoked_early_is_refreshed_once_on_401() {
         Fixture::demo(),
         SimConfig {
             faults: Some(FaultPlan {
+                replication_lag: None,
                 token_expiry: Some(TokenExpiry {
                     at_seconds: vec![0.5],
                     every_seconds: None,

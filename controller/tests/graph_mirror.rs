@@ -36,6 +36,7 @@ fn failing(method: &str, path: &str, for_seconds: Option<f64>) -> SimConfig {
                 retry_after_seconds: None,
                 max_hits: None,
             }],
+            replication_lag: None,
             token_expiry: None,
         }),
         ..quiet()

@@ -13,6 +13,9 @@ use crate::error::GraphError;
 use crate::model::App;
 use crate::util;
 
+/// Microsoft Graph's application id (the `client_id` of its 401 challenge).
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 #[derive(Debug, Clone)]
@@ -39,7 +42,15 @@ impl TokenStore {
 
 /// Checks `Authorization: Bearer …` and returns the app (client) id.
 pub fn authenticate(sh: &Shared, headers: &HeaderMap) -> Result<String, GraphError> {
-    let unauthorized = |m: &str| GraphError::new(401, "InvalidAuthenticationToken", m);
+    // Graph's 401s carry a bearer challenge naming the authority and Graph's own app id.
+    let challenge = format!(
+        "Bearer realm=\"\", authorization_uri=\"{}/common/oauth2/authorize\", client_id=\"{GRAPH_APP_ID}\"",
+        sh.base_url
+    );
+    let unauthorized = |m: &str| {
+        GraphError::new(401, "InvalidAuthenticationToken", m)
+            .with_header("www-authenticate", challenge.clone())
+    };
     let raw = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -72,7 +83,7 @@ pub fn authenticate(sh: &Shared, headers: &HeaderMap) -> Result<String, GraphErr
 }
 
 /// An identity-platform error body (notes §8.1).
-fn aad_error(status: u16, error: &str, code: u32, message: &str) -> (u16, Value) {
+pub(crate) fn aad_error(status: u16, error: &str, code: u32, message: &str) -> (u16, Value) {
     let trace = util::new_guid();
     let corr = util::new_guid();
     let ts = util::login_timestamp();
@@ -96,9 +107,22 @@ fn missing(param: &str) -> (u16, Value) {
     )
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`. Returns status and JSON body.
-pub fn token_endpoint(sh: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> (u16, Value) {
-    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+/// `POST /{tenant}/oauth2/v2.0/token` (or the v1.0 `/{tenant}/oauth2/token`, which names the
+/// resource in `resource` instead of a `/.default` scope). Returns status and JSON body.
+pub fn token_endpoint(
+    sh: &Shared,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    v1: bool,
+) -> (u16, Value) {
+    let mut form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    if v1 && let Some(resource) = form.remove("resource") {
+        form.insert(
+            "scope".into(),
+            format!("{}/.default", resource.trim_end_matches('/')),
+        );
+    }
     let (tenant_id, tenant_name, tenant_domains, app) = {
         let st = crate::lock(&sh.state);
         let domains: Vec<String> = st.domains.iter().map(|d| d.id.clone()).collect();
@@ -214,7 +238,18 @@ pub fn token_endpoint(sh: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8
         return e;
     }
     let lifetime = sh.config.token_lifetime;
-    let token = format!("sim.{}", util::random_token(32));
+    let resource = scope
+        .split(' ')
+        .next()
+        .and_then(|s| s.strip_suffix("/.default"))
+        .unwrap_or_default();
+    let via_secret = form.contains_key("client_secret") || basic_auth(headers).is_some();
+    let token = match access_token(sh, &tenant_id, &app, resource, via_secret, lifetime) {
+        Ok(t) => t,
+        Err(e) => {
+            return aad_error(500, "server_error", 50_000, &e.to_string());
+        }
+    };
     let now = Instant::now();
     crate::lock(&sh.tokens).insert(
         token.clone(),
@@ -230,6 +265,41 @@ pub fn token_endpoint(sh: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8
         200,
         json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": token}),
     )
+}
+
+/// A v1.0 access token for `resource` (what Entra issues for Graph), signed RS256 with the
+/// key in the JWKS. Its claims follow Entra's app-only tokens.
+fn access_token(
+    sh: &Shared,
+    tenant_id: &str,
+    app: &App,
+    resource: &str,
+    via_secret: bool,
+    lifetime: std::time::Duration,
+) -> Result<String, crate::SimError> {
+    let now = util::unix_now();
+    let exp = now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+    let issuer = crate::identity::v1_issuer(&sh.base_url, tenant_id);
+    let service_principal = util::stable_guid(tenant_id, &format!("sp/{}", app.client_id));
+    let claims = json!({
+        "aud": resource,
+        "iss": issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": exp,
+        "app_displayname": app.display_name,
+        "appid": app.client_id,
+        "appidacr": if via_secret { "1" } else { "2" },
+        "idp": issuer,
+        "idtyp": "app",
+        "oid": service_principal,
+        "sub": service_principal,
+        "tenant_region_scope": "NA",
+        "tid": tenant_id,
+        "uti": util::random_token(16),
+        "ver": "1.0",
+    });
+    sh.signing.sign(&claims)
 }
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {

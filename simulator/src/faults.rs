@@ -23,6 +23,9 @@ pub struct FaultPlan {
     pub rules: Vec<FaultRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expiry: Option<TokenExpiry>,
+    /// Replication lag (see [`crate::ReplicationLag`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag: Option<crate::ReplicationLag>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +39,9 @@ pub enum FaultKind {
     Latency,
     /// Answer 429 with `Retry-After: retryAfterSeconds`.
     Throttle,
+    /// Serve the request (a write takes effect), then answer `status` (default 500) instead of
+    /// its response: "500, but the state changed" (notes §2.4.5).
+    ApplyThenError,
     /// Serve the request (its change is made), then close the connection without sending the
     /// response: a response lost on the way back. On a `$batch` inner request the whole
     /// envelope's response is lost.
@@ -120,7 +126,19 @@ pub enum FaultAction {
     Throttle {
         retry_after: u64,
     },
+    /// Serve the request, then answer this status instead.
+    ApplyThenError {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     LoseResponse,
+}
+
+impl FaultAction {
+    /// True for the kinds that serve the request before failing it with a status.
+    pub fn applies_first(&self) -> bool {
+        matches!(self, FaultAction::ApplyThenError { .. })
+    }
 }
 
 /// The decision for one request: total added latency and at most one terminal action.
@@ -225,6 +243,12 @@ impl FaultEngine {
                 FaultKind::Throttle if decision.action.is_none() => {
                     decision.action = Some(FaultAction::Throttle {
                         retry_after: rule.retry_after_seconds.unwrap_or(1),
+                    });
+                }
+                FaultKind::ApplyThenError if decision.action.is_none() => {
+                    decision.action = Some(FaultAction::ApplyThenError {
+                        status: rule.status.unwrap_or(500),
+                        retry_after: rule.retry_after_seconds,
                     });
                 }
                 FaultKind::LoseResponse if decision.action.is_none() => {

@@ -5,7 +5,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
-use crate::model::{App, DirectoryRole, Domain, Sku, Tenant, User};
+use crate::lag::ReplicationLag;
+use crate::model::{App, DirectoryRole, Domain, Group, Sku, Tenant, User};
 
 /// A whole tenant: the state the simulator starts from, and what [`crate::Simulator::export_fixture`]
 /// returns. camelCase YAML or JSON.
@@ -28,6 +29,12 @@ pub struct Fixture {
     /// Global Administrator always is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directory_roles: Vec<DirectoryRole>,
+    /// Security groups (members by UPN or id; licences processed at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    /// Replication lag for this tenant (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag: Option<ReplicationLag>,
 }
 
 const DEMO_YAML: &str = include_str!("../fixtures/demo.yaml");

@@ -15,6 +15,8 @@ mod auth;
 mod error;
 mod faults;
 mod fixture;
+mod identity;
+mod lag;
 mod model;
 mod odata;
 mod render;
@@ -33,8 +35,9 @@ use std::time::Duration;
 pub use error::SimError;
 pub use faults::{FaultKind, FaultPlan, FaultRule, TokenExpiry};
 pub use fixture::Fixture;
+pub use lag::ReplicationLag;
 pub use model::{
-    App, DirectoryRole, Domain, FederatedCredential, Federation, GroupLicense, License,
+    App, DirectoryRole, Domain, FederatedCredential, Federation, Group, GroupLicense, License,
     ServicePlan, SigningCertificateUpdateStatus, Sku, Tenant, User,
 };
 pub use stats::{RequestKey, Stats};
@@ -57,6 +60,11 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// Lifetime of delta/skip tokens of `/users/delta`; older ones get 410 Gone.
     pub delta_token_lifetime: Duration,
+    /// Replication lag (off when `None`). Overrides the fault plan's and the fixture's.
+    pub replication_lag: Option<ReplicationLag>,
+    /// How long group licence processing takes after a group's licences or members change
+    /// (divided by the time scale).
+    pub group_license_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -69,6 +77,8 @@ impl Default for SimConfig {
             faults: None,
             token_lifetime: Duration::from_secs(3599),
             delta_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+            replication_lag: None,
+            group_license_delay: Duration::from_secs(3),
         }
     }
 }
@@ -82,6 +92,24 @@ pub(crate) struct Shared {
     pub faults: Option<faults::FaultEngine>,
     pub stats: Mutex<Stats>,
     pub tokens: Mutex<auth::TokenStore>,
+    /// Signs access tokens; published as the JWKS.
+    pub signing: identity::SigningKey,
+    /// Replication lag, when on.
+    pub lag: Option<lag::LagEngine>,
+}
+
+impl Shared {
+    /// True when this request touching `id` should miss it (replication lag).
+    pub(crate) fn lag_misses(&self, id: &str) -> bool {
+        self.lag.as_ref().is_some_and(|l| l.misses(id))
+    }
+
+    /// Records the creation of an object for replication lag.
+    pub(crate) fn lag_created(&self, id: &str) {
+        if let Some(l) = &self.lag {
+            l.created(id);
+        }
+    }
 }
 
 /// Locks a mutex, ignoring poisoning (a panicked handler must not wedge the simulator).
@@ -105,6 +133,20 @@ impl Simulator {
     /// `--simulate`) are built without a provider of their own.
     pub async fn start(fixture: Fixture, config: SimConfig) -> Result<Simulator, SimError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let lag_config = config
+            .replication_lag
+            .clone()
+            .or_else(|| {
+                config
+                    .faults
+                    .as_ref()
+                    .and_then(|f| f.replication_lag.clone())
+            })
+            .or_else(|| fixture.replication_lag.clone());
+        let lag = match &lag_config {
+            Some(c) => Some(lag::LagEngine::new(c, config.time_scale)?),
+            None => None,
+        };
         let state = TenantState::from_fixture(fixture)?;
         let faults = match &config.faults {
             Some(plan) => Some(faults::FaultEngine::new(plan)?),
@@ -140,6 +182,8 @@ impl Simulator {
             faults,
             stats: Mutex::new(Stats::default()),
             tokens: Mutex::new(auth::TokenStore::default()),
+            signing: identity::SigningKey::load()?,
+            lag,
         });
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let server = server::spawn(listener, shared.clone(), tls.map(|t| t.acceptor));
@@ -179,18 +223,42 @@ impl Simulator {
         lock(&self.shared.state).to_fixture()
     }
 
+    /// The state after due group licence processing ran.
+    fn current(&self) -> MutexGuard<'_, TenantState> {
+        let mut st = lock(&self.shared.state);
+        st.process_due(std::time::Instant::now());
+        st
+    }
+
     /// A user by id or UPN (case-insensitive).
     pub fn user(&self, upn_or_id: &str) -> Option<User> {
-        lock(&self.shared.state).user(upn_or_id).cloned()
+        self.current().user(upn_or_id).cloned()
     }
 
     pub fn users(&self) -> Vec<User> {
-        lock(&self.shared.state).users.values().cloned().collect()
+        self.current().users.values().cloned().collect()
+    }
+
+    /// A group by id.
+    pub fn group(&self, id: &str) -> Option<Group> {
+        self.current().groups.get(&id.to_ascii_lowercase()).cloned()
+    }
+
+    pub fn groups(&self) -> Vec<Group> {
+        self.current().groups.values().cloned().collect()
+    }
+
+    /// True while a group's licence processing is queued.
+    pub fn group_license_processing_pending(&self, id: &str) -> bool {
+        self.current()
+            .group_processing_pending(&id.to_ascii_lowercase())
     }
 
     /// Soft-deleted users.
     pub fn deleted_users(&self) -> Vec<User> {
-        lock(&self.shared.state).deleted.values().cloned().collect()
+        let mut st = lock(&self.shared.state);
+        st.purge_expired(self.shared.config.time_scale, std::time::Instant::now());
+        st.deleted.values().cloned().collect()
     }
 
     /// Changes a user "in the admin center": bypasses validation, but is reported by delta.
@@ -272,14 +340,16 @@ impl Simulator {
 
     /// Seats in use for a SKU (by id or part number).
     pub fn consumed_units(&self, sku: &str) -> Option<i32> {
-        let st = lock(&self.shared.state);
+        let st = self.current();
         let id = st.sku(sku)?.sku_id.clone();
         Some(st.consumed_units(&id))
     }
 
     /// Request counters since start or the last [`Simulator::reset_stats`].
     pub fn stats(&self) -> Stats {
-        lock(&self.shared.stats).clone()
+        let mut stats = lock(&self.shared.stats).clone();
+        stats.replication_lag_misses = self.shared.lag.as_ref().map_or(0, |l| l.miss_count());
+        stats
     }
 
     pub fn reset_stats(&self) {

@@ -122,6 +122,45 @@ pub struct GroupLicense {
     pub disabled_plans: Vec<String>,
     /// The group the licence comes from (`licenseAssignmentStates[].assignedByGroup`).
     pub group_id: String,
+    /// `licenseAssignmentState.state`: `Active` (default), `ActiveWithError` or `Error`. An
+    /// `Error` assignment holds no seat and is not in `assignedLicenses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// `licenseAssignmentState.error` when not `None`: `CountViolation`,
+    /// `MutuallyExclusiveViolation`, `DependencyViolation`, `ProhibitedInUsageLocationViolation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl GroupLicense {
+    /// True when the assignment holds a seat (state `Active` or `ActiveWithError`).
+    pub fn is_active(&self) -> bool {
+        self.state.as_deref() != Some("Error")
+    }
+}
+
+/// A security group (`microsoft.graph.group`), the unit of group-based licensing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Object id; generated (stable, from the display name) when empty in a fixture.
+    #[serde(default)]
+    pub id: String,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Defaults to the display name without spaces.
+    #[serde(default)]
+    pub mail_nickname: String,
+    /// Members: user ids (or UPNs in a fixture).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Licences assigned to the group (`assignedLicenses`); SKU and plans by id or name in a
+    /// fixture. Members get them through processing (`licenseAssignmentStates`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<License>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<String>,
 }
 
 /// A user (`microsoft.graph.user`).
@@ -226,6 +265,14 @@ pub struct Sku {
     /// Generated (stable) when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscription_ids: Vec<String>,
+    /// SKUs (ids or part numbers) a user must hold for this one to be assigned by a group
+    /// (`DependencyViolation` otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// SKUs (ids or part numbers) that cannot be held together with this one
+    /// (`MutuallyExclusiveViolation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutually_exclusive_with: Vec<String>,
 }
 
 fn enabled_status() -> String {
@@ -243,6 +290,10 @@ pub struct ServicePlan {
     pub service_plan_name: String,
     #[serde(default = "user_target")]
     pub applies_to: String,
+    /// Usage locations (ISO country codes) where this plan may not be used (group licence
+    /// processing: `ProhibitedInUsageLocationViolation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prohibited_usage_locations: Vec<String>,
 }
 
 /// An app registration that may obtain tokens.

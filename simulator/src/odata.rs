@@ -58,17 +58,47 @@ impl Query {
     }
 
     /// The URL of the next page: every original parameter except the old skip/delta token,
-    /// plus `extra`.
+    /// plus `extra`. Like Graph, `$` and `,` stay literal (`?$select=id,displayName&$top=5`);
+    /// spaces become `%20` and quotes `%27` (notes §3.4's example).
     pub fn link(&self, base: &str, path: &str, extra: (&str, &str)) -> String {
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &self.params {
-            if k != "$skiptoken" && k != "$deltatoken" {
-                ser.append_pair(k, v);
-            }
-        }
-        ser.append_pair(extra.0, extra.1);
-        format!("{base}{path}?{}", ser.finish())
+        let parts: Vec<String> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k != "$skiptoken" && k != "$deltatoken")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(std::iter::once(extra))
+            .map(|(k, v)| format!("{}={}", link_encode(k), link_encode(v)))
+            .collect();
+        format!("{base}{path}?{}", parts.join("&"))
     }
+}
+
+/// Characters percent-encoded in a query key or value of a nextLink: controls, space and the
+/// characters that would end or confuse a query component. `$`, `,`, `(`, `)`, `:`, `/`, `@`
+/// and `*` stay literal, as in Graph's links.
+const LINK_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'\'')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+fn link_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, LINK_ENCODE).to_string()
 }
 
 /// A parsed `$filter` expression.

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{Domain, Federation, Sku, Tenant, User};
+use crate::model::{Domain, Federation, Group, Sku, Tenant, User};
 
 /// The properties `GET /users` returns without `$select`.
 pub const USER_DEFAULT_PROPERTIES: &[&str] = &[
@@ -180,7 +180,11 @@ pub fn assigned_licenses(u: &User) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     let direct = u.licenses.iter().map(|l| (&l.sku, &l.disabled_plans));
-    let group = u.group_licenses.iter().map(|l| (&l.sku, &l.disabled_plans));
+    let group = u
+        .group_licenses
+        .iter()
+        .filter(|l| l.is_active())
+        .map(|l| (&l.sku, &l.disabled_plans));
     for (sku, plans) in direct.chain(group) {
         if seen.contains(&sku.as_str()) {
             continue;
@@ -197,8 +201,10 @@ fn license_assignment_states(u: &User) -> Vec<Value> {
                "lastUpdatedDateTime": u.created_date_time, "skuId": l.sku, "state": "Active"})
     });
     let group = u.group_licenses.iter().map(|l| {
-        json!({"assignedByGroup": l.group_id, "disabledPlans": l.disabled_plans, "error": "None",
-               "lastUpdatedDateTime": u.created_date_time, "skuId": l.sku, "state": "Active"})
+        json!({"assignedByGroup": l.group_id, "disabledPlans": l.disabled_plans,
+               "error": l.error.as_deref().unwrap_or("None"),
+               "lastUpdatedDateTime": u.created_date_time, "skuId": l.sku,
+               "state": l.state.as_deref().unwrap_or("Active")})
     });
     direct.chain(group).collect()
 }
@@ -329,4 +335,113 @@ pub fn select_keys(v: Value, select: Option<&[String]>) -> Value {
         }
         (v, _) => v,
     }
+}
+
+/// The properties `GET /groups` returns without `$select` (`assignedLicenses`,
+/// `hasMembersWithLicenseErrors` and `licenseProcessingState` are "returned only on $select").
+pub const GROUP_DEFAULT_PROPERTIES: &[&str] = &[
+    "id",
+    "deletedDateTime",
+    "classification",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "expirationDateTime",
+    "groupTypes",
+    "isAssignableToRole",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "onPremisesDomainName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesNetBiosName",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "proxyAddresses",
+    "renewedDateTime",
+    "securityEnabled",
+    "securityIdentifier",
+    "theme",
+    "visibility",
+    "onPremisesProvisioningErrors",
+    "serviceProvisioningErrors",
+];
+
+/// Every property the simulator models for a group. `processing`: licence processing queued.
+pub fn group_full(g: &Group, has_errors: bool, processing: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    for p in GROUP_DEFAULT_PROPERTIES {
+        m.insert((*p).into(), Value::Null);
+    }
+    m.insert("id".into(), json!(g.id));
+    m.insert("createdDateTime".into(), json!(g.created_date_time));
+    m.insert("renewedDateTime".into(), json!(g.created_date_time));
+    m.insert("description".into(), json!(g.description));
+    m.insert("displayName".into(), json!(g.display_name));
+    m.insert("groupTypes".into(), json!([]));
+    m.insert("mailEnabled".into(), json!(false));
+    m.insert("mailNickname".into(), json!(g.mail_nickname));
+    m.insert("proxyAddresses".into(), json!([]));
+    m.insert("securityEnabled".into(), json!(true));
+    m.insert(
+        "securityIdentifier".into(),
+        json!(format!("S-1-12-1-{}", sid_parts(&g.id))),
+    );
+    m.insert("onPremisesProvisioningErrors".into(), json!([]));
+    m.insert("serviceProvisioningErrors".into(), json!([]));
+    m.insert(
+        "assignedLicenses".into(),
+        Value::Array(
+            g.licenses
+                .iter()
+                .map(|l| json!({"disabledPlans": l.disabled_plans, "skuId": l.sku}))
+                .collect(),
+        ),
+    );
+    m.insert("hasMembersWithLicenseErrors".into(), json!(has_errors));
+    let state = if processing {
+        "QueuedForProcessing"
+    } else {
+        "ProcessingComplete"
+    };
+    m.insert("licenseProcessingState".into(), json!({"state": state}));
+    m
+}
+
+/// The four 32-bit words of a GUID, as in a cloud group's security identifier.
+fn sid_parts(id: &str) -> String {
+    let Ok(u) = uuid::Uuid::parse_str(id) else {
+        return "0-0-0-0".into();
+    };
+    let b = u.to_bytes_le();
+    b.chunks(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A group with the selected properties (or the default set).
+pub fn group_selected(full: &Map<String, Value>, select: Option<&[String]>) -> Value {
+    let mut m = Map::new();
+    match select {
+        Some(props) => {
+            for p in props {
+                m.insert(p.clone(), full.get(p).cloned().unwrap_or(Value::Null));
+            }
+            if !m.contains_key("id") {
+                m.insert("id".into(), full.get("id").cloned().unwrap_or(Value::Null));
+            }
+        }
+        None => {
+            for p in GROUP_DEFAULT_PROPERTIES {
+                m.insert((*p).into(), full.get(*p).cloned().unwrap_or(Value::Null));
+            }
+        }
+    }
+    Value::Object(m)
 }

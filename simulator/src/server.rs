@@ -12,8 +12,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use hyper_util::rt::TokioIo;
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -100,9 +101,28 @@ where
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/token", post(token_v1))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(oidc_v2),
+        )
+        .route("/{tenant}/.well-known/openid-configuration", get(oidc_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(keys_v2))
+        .route("/{tenant}/discovery/keys", get(keys_v1))
+        .route("/{tenant}/discovery/instance", get(instance))
         .route("/v1.0/{*rest}", any(graph))
         .fallback(fallback)
         .with_state(shared)
+}
+
+/// The fault decision for one request, after its latency was applied.
+enum Injected {
+    /// Serve normally.
+    None,
+    /// Answer with this instead of serving.
+    Respond(Response),
+    /// Serve, then answer with this status instead (`applyThenError`).
+    After(FaultAction),
 }
 
 /// Closes the connection without a response (a reset, or a response lost after serving).
@@ -114,8 +134,8 @@ async fn drop_connection(abort: Option<&ConnAbort>) -> Response {
     Response::default()
 }
 
-/// Applies latency and terminal faults. `None`: serve the request normally (a `loseResponse`
-/// fault sets `ctx.lose_response`: serve it, then drop the response).
+/// Applies latency and the faults that replace the request (a `loseResponse` fault sets
+/// `ctx.lose_response`: serve the request, then drop the response).
 async fn inject_faults(
     sh: &Shared,
     method: &str,
@@ -123,22 +143,26 @@ async fn inject_faults(
     template: &str,
     abort: Option<&ConnAbort>,
     ctx: &Ctx,
-) -> Option<Response> {
-    let engine = sh.faults.as_ref()?;
+) -> Injected {
+    let Some(engine) = sh.faults.as_ref() else {
+        return Injected::None;
+    };
     let decision = engine.decide(method, path);
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
-    let action = decision.action?;
+    let Some(action) = decision.action else {
+        return Injected::None;
+    };
     crate::lock(&sh.stats).faults += 1;
+    if action.applies_first() {
+        return Injected::After(action);
+    }
     let resp = match action {
         FaultAction::Reset => {
             crate::lock(&sh.stats).record(method, template, 0);
-            if let Some(a) = abort {
-                a.0.notify_one();
-            }
-            futures::future::pending::<()>().await;
-            return None;
+            drop_connection(abort).await;
+            return Injected::None;
         }
         FaultAction::Error {
             status,
@@ -149,15 +173,32 @@ async fn inject_faults(
             "Tenant_Application/ReadWrite/fault-injection",
             "ResourceUnitLimitExceeded",
         ),
+        FaultAction::ApplyThenError { .. } => return Injected::None,
         FaultAction::LoseResponse => {
             ctx.lose_response
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            return None;
+            return Injected::None;
         }
     };
     let resp = resp.unwrap_or_else(|e| routes::error_response(&e, ctx));
     crate::lock(&sh.stats).record(method, template, resp.status);
-    Some(to_http(resp, ctx))
+    Injected::Respond(to_http(resp, ctx))
+}
+
+/// Replaces the response of a request that was served (`applyThenError`): the write took
+/// effect, but the client sees a 5xx.
+fn after_serving(action: FaultAction, ctx: &Ctx) -> Response {
+    let (status, retry_after) = match action {
+        FaultAction::ApplyThenError {
+            status,
+            retry_after,
+        } => (status, retry_after),
+        _ => (500, None),
+    };
+    let e = routes::fault_error(status, retry_after)
+        .err()
+        .unwrap_or_else(|| GraphError::new(500, "UnknownError", ""));
+    to_http(routes::error_response(&e, ctx), ctx)
 }
 
 async fn token(
@@ -168,22 +209,161 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    token_common(sh, tenant, abort, uri, headers, body, false).await
+}
+
+async fn token_v1(
+    State(sh): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    abort: Option<axum::Extension<ConnAbort>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token_common(sh, tenant, abort, uri, headers, body, true).await
+}
+
+async fn token_common(
+    sh: Arc<Shared>,
+    tenant: String,
+    abort: Option<axum::Extension<ConnAbort>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    v1: bool,
+) -> Response {
     let ctx = Ctx::new(&headers);
-    let template = "/{tenant}/oauth2/v2.0/token";
-    if let Some(r) = inject_faults(&sh, "POST", uri.path(), template, abort.as_deref(), &ctx).await
+    let template = if v1 {
+        "/{tenant}/oauth2/token"
+    } else {
+        "/{tenant}/oauth2/v2.0/token"
+    };
+    let after = match inject_faults(&sh, "POST", uri.path(), template, abort.as_deref(), &ctx).await
     {
-        return r;
-    }
-    let (status, body) = crate::auth::token_endpoint(&sh, &tenant, &headers, &body);
+        Injected::Respond(r) => return r,
+        Injected::After(a) => Some(a),
+        Injected::None => None,
+    };
+    let (status, body) = crate::auth::token_endpoint(&sh, &tenant, &headers, &body, v1);
     crate::lock(&sh.stats).record("POST", template, status);
     if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
         return drop_connection(abort.as_deref()).await;
+    }
+    if let Some(a) = after {
+        return after_serving(a, &ctx);
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(
         "cache-control",
         HeaderValue::from_static("no-store, no-cache"),
+    );
+    resp
+}
+
+/// The identity platform's metadata documents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Meta {
+    OidcV2,
+    OidcV1,
+    KeysV2,
+    KeysV1,
+    Instance,
+}
+
+macro_rules! metadata_handler {
+    ($name:ident, $kind:expr) => {
+        async fn $name(
+            state: State<Arc<Shared>>,
+            tenant: Path<String>,
+            abort: Option<axum::Extension<ConnAbort>>,
+            uri: Uri,
+            headers: HeaderMap,
+        ) -> Response {
+            metadata($kind, state, tenant, abort, uri, headers).await
+        }
+    };
+}
+
+metadata_handler!(oidc_v2, Meta::OidcV2);
+metadata_handler!(oidc_v1, Meta::OidcV1);
+metadata_handler!(keys_v2, Meta::KeysV2);
+metadata_handler!(keys_v1, Meta::KeysV1);
+metadata_handler!(instance, Meta::Instance);
+
+async fn metadata(
+    kind: Meta,
+    State(sh): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    abort: Option<axum::Extension<ConnAbort>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    use crate::identity;
+    let ctx = Ctx::new(&headers);
+    let template = match kind {
+        Meta::OidcV2 => "/{tenant}/v2.0/.well-known/openid-configuration",
+        Meta::OidcV1 => "/{tenant}/.well-known/openid-configuration",
+        Meta::KeysV2 => "/{tenant}/discovery/v2.0/keys",
+        Meta::KeysV1 => "/{tenant}/discovery/keys",
+        Meta::Instance => "/common/discovery/instance",
+    };
+    let after = match inject_faults(&sh, "GET", uri.path(), template, abort.as_deref(), &ctx).await
+    {
+        Injected::Respond(r) => return r,
+        Injected::After(a) => Some(a),
+        Injected::None => None,
+    };
+    let (tenant_id, verified) = {
+        let st = crate::lock(&sh.state);
+        let verified: Vec<String> = st
+            .domains
+            .iter()
+            .filter(|d| d.is_verified)
+            .map(|d| d.id.clone())
+            .collect();
+        (st.tenant.id.clone(), verified)
+    };
+    let base = sh.base_url.as_str();
+    let host = base.split_once("://").map_or(base, |(_, h)| h);
+    let authority = identity::resolve_authority(&tenant, &tenant_id, &verified);
+    let (status, body) = match (kind, authority) {
+        (Meta::Instance, _) if !tenant.eq_ignore_ascii_case("common") => (
+            404,
+            GraphError::unknown_segment(&tenant).body(&ctx.request_id, &ctx.client_request_id),
+        ),
+        (Meta::Instance, _) => {
+            let query = Query::parse(uri.query());
+            identity::instance_discovery(base, query.get("authorization_endpoint"))
+        }
+        (_, None) => crate::auth::aad_error(
+            400,
+            "invalid_tenant",
+            90_002,
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
+        ),
+        (Meta::OidcV2, Some(a)) => (200, identity::openid_configuration_v2(base, host, &a)),
+        (Meta::OidcV1, Some(a)) => (200, identity::openid_configuration_v1(base, host, &a)),
+        (Meta::KeysV2, Some(a)) => {
+            let issuer = identity::v2_issuer(base, &a);
+            (200, identity::jwks(&sh.signing, Some(&issuer)))
+        }
+        (Meta::KeysV1, Some(_)) => (200, identity::jwks(&sh.signing, None)),
+    };
+    crate::lock(&sh.stats).record("GET", template, status);
+    if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
+        return drop_connection(abort.as_deref()).await;
+    }
+    if let Some(a) = after {
+        return after_serving(a, &ctx);
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(
+        "cache-control",
+        HeaderValue::from_static("max-age=86400, private"),
     );
     resp
 }
@@ -201,10 +381,12 @@ async fn graph(
     let full_path = uri.path();
     let path = full_path.strip_prefix("/v1.0").unwrap_or(full_path);
     let template = routes::template(&method, path);
-    if let Some(r) = inject_faults(&sh, &method, full_path, &template, abort.as_deref(), &ctx).await
-    {
-        return r;
-    }
+    let after =
+        match inject_faults(&sh, &method, full_path, &template, abort.as_deref(), &ctx).await {
+            Injected::Respond(r) => return r,
+            Injected::After(a) => Some(a),
+            Injected::None => None,
+        };
     let app_id = match crate::auth::authenticate(&sh, &headers) {
         Ok(app) => app,
         Err(e) => {
@@ -247,6 +429,9 @@ async fn graph(
     if ctx.lose_response.load(std::sync::atomic::Ordering::Relaxed) {
         return drop_connection(abort.as_deref()).await;
     }
+    if let Some(a) = after {
+        return after_serving(a, &ctx);
+    }
     to_http(resp, &ctx)
 }
 
@@ -267,6 +452,14 @@ async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
 pub fn to_http(resp: GraphResponse, ctx: &Ctx) -> Response {
     let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = match resp.body {
+        Some(Value::String(text)) if resp.plain_text => {
+            let mut r = Response::new(Body::from(text));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain;charset=utf-8"),
+            );
+            r
+        }
         Some(body) => {
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
             let mut r = Response::new(Body::from(bytes));

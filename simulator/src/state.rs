@@ -2,13 +2,15 @@
 //! SKUs, roles, apps, and the change log that delta queries read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
 use crate::error::SimError;
 use crate::fixture::Fixture;
 use crate::model::{
-    App, DirectoryRole, Domain, GLOBAL_ADMIN_TEMPLATE, ROLE_TEMPLATES, Sku, Tenant, User,
+    App, DirectoryRole, Domain, GLOBAL_ADMIN_TEMPLATE, Group, GroupLicense, License,
+    ROLE_TEMPLATES, Sku, Tenant, User,
 };
 use crate::render;
 use crate::util;
@@ -46,7 +48,23 @@ pub struct TenantState {
     pub user_versions: HashMap<String, UserVersions>,
     /// Removals in version order: (version, id, reason).
     pub removals: Vec<(u64, String, RemovalReason)>,
+    /// When each soft-deleted user was deleted: its age at start (a fixture's
+    /// `deletedDateTime`, unscaled) and the instant from which scaled time counts.
+    deleted_clock: HashMap<String, (Duration, Instant)>,
+    /// The fixture's replication lag setting (kept for export).
+    replication_lag: Option<crate::ReplicationLag>,
+    /// Security groups by id.
+    pub groups: BTreeMap<String, Group>,
+    /// Group licence processing due: (when, group id), in scheduling order.
+    license_queue: Vec<(Instant, String)>,
 }
+
+/// Usage location assumed for a user without one (Entra: "users without a specified usage
+/// location inherit the location of the directory"; the simulated directory is in the US).
+pub const TENANT_USAGE_LOCATION: &str = "US";
+
+/// How long a soft-deleted user stays restorable (user-delete.md: "within 30 days").
+pub const SOFT_DELETE_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl TenantState {
     pub fn from_fixture(fixture: Fixture) -> Result<TenantState, SimError> {
@@ -58,6 +76,8 @@ impl TenantState {
             mut skus,
             apps,
             directory_roles,
+            groups,
+            replication_lag,
         } = fixture;
         if !util::is_guid(&tenant.id) {
             return Err(SimError::Fixture(format!(
@@ -126,6 +146,10 @@ impl TenantState {
             version: 0,
             user_versions: HashMap::new(),
             removals: Vec::new(),
+            deleted_clock: HashMap::new(),
+            replication_lag,
+            groups: BTreeMap::new(),
+            license_queue: Vec::new(),
         };
         for role in directory_roles {
             state.activate_role(role)?;
@@ -153,9 +177,62 @@ impl TenantState {
                 user.deleted_date_time = Some(util::now_rfc3339());
             }
             let user = state.normalize_user(user)?;
+            let age = user
+                .deleted_date_time
+                .as_deref()
+                .and_then(util::age_of)
+                .unwrap_or_default();
+            state
+                .deleted_clock
+                .insert(user.id.clone(), (age, Instant::now()));
             state.deleted.insert(user.id.clone(), user);
         }
+        for group in groups {
+            let group = state.normalize_group(group)?;
+            if state.groups.contains_key(&group.id) {
+                return Err(SimError::Fixture(format!(
+                    "duplicate group {}",
+                    group.display_name
+                )));
+            }
+            state.groups.insert(group.id.clone(), group);
+        }
+        let ids: Vec<String> = state.groups.keys().cloned().collect();
+        for id in ids {
+            state.process_group_licenses(&id);
+        }
         Ok(state)
+    }
+
+    /// Fixture rules for a group: id and nickname defaults, members and licences resolved.
+    fn normalize_group(&mut self, mut group: Group) -> Result<Group, SimError> {
+        let name = group.display_name.clone();
+        if group.id.is_empty() {
+            group.id = util::stable_guid(&self.tenant.id, &format!("group/{name}"));
+        }
+        if group.mail_nickname.is_empty() {
+            group.mail_nickname = name.chars().filter(|c| !c.is_whitespace()).collect();
+        }
+        if group.created_date_time.is_none() {
+            group.created_date_time = Some(util::now_rfc3339());
+        }
+        let mut members = Vec::new();
+        for m in &group.members {
+            let id = self
+                .user_id(m)
+                .ok_or_else(|| SimError::Fixture(format!("group {name}: unknown member '{m}'")))?;
+            if !members.contains(&id) {
+                members.push(id);
+            }
+        }
+        group.members = members;
+        for lic in &mut group.licenses {
+            let (sku, plans) =
+                self.resolve_license(&format!("group {name}"), &lic.sku, &lic.disabled_plans)?;
+            lic.sku = sku;
+            lic.disabled_plans = plans;
+        }
+        Ok(group)
     }
 
     /// Activates a role (idempotent by template id) and returns its template id.
@@ -270,6 +347,8 @@ impl TenantState {
             skus: self.skus.clone(),
             apps: self.apps.clone(),
             directory_roles: self.roles.clone(),
+            groups: self.groups.values().cloned().collect(),
+            replication_lag: self.replication_lag.clone(),
         }
     }
 
@@ -333,7 +412,7 @@ impl TenantState {
                     .any(|l| l.sku.eq_ignore_ascii_case(sku_id))
                     || u.group_licenses
                         .iter()
-                        .any(|l| l.sku.eq_ignore_ascii_case(sku_id))
+                        .any(|l| l.is_active() && l.sku.eq_ignore_ascii_case(sku_id))
             })
             .count();
         i32::try_from(n).unwrap_or(i32::MAX)
@@ -344,6 +423,210 @@ impl TenantState {
             Some(u.id.as_str()) != except
                 && u.on_premises_immutable_id.as_deref() == Some(immutable_id)
         })
+    }
+
+    // ---- group-based licensing ------------------------------------------------------------
+
+    /// Queues licence processing of a group, due after `delay`.
+    pub fn schedule_group(&mut self, group_id: &str, delay: Duration) {
+        if self.license_queue.iter().any(|(_, g)| g == group_id) {
+            return;
+        }
+        self.license_queue
+            .push((Instant::now() + delay, group_id.to_string()));
+    }
+
+    /// True while a group's licence processing is queued.
+    pub fn group_processing_pending(&self, group_id: &str) -> bool {
+        self.license_queue.iter().any(|(_, g)| g == group_id)
+    }
+
+    /// Runs the group licence processing that is due.
+    pub fn process_due(&mut self, now: Instant) {
+        if self.license_queue.is_empty() {
+            return;
+        }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.license_queue)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.license_queue = later;
+        for (_, gid) in due {
+            self.process_group_licenses(&gid);
+        }
+    }
+
+    /// SKU ids the user holds with a seat (direct, or active from a group), except those from
+    /// the assignment list `pending` which replace the user's current ones of `group_id`.
+    fn held_skus(user: &User, group_id: &str, pending: &[GroupLicense]) -> Vec<String> {
+        user.licenses
+            .iter()
+            .map(|l| l.sku.clone())
+            .chain(
+                user.group_licenses
+                    .iter()
+                    .filter(|l| l.group_id != group_id && l.is_active())
+                    .map(|l| l.sku.clone()),
+            )
+            .chain(
+                pending
+                    .iter()
+                    .filter(|l| l.is_active())
+                    .map(|l| l.sku.clone()),
+            )
+            .collect()
+    }
+
+    fn resolve_sku_ids(&self, names: &[String]) -> Vec<String> {
+        names
+            .iter()
+            .filter_map(|n| self.sku(n).map(|s| s.sku_id.clone()))
+            .collect()
+    }
+
+    /// The state (`Active` / `ActiveWithError` / `Error`) and error of assigning `lic` to
+    /// `user` through a group, given the SKUs the user holds.
+    fn evaluate_group_license(
+        &self,
+        user: &User,
+        held: &[String],
+        lic: &License,
+    ) -> (Option<String>, Option<String>) {
+        let error = |e: &str| (Some("Error".to_string()), Some(e.to_string()));
+        let Some(sku) = self.sku(&lic.sku) else {
+            return error("Other");
+        };
+        if held.contains(&sku.sku_id) {
+            return (None, None);
+        }
+        if self
+            .resolve_sku_ids(&sku.mutually_exclusive_with)
+            .iter()
+            .any(|x| held.contains(x))
+        {
+            return error("MutuallyExclusiveViolation");
+        }
+        if !self
+            .resolve_sku_ids(&sku.depends_on)
+            .iter()
+            .all(|x| held.contains(x))
+        {
+            return error("DependencyViolation");
+        }
+        let location = user
+            .usage_location
+            .clone()
+            .unwrap_or_else(|| TENANT_USAGE_LOCATION.to_string());
+        let enabled: Vec<_> = sku
+            .service_plans
+            .iter()
+            .filter(|p| {
+                !lic.disabled_plans
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&p.service_plan_id))
+            })
+            .collect();
+        let prohibited = enabled
+            .iter()
+            .filter(|p| {
+                p.prohibited_usage_locations
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(&location))
+            })
+            .count();
+        if prohibited > 0 && prohibited == enabled.len() {
+            return error("ProhibitedInUsageLocationViolation");
+        }
+        if sku.enabled + sku.warning - self.consumed_units(&sku.sku_id) < 1 {
+            return error("CountViolation");
+        }
+        if prohibited > 0 {
+            return (
+                Some("ActiveWithError".to_string()),
+                Some("ProhibitedInUsageLocationViolation".to_string()),
+            );
+        }
+        (None, None)
+    }
+
+    /// Entra's group licence processing for one group: members get (or keep) its licences,
+    /// in member order, each taking a seat if they have none for that SKU; former members lose
+    /// them. Assignments that already hold a seat keep it; failed ones are retried.
+    pub fn process_group_licenses(&mut self, group_id: &str) {
+        let group = self.groups.get(group_id).cloned();
+        let members = group
+            .as_ref()
+            .map(|g| g.members.clone())
+            .unwrap_or_default();
+        let licenses = group.map(|g| g.licenses).unwrap_or_default();
+        let former: Vec<String> = self
+            .users
+            .values()
+            .filter(|u| {
+                !members.contains(&u.id) && u.group_licenses.iter().any(|l| l.group_id == group_id)
+            })
+            .map(|u| u.id.clone())
+            .collect();
+        for id in former {
+            self.modify_user(&id, |u| u.group_licenses.retain(|l| l.group_id != group_id));
+        }
+        for member in members {
+            let Some(user) = self.users.get(&member).cloned() else {
+                continue;
+            };
+            let mut pending: Vec<GroupLicense> = Vec::new();
+            for lic in &licenses {
+                let current = user
+                    .group_licenses
+                    .iter()
+                    .find(|l| l.group_id == group_id && l.sku == lic.sku);
+                let (state, error) = match current {
+                    Some(c) if c.is_active() => (c.state.clone(), c.error.clone()),
+                    _ => {
+                        let held = Self::held_skus(&user, group_id, &pending);
+                        self.evaluate_group_license(&user, &held, lic)
+                    }
+                };
+                pending.push(GroupLicense {
+                    sku: lic.sku.clone(),
+                    disabled_plans: lic.disabled_plans.clone(),
+                    group_id: group_id.to_string(),
+                    state,
+                    error,
+                });
+                // Seats taken so far count for the next members.
+                let next: Vec<GroupLicense> = user
+                    .group_licenses
+                    .iter()
+                    .filter(|l| l.group_id != group_id)
+                    .cloned()
+                    .chain(pending.iter().cloned())
+                    .collect();
+                self.modify_user(&member, |u| u.group_licenses = next);
+            }
+            if licenses.is_empty() && user.group_licenses.iter().any(|l| l.group_id == group_id) {
+                self.modify_user(&member, |u| {
+                    u.group_licenses.retain(|l| l.group_id != group_id)
+                });
+            }
+        }
+    }
+
+    /// Members of a group with a licence error from it.
+    pub fn members_with_license_errors(&self, group_id: &str) -> Vec<&User> {
+        self.groups
+            .get(group_id)
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter_map(|m| self.users.get(m))
+                    .filter(|u| {
+                        u.group_licenses
+                            .iter()
+                            .any(|l| l.group_id == group_id && l.error.is_some())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     // ---- mutations (all record delta versions) -------------------------------------------
@@ -419,12 +702,33 @@ impl TenantState {
         self.removals
             .push((v, id.to_string(), RemovalReason::Changed));
         self.user_versions.remove(id);
+        self.deleted_clock
+            .insert(id.to_string(), (Duration::ZERO, Instant::now()));
         self.deleted.insert(id.to_string(), user);
         true
     }
 
+    /// Permanently deletes soft-deleted users older than 30 days. Time since start runs
+    /// `time_scale` times faster; a fixture user's age at start counts unscaled.
+    pub fn purge_expired(&mut self, time_scale: f64, now: Instant) {
+        let scale = if time_scale > 0.0 { time_scale } else { 1.0 };
+        let expired: Vec<String> = self
+            .deleted_clock
+            .iter()
+            .filter(|(_, (age, since))| {
+                let run = now.saturating_duration_since(*since).as_secs_f64() * scale;
+                age.as_secs_f64() + run >= SOFT_DELETE_RETENTION.as_secs_f64()
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.hard_delete_user(&id);
+        }
+    }
+
     /// Permanently deletes a soft-deleted user.
     pub fn hard_delete_user(&mut self, id: &str) -> bool {
+        self.deleted_clock.remove(id);
         if self.deleted.remove(id).is_none() {
             return false;
         }
@@ -445,6 +749,7 @@ impl TenantState {
         let Some(mut user) = self.deleted.remove(id) else {
             return Ok(None);
         };
+        self.deleted_clock.remove(id);
         user.deleted_date_time = None;
         self.insert_user(user.clone());
         Ok(Some(user))

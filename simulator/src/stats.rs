@@ -15,7 +15,8 @@ pub struct RequestKey {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub requests: BTreeMap<RequestKey, u64>,
-    /// Write requests admitted by the throttle (POST/PATCH/PUT/DELETE on Graph).
+    /// Writes admitted by the throttle (POST/PATCH/PUT/DELETE on Graph; a PATCH/POST binding N
+    /// group members counts N).
     pub writes: u64,
     /// Responses with status 429 (throttling and forced throttle faults).
     pub throttled: u64,
@@ -23,6 +24,9 @@ pub struct Stats {
     pub faults: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
+    /// Requests answered as a lagging replica would (404s, objects left out of lists), since
+    /// start (not reset by `reset_stats`).
+    pub replication_lag_misses: u64,
 }
 
 impl Stats {

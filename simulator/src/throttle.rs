@@ -33,6 +33,7 @@ pub fn cost(method: &str, template: &str, query: &Query) -> Cost {
         "/users" | "/users/{id}" | "/users/delta" => 2,
         "/subscribedSkus" | "/subscribedSkus/{id}" => 3,
         "/users/{id}/licenseDetails" => 2,
+        "/groups/{id}/members" => 3,
         _ => 1,
     };
     let mut c = base;
@@ -192,16 +193,11 @@ impl Throttle {
     }
 }
 
-/// The `Retry-After` value: whole seconds rounded up (at least 1) at time scale 1; at any
-/// other scale fractional seconds with millisecond precision (at least 0.001).
-pub fn retry_after_header(wait: Duration, time_scale: f64) -> String {
-    if (time_scale - 1.0).abs() < f64::EPSILON {
-        let secs = wait.as_secs_f64().ceil().max(1.0);
-        format!("{secs:.0}")
-    } else {
-        let secs = (wait.as_secs_f64() * 1000.0).ceil().max(1.0) / 1000.0;
-        format!("{secs:.3}")
-    }
+/// The `Retry-After` value: whole seconds rounded up, at least 1, at every time scale (the
+/// directory sends integers; clients parse integers). `wait` is already in scaled time.
+pub fn retry_after_header(wait: Duration) -> String {
+    let secs = wait.as_secs_f64().ceil().max(1.0);
+    format!("{secs:.0}")
 }
 
 /// The least time to perform `writes` writes and `reads_ru` read units (see module docs).
@@ -222,17 +218,15 @@ mod tests {
 
     #[test]
     fn retry_after_is_whole_seconds_rounded_up_and_at_least_one_at_scale_one() {
-        assert_eq!(retry_after_header(Duration::from_millis(10), 1.0), "1");
-        assert_eq!(retry_after_header(Duration::from_millis(2100), 1.0), "3");
+        assert_eq!(retry_after_header(Duration::from_millis(10)), "1");
+        assert_eq!(retry_after_header(Duration::from_millis(2100)), "3");
     }
 
     #[test]
-    fn retry_after_is_fractional_milliseconds_when_time_scaled() {
-        assert_eq!(
-            retry_after_header(Duration::from_micros(2_128_000), 10.0),
-            "2.128"
-        );
-        assert_eq!(retry_after_header(Duration::from_micros(10), 10.0), "0.001");
+    fn retry_after_is_whole_seconds_rounded_up_also_when_time_scaled() {
+        assert_eq!(retry_after_header(Duration::from_micros(2_128_000)), "3");
+        assert_eq!(retry_after_header(Duration::from_micros(10)), "1");
+        assert_eq!(retry_after_header(Duration::from_millis(200)), "1");
     }
 
     #[test]

@@ -24,6 +24,13 @@ pub fn login_timestamp() -> String {
     OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
 }
 
+/// How long ago an `Edm.DateTimeOffset` (RFC 3339) was; None when unparsable or in the future.
+pub fn age_of(rfc3339: &str) -> Option<std::time::Duration> {
+    let t = OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
+    let age = OffsetDateTime::now_utc() - t;
+    std::time::Duration::try_from(age).ok()
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()

@@ -376,3 +376,161 @@ fn the_schema_checker_rejects_unknown_properties_wrong_types_and_enum_members() 
     );
     assert_eq!(errors.len(), 4, "{errors:#?}");
 }
+
+/// A schema of Microsoft's OpenAPI document (`graph-v1.0-subset.openapi.yaml`, from
+/// msgraph-sdk-powershell): property name → (OpenAPI type or `$ref`, nullable), following
+/// `allOf` to the base types.
+fn openapi_properties(doc: &Value, name: &str) -> HashMap<String, (String, bool)> {
+    let mut out = HashMap::new();
+    let schema = &doc["components"]["schemas"][name];
+    assert!(schema.is_object(), "{name} is not in the OpenAPI document");
+    let mut parts = vec![schema.clone()];
+    if let Some(all) = schema["allOf"].as_array() {
+        parts = all.clone();
+    }
+    for part in parts {
+        if let Some(r) = part["$ref"].as_str() {
+            let base = r.trim_start_matches("#/components/schemas/");
+            out.extend(openapi_properties(doc, base));
+            continue;
+        }
+        for (k, v) in part["properties"].as_object().into_iter().flatten() {
+            let ty = v["type"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| v["$ref"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "object".to_string());
+            let nullable = v["nullable"].as_bool().unwrap_or(false) || v["anyOf"].is_array();
+            out.insert(k.clone(), (ty, nullable));
+        }
+    }
+    out
+}
+
+fn load_openapi() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/graph-schema/graph-v1.0-subset.openapi.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+fn check_openapi(props: &HashMap<String, (String, bool)>, ty: &str, v: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (k, value) in v.as_object().into_iter().flatten() {
+        if k.starts_with('@') {
+            continue;
+        }
+        let Some((t, nullable)) = props.get(k) else {
+            errors.push(format!("{ty}.{k}: not a property of microsoft.graph.{ty}"));
+            continue;
+        };
+        let ok = match (value, t.as_str()) {
+            (Value::Null, _) => *nullable || t.starts_with('#') || t == "object",
+            (Value::String(_), "string") => true,
+            (Value::Bool(_), "boolean") => true,
+            (Value::Number(_), "number" | "integer") => true,
+            (Value::Array(_), "array") => true,
+            (Value::Object(_), t) => t.starts_with('#') || t == "object",
+            _ => false,
+        };
+        if !ok {
+            errors.push(format!("{ty}.{k}: {value} is not compatible with {t}"));
+        }
+    }
+    errors
+}
+
+#[tokio::test]
+async fn groups_and_license_assignment_states_match_the_schema() {
+    let schema = load_schema();
+    let doc = load_openapi();
+    let group_props = openapi_properties(&doc, "microsoft.graph.group");
+    let state_props = openapi_properties(&doc, "microsoft.graph.licenseAssignmentState");
+    let c = Client::start().await;
+    let created = c
+        .call(
+            "POST",
+            "/groups",
+            Some(
+                json!({"displayName": "E3", "mailEnabled": false, "mailNickname": "e3",
+                        "securityEnabled": true}),
+            ),
+        )
+        .await;
+    let gid = created["id"].as_str().unwrap().to_string();
+    let ids: Vec<String> = c
+        .sim
+        .users()
+        .iter()
+        .map(|u| format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", u.id))
+        .collect();
+    c.call(
+        "PATCH",
+        &format!("/groups/{gid}"),
+        Some(json!({"members@odata.bind": ids})),
+    )
+    .await;
+    // EMS has 10 seats; set them to 1 so that processing also produces errors.
+    c.sim
+        .set_sku_seats("EMS", c.sim.consumed_units("EMS").unwrap() + 1);
+    let assigned = c
+        .call(
+            "POST",
+            &format!("/groups/{gid}/assignLicense"),
+            Some(
+                json!({"addLicenses": [{"skuId": "efccb6f7-5641-4e0e-bd10-b4976e1bf68e",
+                        "disabledPlans": []}], "removeLicenses": []}),
+            ),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while c.sim.group_license_processing_pending(&gid) {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut groups = vec![created, assigned];
+    groups.extend(items(&c.call("GET", "/groups", None).await));
+    groups.push(
+        c.call(
+            "GET",
+            &format!(
+                "/groups/{gid}?$select=id,displayName,assignedLicenses,hasMembersWithLicenseErrors,licenseProcessingState"
+            ),
+            None,
+        )
+        .await,
+    );
+    let mut errors = Vec::new();
+    for g in &groups {
+        errors.extend(check_openapi(&group_props, "group", g));
+    }
+    // licenseAssignmentStates: against the CSDL (user) and the OpenAPI complex type.
+    let users = c
+        .call(
+            "GET",
+            "/users?$select=id,assignedLicenses,licenseAssignmentStates",
+            None,
+        )
+        .await;
+    check_all(&schema, "user", &items(&users));
+    let mut saw_error = false;
+    for u in items(&users) {
+        for s in u["licenseAssignmentStates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            errors.extend(check_openapi(&state_props, "licenseAssignmentState", s));
+            saw_error |= s["state"] == "Error";
+        }
+    }
+    assert!(saw_error, "the scenario should produce an Error state");
+    let members = c.call("GET", &format!("/groups/{gid}/members"), None).await;
+    check_all(&schema, "user", &items(&members));
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
+}

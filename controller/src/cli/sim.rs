@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use o365_graph_sim::{FaultPlan, Fixture, SimConfig, Simulator};
+use o365_graph_sim::{FaultPlan, Fixture, ReplicationLag, SimConfig, Simulator};
 
 /// Options of `sim`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,17 @@ pub struct SimArgs {
     /// A fault-injection plan (YAML, see simulator/README.md).
     #[arg(long, value_name = "FILE")]
     pub faults: Option<PathBuf>,
+    /// Replication lag: for this many seconds (scaled) after an object is created, requests
+    /// touching it may answer 404 and lists may miss it. Off unless given (or set by the
+    /// fixture or fault plan).
+    #[arg(long, value_name = "SECONDS")]
+    pub replication_lag: Option<f64>,
+    /// With --replication-lag: the chance that one such request misses the object.
+    #[arg(long, default_value_t = 0.5, value_name = "P")]
+    pub replication_lag_probability: f64,
+    /// With --replication-lag: the seed of its generator.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub replication_lag_seed: u64,
 }
 
 /// Runs the simulator until Ctrl-C.
@@ -63,6 +74,11 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
         time_scale: args.time_scale,
         throttling: !args.no_throttling,
         faults,
+        replication_lag: args.replication_lag.map(|window_seconds| ReplicationLag {
+            window_seconds,
+            probability: args.replication_lag_probability,
+            seed: args.replication_lag_seed,
+        }),
         ..SimConfig::default()
     };
     let sim = Simulator::start(fixture, config).await?;

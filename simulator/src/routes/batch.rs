@@ -95,7 +95,9 @@ fn run(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> Result<Value, GraphError> 
         };
         statuses.insert(id.to_ascii_lowercase(), resp.status);
         let mut headers = serde_json::Map::new();
-        if resp.body.is_some() {
+        if resp.plain_text {
+            headers.insert("Content-Type".into(), json!("text/plain;charset=utf-8"));
+        } else if resp.body.is_some() {
             headers.insert(
                 "Content-Type".into(),
                 json!("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"),
@@ -148,8 +150,9 @@ fn run_one(sh: &Shared, outer: &GraphRequest, r: &Value, ctx: &Ctx) -> GraphResp
         let e = GraphError::bad_request("The batch request url must be relative.");
         return error_response(&e, ctx);
     }
+    // Graph resolves the url against `/v1.0/`: a `/v1.0/` prefix inside it is an unknown
+    // segment ("Resource not found for the segment 'v1.0'."), as in Graph.
     let url = url.trim_start_matches('/');
-    let url = url.strip_prefix("v1.0/").unwrap_or(url);
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (url, None),
@@ -174,9 +177,18 @@ fn run_one(sh: &Shared, outer: &GraphRequest, r: &Value, ctx: &Ctx) -> GraphResp
         let e = GraphError::bad_request("Nested batch requests are not supported.");
         return error_response(&e, ctx);
     }
-    // Forced faults (error / throttle) also apply to inner requests.
+    // Forced faults (error / throttle / applyThenError) also apply to inner requests.
+    let mut after = None;
     if let Some(engine) = &sh.faults {
         let decision = engine.decide(&inner.method, &format!("/v1.0{}", inner.path));
+        if let Some(crate::faults::FaultAction::ApplyThenError {
+            status,
+            retry_after,
+        }) = decision.action
+        {
+            crate::lock(&sh.stats).faults += 1;
+            after = super::fault_error(status, retry_after).err();
+        }
         let injected = match decision.action {
             Some(crate::faults::FaultAction::Error {
                 status,
@@ -206,5 +218,9 @@ fn run_one(sh: &Shared, outer: &GraphRequest, r: &Value, ctx: &Ctx) -> GraphResp
             return error_response(&e, ctx);
         }
     }
-    dispatch(sh, &inner, ctx)
+    let resp = dispatch(sh, &inner, ctx);
+    match after {
+        Some(e) => error_response(&e, ctx),
+        None => resp,
+    }
 }

@@ -15,7 +15,8 @@ fn guid_list(v: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-pub fn assign(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
+/// The `assignLicense` body: licences to add and SKU ids to remove (both arrays required).
+pub fn parse_assign_body(req: &GraphRequest) -> Result<(Vec<License>, Vec<String>), GraphError> {
     let body = req.object()?;
     let missing: Vec<&str> = ["addLicenses", "removeLicenses"]
         .into_iter()
@@ -52,6 +53,11 @@ pub fn assign(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
     let removes = guid_list(&body["removeLicenses"]).ok_or_else(|| {
         GraphError::bad_request("Invalid value specified for property 'removeLicenses'.")
     })?;
+    Ok((adds, removes))
+}
+
+pub fn assign(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
+    let (adds, removes) = parse_assign_body(req)?;
 
     let mut st = crate::lock(&sh.state);
     let uid = st.user_id(id).ok_or_else(|| GraphError::not_found(id))?;
@@ -89,7 +95,10 @@ pub fn assign(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
             }
         }
         let holds = user.licenses.iter().any(|l| l.sku == add.sku)
-            || user.group_licenses.iter().any(|l| l.sku == add.sku);
+            || user
+                .group_licenses
+                .iter()
+                .any(|l| l.is_active() && l.sku == add.sku);
         if !holds && !removes.contains(&add.sku) {
             let available = sku.enabled + sku.warning - st.consumed_units(&sku.sku_id);
             if available < 1 {

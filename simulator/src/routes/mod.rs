@@ -4,6 +4,7 @@
 pub mod batch;
 mod delta;
 mod domains;
+mod groups;
 mod licenses;
 mod roles;
 mod users;
@@ -74,6 +75,8 @@ pub struct GraphResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// The body is a `Value::String` sent as `text/plain` (e.g. `/users/$count`).
+    pub plain_text: bool,
 }
 
 impl GraphResponse {
@@ -82,6 +85,7 @@ impl GraphResponse {
             status: 200,
             headers: Vec::new(),
             body: Some(body),
+            plain_text: false,
         }
     }
 
@@ -90,6 +94,17 @@ impl GraphResponse {
             status: 201,
             headers: Vec::new(),
             body: Some(body),
+            plain_text: false,
+        }
+    }
+
+    /// A `text/plain` body (`/users/$count`).
+    pub fn text(text: String) -> Self {
+        GraphResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: Some(Value::String(text)),
+            plain_text: true,
         }
     }
 
@@ -98,6 +113,7 @@ impl GraphResponse {
             status: 204,
             headers: Vec::new(),
             body: None,
+            plain_text: false,
         }
     }
 }
@@ -109,6 +125,7 @@ pub fn error_response(e: &GraphError, ctx: &Ctx) -> GraphResponse {
         status: e.status,
         headers: e.headers.clone(),
         body: Some(e.body(&ctx.request_id, &ctx.client_request_id)),
+        plain_text: false,
     };
     decorate_429(&mut resp);
     resp
@@ -169,6 +186,7 @@ pub fn context(sh: &Shared, fragment: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Route {
     Users,
+    UsersCount,
     UsersDelta,
     User(String),
     UserAssignLicense(String),
@@ -187,6 +205,13 @@ pub enum Route {
     DeletedItem(String),
     DeletedItemRestore(String),
     Organization,
+    Groups,
+    Group(String),
+    GroupMembers(String),
+    GroupMembersRef(String),
+    GroupMemberRef(String, String),
+    GroupAssignLicense(String),
+    GroupMembersWithLicenseErrors(String),
     Batch,
 }
 
@@ -213,6 +238,7 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
     let own = |x: &str| x.to_string();
     let r = match s.as_slice() {
         ["users"] => (Route::Users, "/users"),
+        ["users", "$count"] => (Route::UsersCount, "/users/$count"),
         ["users", "delta" | "delta()" | "microsoft.graph.delta()"] => {
             (Route::UsersDelta, "/users/delta")
         }
@@ -271,6 +297,28 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
             "/directory/deletedItems/{id}/restore",
         ),
         ["organization"] => (Route::Organization, "/organization"),
+        ["groups"] => (Route::Groups, "/groups"),
+        ["groups", id] => (Route::Group(own(id)), "/groups/{id}"),
+        ["groups", id, "members"] => (Route::GroupMembers(own(id)), "/groups/{id}/members"),
+        ["groups", id, "members", "$ref"] => {
+            (Route::GroupMembersRef(own(id)), "/groups/{id}/members/$ref")
+        }
+        ["groups", id, "members", member, "$ref"] => (
+            Route::GroupMemberRef(own(id), own(member)),
+            "/groups/{id}/members/{id}/$ref",
+        ),
+        [
+            "groups",
+            id,
+            "assignLicense" | "microsoft.graph.assignLicense",
+        ] => (
+            Route::GroupAssignLicense(own(id)),
+            "/groups/{id}/assignLicense",
+        ),
+        ["groups", id, "membersWithLicenseErrors"] => (
+            Route::GroupMembersWithLicenseErrors(own(id)),
+            "/groups/{id}/membersWithLicenseErrors",
+        ),
         ["$batch"] => (Route::Batch, "/$batch"),
         _ => {
             let known = [
@@ -280,6 +328,7 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
                 "directoryRoles",
                 "directory",
                 "organization",
+                "groups",
             ];
             let bad = match s.first() {
                 Some(f) if !known.contains(f) => *f,
@@ -298,6 +347,11 @@ pub fn template(_method: &str, path: &str) -> String {
 
 /// Routes, throttles, executes and counts one Graph request.
 pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
+    {
+        let mut st = crate::lock(&sh.state);
+        st.purge_expired(sh.config.time_scale, Instant::now());
+        st.process_due(Instant::now());
+    }
     let (route, template) = match match_route(&req.path) {
         Ok(r) => r,
         Err(e) => {
@@ -305,7 +359,18 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
             return error_response(&e, ctx);
         }
     };
-    let cost = throttle::cost(&req.method, template, &req.query);
+    let mut cost = throttle::cost(&req.method, template, &req.query);
+    // Each member added through `members@odata.bind` is a write of its own.
+    if let Some(n) = req
+        .body
+        .as_ref()
+        .and_then(|b| b.get("members@odata.bind"))
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .filter(|n| *n > 1)
+    {
+        cost.writes = u32::try_from(n).unwrap_or(u32::MAX);
+    }
     if sh.config.throttling {
         let (tenant_id, users) = {
             let st = crate::lock(&sh.state);
@@ -314,7 +379,7 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
         let verdict =
             crate::lock(&sh.throttle).admit(&req.app_id, &tenant_id, users, cost, Instant::now());
         if let Err(t) = verdict {
-            let header = throttle::retry_after_header(t.retry_after, sh.config.time_scale);
+            let header = throttle::retry_after_header(t.retry_after);
             let e = throttled_response(&header, &t.scope, t.information)
                 .err()
                 .unwrap_or_else(|| GraphError::new(429, "TooManyRequests", ""));
@@ -324,9 +389,12 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
         }
     }
     if throttle::is_write(&req.method) {
-        crate::lock(&sh.stats).writes += 1;
+        crate::lock(&sh.stats).writes += u64::from(cost.writes);
     }
-    let result = execute(sh, req, route);
+    let result = match lagging(sh, req, &route) {
+        Some(e) => Err(e),
+        None => execute(sh, req, route),
+    };
     let mut resp = result.unwrap_or_else(|e| error_response(&e, ctx));
     if resp.status < 400 {
         resp.headers
@@ -336,11 +404,29 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
     resp
 }
 
+/// Replication lag: a read, patch or assignLicense of a just-created object may land on a
+/// replica that has not seen it yet → the directory's 404.
+fn lagging(sh: &Shared, req: &GraphRequest, route: &Route) -> Option<GraphError> {
+    sh.lag.as_ref()?;
+    let (id, object_id) = match (route, req.method.as_str()) {
+        (Route::User(id), "GET" | "PATCH")
+        | (Route::UserAssignLicense(id), "POST")
+        | (Route::UserLicenseDetails(id), "GET") => (id, crate::lock(&sh.state).user_id(id)?),
+        (Route::Group(id), "GET" | "PATCH")
+        | (Route::GroupAssignLicense(id), "POST")
+        | (Route::GroupMembersRef(id), "POST")
+        | (Route::GroupMembers(id), "GET") => (id, id.to_ascii_lowercase()),
+        _ => return None,
+    };
+    sh.lag_misses(&object_id).then(|| GraphError::not_found(id))
+}
+
 fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
     let m = req.method.as_str();
     match (route, m) {
         (Route::Users, "GET") => users::list(sh, req),
         (Route::Users, "POST") => users::create(sh, req),
+        (Route::UsersCount, "GET") => users::count(sh, req),
         (Route::UsersDelta, "GET") => delta::users_delta(sh, req),
         (Route::User(id), "GET") => users::get(sh, req, &id),
         (Route::User(id), "PATCH") => users::update(sh, req, &id),
@@ -365,6 +451,20 @@ fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
         (Route::DeletedItem(id), "DELETE") => users::purge_deleted(sh, &id),
         (Route::DeletedItemRestore(id), "POST") => users::restore(sh, &id),
         (Route::Organization, "GET") => roles::organization(sh),
+        (Route::Groups, "GET") => groups::list(sh, req),
+        (Route::Groups, "POST") => groups::create(sh, req),
+        (Route::Group(id), "GET") => groups::get(sh, req, &id),
+        (Route::Group(id), "PATCH") => groups::update(sh, req, &id),
+        (Route::Group(id), "DELETE") => groups::delete(sh, &id),
+        (Route::GroupMembers(id), "GET") => groups::members(sh, &id),
+        (Route::GroupMembersRef(id), "POST") => groups::add_member_ref(sh, req, &id),
+        (Route::GroupMemberRef(id, member), "DELETE") => {
+            groups::remove_member_ref(sh, &id, &member)
+        }
+        (Route::GroupAssignLicense(id), "POST") => groups::assign_license(sh, req, &id),
+        (Route::GroupMembersWithLicenseErrors(id), "GET") => {
+            groups::members_with_license_errors(sh, &id)
+        }
         (Route::Batch, _) => Err(GraphError::bad_request(
             "Nested batch requests are not supported.",
         )),

@@ -34,6 +34,63 @@ fn select_fragment(base: &str, select: Option<&[String]>) -> String {
     }
 }
 
+/// Properties `GET /users` can sort by (notes §3.4; aad-advanced-queries: `displayName` and
+/// `userPrincipalName` sort without advanced query parameters).
+const USER_SORTABLE: &[&str] = &["displayName", "userPrincipalName"];
+
+/// A parsed `$orderby`: property and descending.
+#[derive(Debug, Clone, PartialEq)]
+struct OrderBy {
+    property: &'static str,
+    descending: bool,
+}
+
+/// `$orderby=<property> [asc|desc]`, one property. Anything else is a 400 (never ignored).
+fn parse_orderby(req: &GraphRequest) -> Result<Option<OrderBy>, GraphError> {
+    let Some(raw) = req.query.get("$orderby") else {
+        return Ok(None);
+    };
+    // Messages below are invented (no captured Graph text).
+    let unsupported = || {
+        GraphError::unsupported_query(format!(
+            "Sorting is not supported for the $orderby clause '{raw}' on resource 'User'."
+        ))
+    };
+    let mut words = raw.split_whitespace();
+    let prop = words.next().ok_or_else(unsupported)?;
+    let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(unsupported()),
+    };
+    if words.next().is_some() || prop.contains(',') {
+        return Err(unsupported());
+    }
+    let property = USER_SORTABLE
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(prop))
+        .ok_or_else(unsupported)?;
+    Ok(Some(OrderBy {
+        property,
+        descending,
+    }))
+}
+
+/// Where a page starts: after this user id, and (with `$orderby`) this sort key.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct SkipToken {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+fn sort_key(user: &User, order: &OrderBy) -> String {
+    match order.property {
+        "userPrincipalName" => user.user_principal_name.to_lowercase(),
+        _ => user.display_name.to_lowercase(),
+    }
+}
+
 pub fn list(sh: &Shared, req: &GraphRequest) -> GraphResult {
     let select = user_select(req)?;
     let top = req.query.top()?.unwrap_or(DEFAULT_PAGE);
@@ -47,47 +104,90 @@ pub fn list(sh: &Shared, req: &GraphRequest) -> GraphResult {
     {
         return Err(odata::advanced_query_error(op));
     }
+    let order = parse_orderby(req)?;
+    if order.is_some() && filter.is_some() && !advanced {
+        // aad-advanced-queries: `$filter` with `$orderby` needs ConsistencyLevel + $count.
+        return Err(GraphError::unsupported_query(
+            "Sorting not supported for current query.",
+        ));
+    }
     let after = match req.query.get("$skiptoken") {
         Some(t) => Some(decode_skiptoken(t)?),
         None => None,
     };
     let st = crate::lock(&sh.state);
-    let mut page = Vec::new();
-    let mut last_id = None;
-    let mut more = false;
-    let start = match &after {
-        Some(id) => std::ops::Bound::Excluded(id.clone()),
-        None => std::ops::Bound::Unbounded,
+    let matches = |u: &User| {
+        filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&render::user_full(u)))
+            && !sh.lag_misses(&u.id)
     };
+    let mut page = Vec::new();
+    let mut last: Option<SkipToken> = None;
+    let mut more = false;
     let want_count = advanced && after.is_none();
-    for (id, user) in st.users.range((start, std::ops::Bound::Unbounded)) {
-        let matched = match &filter {
-            Some(f) => f.matches(&render::user_full(user)),
-            None => true,
-        };
-        if !matched {
-            continue;
+    match &order {
+        None => {
+            let start = match &after {
+                Some(t) => std::ops::Bound::Excluded(t.id.clone()),
+                None => std::ops::Bound::Unbounded,
+            };
+            for (id, user) in st.users.range((start, std::ops::Bound::Unbounded)) {
+                if !matches(user) {
+                    continue;
+                }
+                if page.len() < top {
+                    page.push(render::user_selected(user, select.as_deref()));
+                    last = Some(SkipToken {
+                        id: id.clone(),
+                        key: None,
+                    });
+                } else {
+                    more = true;
+                    break;
+                }
+            }
         }
-        if page.len() < top {
-            page.push(render::user_selected(user, select.as_deref()));
-            last_id = Some(id.clone());
-        } else {
-            more = true;
-            break;
+        Some(order) => {
+            let mut sorted: Vec<(String, &User)> =
+                st.users.values().map(|u| (sort_key(u, order), u)).collect();
+            sorted.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+            if order.descending {
+                sorted.reverse();
+            }
+            let past = |key: &str, id: &str| match &after {
+                None => true,
+                Some(t) => {
+                    let cursor = (t.key.as_deref().unwrap_or_default(), t.id.as_str());
+                    if order.descending {
+                        (key, id) < cursor
+                    } else {
+                        (key, id) > cursor
+                    }
+                }
+            };
+            for (key, user) in sorted {
+                if !past(&key, &user.id) || !matches(user) {
+                    continue;
+                }
+                if page.len() < top {
+                    page.push(render::user_selected(user, select.as_deref()));
+                    last = Some(SkipToken {
+                        id: user.id.clone(),
+                        key: Some(key),
+                    });
+                } else {
+                    more = true;
+                    break;
+                }
+            }
         }
     }
-    let mut count = 0;
-    if want_count {
-        count = st
-            .users
-            .values()
-            .filter(|u| {
-                filter
-                    .as_ref()
-                    .is_none_or(|f| f.matches(&render::user_full(u)))
-            })
-            .count();
-    }
+    let count = if want_count {
+        st.users.values().filter(|u| matches(u)).count()
+    } else {
+        0
+    };
     drop(st);
     let mut body = Map::new();
     body.insert(
@@ -97,7 +197,7 @@ pub fn list(sh: &Shared, req: &GraphRequest) -> GraphResult {
     if want_count {
         body.insert("@odata.count".into(), json!(count));
     }
-    if more && let Some(last) = last_id {
+    if more && let Some(last) = last {
         let token = encode_skiptoken(&last);
         let link = req.query.link(
             &format!("{}/v1.0", sh.base_url),
@@ -110,18 +210,41 @@ pub fn list(sh: &Shared, req: &GraphRequest) -> GraphResult {
     Ok(GraphResponse::ok(Value::Object(body)))
 }
 
-fn encode_skiptoken(last_id: &str) -> String {
-    format!(
-        "RFNwdAIAAQAAAB{}",
-        crate::util::b64url_encode(last_id.as_bytes())
-    )
+/// `GET /users/$count`: the number as `text/plain`. Needs `ConsistencyLevel: eventual`
+/// (notes §3.5: without it, 400 "$count is not currently supported.").
+pub fn count(sh: &Shared, req: &GraphRequest) -> GraphResult {
+    if !req.consistency_eventual {
+        return Err(GraphError::bad_request(
+            "$count is not currently supported.",
+        ));
+    }
+    let filter = match req.query.get("$filter") {
+        Some(f) => Some(odata::parse_filter(f, odata::USER_FILTERABLE)?),
+        None => None,
+    };
+    let st = crate::lock(&sh.state);
+    let n = st
+        .users
+        .values()
+        .filter(|u| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&render::user_full(u)))
+        })
+        .count();
+    Ok(GraphResponse::text(n.to_string()))
 }
 
-fn decode_skiptoken(token: &str) -> Result<String, GraphError> {
+fn encode_skiptoken(t: &SkipToken) -> String {
+    let json = serde_json::to_vec(t).unwrap_or_default();
+    format!("RFNwdAIAAQAAAB{}", crate::util::b64url_encode(&json))
+}
+
+fn decode_skiptoken(token: &str) -> Result<SkipToken, GraphError> {
     token
         .strip_prefix("RFNwdAIAAQAAAB")
         .and_then(crate::util::b64url_decode)
-        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| GraphError::bad_request("Invalid skip token."))
 }
 
@@ -307,8 +430,10 @@ pub fn create(sh: &Shared, req: &GraphRequest) -> GraphResult {
     user.created_date_time = Some(crate::util::now_rfc3339());
     apply_common(&mut user, body)?;
     let mut out = render::user_selected(&user, None);
+    let id = user.id.clone();
     st.insert_user(user);
     drop(st);
+    sh.lag_created(&id);
     if let Value::Object(m) = &mut out {
         let mut o = Map::new();
         o.insert("@odata.context".into(), json!(context(sh, "users/$entity")));
@@ -427,7 +552,7 @@ pub fn list_deleted(sh: &Shared, req: &GraphRequest) -> GraphResult {
         None => None,
     };
     let start = match after {
-        Some(id) => std::ops::Bound::Excluded(id),
+        Some(t) => std::ops::Bound::Excluded(t.id),
         None => std::ops::Bound::Unbounded,
     };
     let st = crate::lock(&sh.state);
@@ -446,8 +571,8 @@ pub fn list_deleted(sh: &Shared, req: &GraphRequest) -> GraphResult {
         "@odata.context".into(),
         json!(context(sh, "directory/deletedItems/microsoft.graph.user")),
     );
-    if more && let Some(last) = last {
-        let token = encode_skiptoken(&last);
+    if more && let Some(id) = last {
+        let token = encode_skiptoken(&SkipToken { id, key: None });
         let link = req.query.link(
             &format!("{}/v1.0", sh.base_url),
             path,
@@ -481,6 +606,7 @@ pub fn restore(sh: &Shared, id: &str) -> GraphResult {
     let mut st = crate::lock(&sh.state);
     match st.restore_user(id) {
         Ok(Some(u)) => {
+            sh.lag_created(&u.id);
             let mut v = render::user_selected(&u, None);
             if let Value::Object(m) = &mut v {
                 m.insert("@odata.type".into(), json!("#microsoft.graph.user"));

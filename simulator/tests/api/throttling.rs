@@ -66,13 +66,11 @@ async fn exhausting_the_resource_unit_budget_gives_429_with_throttle_headers() {
     }
     let t = throttled.expect("the budget should run out");
     assert_eq!(t["body"]["error"]["code"], "TooManyRequests");
+    // Whole seconds, rounded up, also under a time scale (clients parse an integer).
+    let retry_after = t["headers"]["Retry-After"].as_str().unwrap();
     assert!(
-        t["headers"]["Retry-After"]
-            .as_str()
-            .unwrap()
-            .parse::<f64>()
-            .unwrap()
-            > 0.0
+        retry_after.parse::<u64>().is_ok_and(|s| s >= 1),
+        "Retry-After {retry_after}"
     );
     assert_eq!(
         t["headers"]["x-ms-throttle-information"],
@@ -89,7 +87,10 @@ async fn exhausting_the_resource_unit_budget_gives_429_with_throttle_headers() {
     // Outside a batch: HTTP 429 and the same headers.
     let r = env.get("/users").await;
     assert_eq!(r.status, 429);
-    assert!(r.header("retry-after").is_some());
+    assert!(
+        r.header("retry-after")
+            .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1))
+    );
     assert_eq!(r.body["error"]["innerError"]["status"], "429");
     assert!(env.sim.stats().throttled >= 2);
 }
