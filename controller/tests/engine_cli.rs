@@ -58,16 +58,25 @@ fn stored_passwords(fixture: &Fixture) -> Vec<String> {
         .collect()
 }
 
-/// Access tokens of the simulator are JWTs: a header starting `{"typ":"JWT"` (base64url
-/// `eyJ0eXAi`), a payload and a signature, each base64url, joined by dots.
+/// Access tokens of the simulator are JWTs: a JSON header (`{"alg":…` or `{"typ":…`, base64url
+/// `eyJhbGci` / `eyJ0eXAi`), a payload and a signature, each base64url, joined by dots.
 fn find_token(s: &str) -> Option<String> {
-    s.match_indices("eyJ0eXAi").find_map(|(i, _)| {
-        let run: String = s[i..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect();
-        (run.matches('.').count() == 2 && run.len() >= 100).then_some(run)
+    ["eyJhbGci", "eyJ0eXAi"].iter().find_map(|prefix| {
+        s.match_indices(prefix).find_map(|(i, _)| {
+            let run: String = s[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect();
+            (run.matches('.').count() == 2 && run.len() >= 100).then_some(run)
+        })
     })
+}
+
+#[test]
+fn find_token_recognises_a_simulator_access_token() {
+    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{}.{}", "e".repeat(80), "s".repeat(40));
+    assert_eq!(find_token(&format!("log: token={jwt} end")), Some(jwt));
+    assert_eq!(find_token("no token here"), None);
 }
 
 fn assert_no_secrets(output: &str, passwords: &[String]) {

@@ -1,12 +1,122 @@
 //! Entra replication lag (the simulator's seeded `replicationLag` mode): requests about users
 //! created moments before may get 404 `Request_ResourceNotFound` from a replica that has not
-//! seen them yet; the apply retries them and a run creating and licensing users converges
-//! with no failure.
+//! seen them yet (reads, patches, assignLicense), and lists may miss them; the apply retries
+//! them. A run creating and licensing users, the quickstart and a 2,000-user convergence
+//! converge with no failed action and no duplicate, with lag on and off.
 
 mod engine_support;
 
+use std::path::PathBuf;
+
 use engine_support::*;
-use o365_graph_sim::{ReplicationLag, SimConfig};
+use o365_controller::manifest;
+use o365_controller::resolve::Overrides;
+use o365_graph_sim::{Fixture, ReplicationLag, SimConfig, Simulator};
+
+const E3_POLICY: &str = r#"apiVersion: o365-controller.io/v1alpha1
+kind: LicensePolicy
+metadata:
+  name: e3
+spec:
+  tenantRef:
+    name: corp
+  appliesTo:
+    domainRefs:
+      - name: corp
+  licenses:
+    - skuPartNumber: ENTERPRISEPACK
+  usageLocation: US
+"#;
+
+/// Lag on: for `window` seconds after a create, a `probability` of the requests touching the
+/// user miss it.
+fn config(lag: Option<(f64, f64)>) -> SimConfig {
+    SimConfig {
+        throttling: false,
+        replication_lag: lag.map(|(window_seconds, probability)| ReplicationLag {
+            window_seconds,
+            probability,
+            seed: 11,
+        }),
+        ..SimConfig::default()
+    }
+}
+
+async fn quickstart(lag: bool) -> Simulator {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/quickstart"
+    ));
+    let m = manifest::load(&[dir]).must("the quickstart loads");
+    // The quickstart assigns licences moments after creating: a 2 s window meets them.
+    let sim = start_with(Fixture::demo(), config(lag.then_some((2.0, 0.5)))).await;
+    let (client, mirror) = connect_sim(&sim, &m, 8).await;
+    let run = cycle_on(&client, mirror, &m, &Overrides::default()).await;
+    run.assert_converged();
+    assert_no_duplicate_users(&sim);
+    let totals = run.report.totals();
+    assert_eq!((totals.created, totals.failed), (4, 0));
+    sim
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_converges_under_replication_lag() {
+    let sim = quickstart(true).await;
+    assert!(
+        sim.stats().replication_lag_misses > 0,
+        "the lag was met: {:?}",
+        sim.stats()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_converges_without_replication_lag() {
+    let sim = quickstart(false).await;
+    assert_eq!(sim.stats().replication_lag_misses, 0);
+}
+
+async fn two_thousand(lag: bool) -> Simulator {
+    let upns: Vec<String> = (0..2_000)
+        .map(|i| format!("user{i:04}@corp.example.com"))
+        .collect();
+    let refs: Vec<&str> = upns.iter().map(String::as_str).collect();
+    let objects = docs(&[
+        &federated_domain(""),
+        &assignment("team", "corp", &refs, ""),
+        E3_POLICY,
+    ]);
+    let m = manifests_unbound(&objects);
+    // All 2,000 users are created before the first licence is assigned, so the window must
+    // span the whole users phase: a minute, with a fifth of the requests missing.
+    let sim = start_with(fixture(), config(lag.then_some((60.0, 0.2)))).await;
+    assert!(sim.set_sku_seats("ENTERPRISEPACK", 5_000));
+    let (client, mirror) = connect_sim(&sim, &m, 8).await;
+    let run = cycle_on(&client, mirror, &m, &Overrides::default()).await;
+    run.assert_converged();
+    assert_no_duplicate_users(&sim);
+    let totals = run.report.totals();
+    assert_eq!(
+        (totals.created, totals.licensed, totals.failed),
+        (2_000, 2_000, 0)
+    );
+    for upn in &upns {
+        assert_eq!(count_upn(&sim, upn), 1, "{upn}");
+    }
+    assert_eq!(sim.consumed_units(E3), Some(2_000));
+    sim
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_users_converge_under_replication_lag() {
+    let sim = two_thousand(true).await;
+    assert!(sim.stats().replication_lag_misses > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_users_converge_without_replication_lag() {
+    let sim = two_thousand(false).await;
+    assert_eq!(sim.stats().replication_lag_misses, 0);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_created_and_licensed_under_replication_lag_converge_without_failures() {

@@ -87,7 +87,12 @@ pub async fn reconcile(
 /// triggers a new try anyway); otherwise exponential backoff per tenant.
 pub fn error_policy(obj: Arc<DynamicObject>, error: &ReconcileError, ctx: Arc<Context>) -> Requeue {
     let name = tenant_name(&obj);
-    if matches!(error, ReconcileError::NotLeader { .. }) {
+    // Not being the leader, or a namespace the operator did not choose to serve: time alone
+    // changes nothing (a new term, or a restart with other flags, re-lists every Tenant).
+    if matches!(
+        error,
+        ReconcileError::NotLeader { .. } | ReconcileError::NamespaceNotServed { .. }
+    ) {
         return Requeue::await_change();
     }
     let backoff = ctx.next_backoff(&name);
@@ -390,7 +395,16 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
-    desired.same_tenant = resolve::same_tenant(tenant, &ctx.stores.all_tenants());
+    // Only served Tenants can be duplicates: one in a namespace the controller does not serve
+    // is never reconciled, and must not block this one (whoever may create a Tenant in any
+    // namespace could otherwise stop the tenant's real one).
+    let served_tenants: Vec<Tenant> = ctx
+        .stores
+        .all_tenants()
+        .into_iter()
+        .filter(|t| ctx.served.serves(&t.namespace().unwrap_or_default()))
+        .collect();
+    desired.same_tenant = resolve::same_tenant(tenant, &served_tenants);
     let before = crate::plan::plan(&desired, mirror.observed());
     let report = if before.actions.is_empty() {
         None

@@ -264,7 +264,7 @@ async fn the_controller_converges_the_quickstart_with_only_the_charts_rbac() -> 
         .context("starting the controller binary")?;
     let controller = ControllerProcess { child, log };
 
-    let result = converge_and_check(&h, &ns, health, &controller).await;
+    let result = converge_and_check(&h, &ns, health, metrics, &controller).await;
     let log = controller.log();
     let tail = controller.tail();
     drop(controller);
@@ -292,6 +292,7 @@ async fn converge_and_check(
     h: &Harness,
     ns: &str,
     health: std::net::SocketAddr,
+    metrics: std::net::SocketAddr,
     controller: &ControllerProcess,
 ) -> Result<()> {
     // The quickstart (the Tenant pointed at the simulator), applied by an admin.
@@ -311,14 +312,22 @@ async fn converge_and_check(
             &dir.join(file).display().to_string(),
         ])?;
     }
-    wait_for(
+    if let Err(e) = wait_for(
         &h.api::<Tenant>(),
         "contoso",
         DEFAULT_TIMEOUT,
         has_condition("Ready", "True", None),
     )
     .await
-    .context("the Tenant never became Ready")?;
+    {
+        let tenant = h.api::<Tenant>().get("contoso").await?;
+        let why = |field| condition_field(&tenant, "Ready", field).unwrap_or_default();
+        bail!(
+            "the Tenant never became Ready ({}: {}): {e:#}",
+            why("reason"),
+            why("message")
+        );
+    }
     wait_for(
         &h.api::<FederatedDomain>(),
         "contoso-com",
@@ -404,7 +413,46 @@ async fn converge_and_check(
         !controller.log().contains("not-for-the-controller"),
         "the other namespace's secret reached the log"
     );
+    // It names the same Entra tenant, but a Tenant the controller does not serve is no
+    // duplicate: the served one stays Ready. Wake the served one and wait for its next
+    // reconcile (the metrics count them) before looking.
+    let served = format!("{ns}/contoso");
+    let before = reconciles(metrics, &served).await?;
+    h.api::<Tenant>()
+        .patch(
+            "contoso",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"o365-e2e/poke": "1"}}})),
+        )
+        .await?;
+    wait_until(
+        "the served Tenant is reconciled again",
+        DEFAULT_TIMEOUT,
+        || {
+            let served = served.clone();
+            async move { Ok((reconciles(metrics, &served).await? > before).then_some(())) }
+        },
+    )
+    .await?;
+    let tenant = h.api::<Tenant>().get("contoso").await?;
+    ensure!(
+        condition_field(&tenant, "Ready", "status").as_deref() == Some("True"),
+        "the served Tenant is no longer Ready because of a Tenant it does not serve: {}: {}",
+        condition_field(&tenant, "Ready", "reason").unwrap_or_default(),
+        condition_field(&tenant, "Ready", "message").unwrap_or_default()
+    );
     other.delete().await
+}
+
+/// `o365_reconciles_total` of `tenant` (`namespace/name`) on the controller's `/metrics`.
+async fn reconciles(metrics: std::net::SocketAddr, tenant: &str) -> Result<u64> {
+    let text = http_get(metrics, "/metrics").await?;
+    let label = format!("tenant=\"{tenant}\"");
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("o365_reconciles_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
 }
 
 /// `kubectl auth can-i` as `user` (with `groups`): `true` for yes.
