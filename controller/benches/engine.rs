@@ -244,7 +244,15 @@ fn main() {
 
     let objs = objects(args.users, &sim);
     let env = |_: &str| None;
-    let mut graph = resolve::graph_config(&objs.tenant, &Keys, &env).expect("graph config");
+    // The operator allows the simulator, as `run --allow-endpoint` would.
+    let operator = resolve::OperatorSettings {
+        allowed_endpoints: o365_controller::graph::AllowedEndpoints::with([
+            o365_controller::graph::HostPort::of_url(&sim.graph_base_url()).expect("sim URL"),
+        ]),
+        federated_token_file: None,
+    };
+    let mut graph =
+        resolve::graph_config(&objs.tenant, &Keys, &env, &operator).expect("graph config");
     graph.limits.time_scale = args.time_scale;
     graph.max_concurrency = 8;
     let desired = resolve::desired_tenant(

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use o365_controller::graph::{Credential, GraphClient, GraphConfig, RateLimits, Secret};
+use o365_controller::graph::{
+    AllowedEndpoints, Credential, GraphClient, GraphConfig, HostPort, RateLimits, Secret,
+};
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 
 /// The demo fixture's app and secret (public by design).
@@ -45,7 +47,13 @@ pub fn config(sim: &Simulator, credential: Credential) -> GraphConfig {
     );
     config.retry.base_delay = Duration::from_millis(20);
     config.retry.max_delay = Duration::from_millis(500);
+    config.allowed_endpoints = allowing(&sim.graph_base_url());
     config
+}
+
+/// The allow-list of an operator who passed `--allow-endpoint` for `url`'s host and port.
+pub fn allowing(url: &str) -> AllowedEndpoints {
+    AllowedEndpoints::with([HostPort::of_url(url).must("an endpoint URL")])
 }
 
 pub fn secret() -> Credential {

@@ -123,8 +123,9 @@ pub struct Credentials {
     /// (RS256, `x5t#S256`) with its private key. Both come from a Secret in this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<ClientCertificateRef>,
-    /// Azure Workload Identity: the federated service-account token projected into the pod
-    /// (`AZURE_FEDERATED_TOKEN_FILE`, audience `api://AzureADTokenExchange`). No secret is stored.
+    /// Azure Workload Identity: the federated service-account token projected into the
+    /// controller's pod (`AZURE_FEDERATED_TOKEN_FILE`, audience `api://AzureADTokenExchange`).
+    /// No secret is stored. Write `workloadIdentity: {}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<WorkloadIdentity>,
 }
@@ -171,16 +172,12 @@ fn default_private_key_key() -> String {
     "tls.key".to_owned()
 }
 
-/// Azure Workload Identity settings.
+/// Azure Workload Identity. It has no fields: the projected service-account token is the
+/// controller's own (`AZURE_FEDERATED_TOKEN_FILE`, set by the Workload Identity webhook, or
+/// `run --federated-token-file`), never a path a Tenant chooses.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct WorkloadIdentity {
-    /// Path of the projected service-account token. Defaults to the value of
-    /// `AZURE_FEDERATED_TOKEN_FILE` that the Workload Identity webhook injects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096))]
-    pub token_file: Option<String>,
-}
+pub struct WorkloadIdentity {}
 
 /// What the controller last saw of the tenant.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]

@@ -7,7 +7,7 @@ use kube::ResourceExt;
 
 use super::output::{self, Format};
 use super::plan::{EXIT_PENDING, reads_failed};
-use super::session::{CliError, Session, TargetArgs};
+use super::session::{CliError, ConnectError, Session, TargetArgs};
 use crate::apply::GraphRunner;
 use crate::model::Report;
 use crate::resolve::Overrides;
@@ -46,7 +46,16 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let mut reports: Vec<Report> = Vec::new();
     for tenant in session.tenants() {
         let name = tenant.name_any();
-        let (client, mirror) = session.connect(tenant).await?;
+        let (client, mirror) = match session.connect(tenant).await {
+            Ok(connected) => connected,
+            Err(ConnectError::Blocked { reason, message }) => {
+                // Nothing was sent; a blocked Tenant did not converge (exit 2, as held).
+                eprint!("error: {}", output::blocked_line(&name, reason, &message));
+                held = true;
+                continue;
+            }
+            Err(ConnectError::Failed(e)) => return Err(e),
+        };
         if reads_failed(mirror.observed()) {
             eprintln!(
                 "error: Tenant {name}: part of the tenant could not be read; nothing is written while drift is unknown"

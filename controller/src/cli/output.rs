@@ -62,6 +62,39 @@ pub struct ObjectView<'a> {
     pub plan: &'a ObjectPlan,
 }
 
+/// A Tenant that could not be planned because it is Blocked before connecting (e.g.
+/// `EndpointNotAllowed`), as printed with `-o json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedTenantView {
+    /// The Tenant object.
+    pub tenant: String,
+    /// Always false.
+    pub in_sync: bool,
+    /// Always `Blocked`.
+    pub state: &'static str,
+    /// Why, e.g. `EndpointNotAllowed`.
+    pub reason: &'static str,
+    /// What to do.
+    pub message: String,
+}
+
+/// The JSON view of a blocked Tenant.
+pub fn blocked_view(tenant: &str, reason: &'static str, message: &str) -> BlockedTenantView {
+    BlockedTenantView {
+        tenant: tenant.to_owned(),
+        in_sync: false,
+        state: "Blocked",
+        reason,
+        message: message.to_owned(),
+    }
+}
+
+/// The table line of a blocked Tenant.
+pub fn blocked_line(tenant: &str, reason: &str, message: &str) -> String {
+    format!("Tenant {tenant}: Blocked ({reason}): {message}\n")
+}
+
 /// The JSON view of `plan`.
 pub fn plan_view<'a>(tenant: &str, plan: &'a Plan) -> PlanView<'a> {
     PlanView {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use kube::ResourceExt;
 
 use super::output::{self, Format};
-use super::session::{CliError, Session, TargetArgs};
+use super::session::{CliError, ConnectError, Session, TargetArgs};
 use crate::model::{Plan, Read};
 use crate::resolve::Overrides;
 
@@ -37,12 +37,27 @@ pub async fn run(args: PlanArgs) -> Result<ExitCode, CliError> {
     let mut unknown = false;
     let mut views = Vec::new();
     for tenant in session.tenants() {
-        let (_client, mirror) = session.connect(tenant).await?;
+        let name = tenant.name_any();
+        let (_client, mirror) = match session.connect(tenant).await {
+            Ok(connected) => connected,
+            Err(ConnectError::Blocked { reason, message }) => {
+                // Blocked is not InSync: exit 2, and the next Tenant is still planned.
+                pending = true;
+                match args.output {
+                    Format::Table => output::emit(&output::blocked_line(&name, reason, &message)),
+                    Format::Json => views.push(
+                        serde_json::to_value(output::blocked_view(&name, reason, &message))
+                            .map_err(|e| CliError(e.to_string()))?,
+                    ),
+                }
+                continue;
+            }
+            Err(ConnectError::Failed(e)) => return Err(e),
+        };
         let observed = mirror.observed();
         let plan: Plan = crate::plan::plan(&session.desired(tenant, &overrides), observed);
         pending |= !plan.is_in_sync();
         unknown |= reads_failed(observed);
-        let name = tenant.name_any();
         match args.output {
             Format::Table => output::emit(&output::plan_table(&name, &plan, observed)),
             Format::Json => views.push(

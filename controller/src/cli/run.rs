@@ -3,10 +3,15 @@
 //! SIGTERM or SIGINT (a second signal exits at once).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::k8s::{RunOptions, default_identity, install_crypto_provider, run_controller};
+use crate::graph::{AllowedEndpoints, HostPort};
+use crate::k8s::{
+    ReconcileSettings, RunOptions, default_identity, install_crypto_provider, run_controller,
+};
+use crate::resolve::OperatorSettings;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -52,6 +57,35 @@ pub struct RunArgs {
     /// Namespace of the Lease (default: the pod's namespace, else `default`).
     #[arg(long, env = "POD_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
+    /// Where credentials may be sent.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+/// What only the operator decides: the hosts a Tenant may name besides the Microsoft clouds',
+/// and the workload identity token. Shared by `run` and the commands that connect.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OperatorArgs {
+    /// Allow Tenants to name this login or Graph host (`cloud: Custom`) besides the Microsoft
+    /// clouds' hosts, which are built in. HOST or HOST:PORT (port 443 when omitted).
+    /// Repeatable. A Tenant naming any other host is Blocked (EndpointNotAllowed) and nothing
+    /// is sent to it.
+    #[arg(long = "allow-endpoint", value_name = "HOST[:PORT]")]
+    pub allow_endpoints: Vec<HostPort>,
+    /// The projected service-account token of Azure Workload Identity, used by Tenants with
+    /// `credentials.workloadIdentity`.
+    #[arg(long, value_name = "FILE", env = "AZURE_FEDERATED_TOKEN_FILE")]
+    pub federated_token_file: Option<PathBuf>,
+}
+
+impl OperatorArgs {
+    /// The settings every Tenant's connection is made under.
+    pub fn settings(&self) -> OperatorSettings {
+        OperatorSettings {
+            allowed_endpoints: AllowedEndpoints::with(self.allow_endpoints.iter().cloned()),
+            federated_token_file: self.federated_token_file.clone(),
+        }
+    }
 }
 
 /// A namespace name (an RFC 1123 label).
@@ -146,6 +180,10 @@ pub fn run(args: RunArgs) -> ExitCode {
                     .unwrap_or_else(|| client.default_namespace().to_owned())
             }),
             identity: default_identity(),
+            settings: ReconcileSettings {
+                operator: args.operator.settings(),
+                ..ReconcileSettings::default()
+            },
             ..RunOptions::default()
         };
         match run_controller(client, options, shutdown_signal()).await {

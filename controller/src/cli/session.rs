@@ -7,11 +7,14 @@ use k8s_openapi::api::core::v1::Secret as K8sSecret;
 use kube::ResourceExt;
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 
+use super::run::OperatorArgs;
 use crate::api::Tenant;
-use crate::graph::{Cloud, GraphClient, GraphConfig, Mirror};
+use crate::graph::{
+    AllowedEndpoints, Cloud, ErrorKind, GraphClient, GraphConfig, HostPort, Mirror,
+};
 use crate::manifest::{self, Manifests};
 use crate::model::DesiredTenant;
-use crate::resolve::{self, KeySource, Objects, Overrides};
+use crate::resolve::{self, KeySource, Objects, OperatorSettings, Overrides};
 
 /// The default file the simulated tenant is kept in between runs.
 pub const DEFAULT_SIM_STATE: &str = ".o365-sim-state.json";
@@ -38,6 +41,10 @@ pub struct TargetArgs {
     /// The largest manifest file read (e.g. 128MiB); only regular files are read.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = manifest::parse_size)]
     pub max_file_size: u64,
+    /// Where credentials may be sent (from this command line only, never from manifests;
+    /// --simulate needs none).
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 /// An open session: manifests read and, with --simulate, the simulator running.
@@ -46,6 +53,7 @@ pub struct Session {
     pub manifests: Manifests,
     sim: Option<Simulator>,
     sim_state: PathBuf,
+    operator: OperatorSettings,
 }
 
 /// A failure of the CLI itself (not of a plan): exit code 1.
@@ -56,6 +64,32 @@ pub struct CliError(pub String);
 impl From<String> for CliError {
     fn from(s: String) -> Self {
         CliError(s)
+    }
+}
+
+/// Why a Tenant could not be connected to.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The Tenant is Blocked (e.g. `EndpointNotAllowed`): reported for that Tenant, per the
+    /// truth table, and nothing was sent.
+    Blocked {
+        /// The reason, as on the Tenant's `Blocked` condition in the cluster.
+        reason: &'static str,
+        /// What to do.
+        message: String,
+    },
+    /// Anything else: the command fails (exit 1).
+    Failed(CliError),
+}
+
+impl From<ConnectError> for CliError {
+    fn from(e: ConnectError) -> CliError {
+        match e {
+            ConnectError::Blocked { reason, message } => {
+                CliError(format!("Blocked ({reason}): {message}"))
+            }
+            ConnectError::Failed(e) => e,
+        }
     }
 }
 
@@ -85,6 +119,7 @@ impl Session {
             manifests,
             sim,
             sim_state: args.sim_state.clone(),
+            operator: args.operator.settings(),
         })
     }
 
@@ -93,30 +128,44 @@ impl Session {
         &self.manifests.tenants
     }
 
-    /// Connects to `tenant`'s Graph (the simulator with --simulate) and reads the tenant.
-    pub async fn connect(&self, tenant: &Tenant) -> Result<(GraphClient, Mirror), CliError> {
-        let config = self.graph_config(tenant)?;
-        let client = GraphClient::new(config)
-            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+    /// Connects to `tenant`'s Graph (the simulator with --simulate) and reads the tenant. A
+    /// Tenant naming an endpoint that this command line does not allow is `Blocked`.
+    pub async fn connect(&self, tenant: &Tenant) -> Result<(GraphClient, Mirror), ConnectError> {
+        let failed = |e: String| {
+            ConnectError::Failed(CliError(format!("Tenant {}: {e}", tenant.name_any())))
+        };
+        let config = self.graph_config(tenant).map_err(failed)?;
+        let client = GraphClient::new(config).map_err(|e| {
+            if e.kind == ErrorKind::EndpointNotAllowed {
+                ConnectError::Blocked {
+                    reason: "EndpointNotAllowed",
+                    message: e.message.clone(),
+                }
+            } else {
+                failed(e.to_string())
+            }
+        })?;
         client
             .check_token()
             .await
-            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+            .map_err(|e| failed(e.to_string()))?;
         let mirror = Mirror::load(&client).await;
         Ok((client, mirror))
     }
 
-    fn graph_config(&self, tenant: &Tenant) -> Result<GraphConfig, CliError> {
+    fn graph_config(&self, tenant: &Tenant) -> Result<GraphConfig, String> {
         let keys = ManifestKeys(&self.manifests.secrets);
         let env = |name: &str| std::env::var(name).ok();
-        let mut config = resolve::graph_config(tenant, &keys, &env)
-            .map_err(|e| CliError(format!("Tenant {}: {e}", tenant.name_any())))?;
+        let mut config = resolve::graph_config(tenant, &keys, &env, &self.operator)?;
         if let Some(sim) = &self.sim {
+            // The built-in simulator is trusted by construction: it replaces whatever the
+            // Tenant names, and it is the only host allowed.
             let (login, graph) = Cloud::Custom {
                 login_endpoint: sim.login_base_url(),
                 graph_endpoint: sim.graph_base_url(),
             }
             .endpoints();
+            config.allowed_endpoints = AllowedEndpoints::with([HostPort::of_url(&graph)?]);
             config.login_endpoint = login;
             config.graph_endpoint = graph;
             config.ca_bundle = sim.ca_pem();

@@ -96,6 +96,10 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
         std::fs::write(&path, ca)?;
         println!("ca:      {}", path.display());
     }
+    // A Tenant pointing here is Blocked (EndpointNotAllowed) unless its host is allowed.
+    let allow =
+        crate::graph::HostPort::of_url(&sim.graph_base_url()).map_err(anyhow::Error::msg)?;
+    println!("allow:   --allow-endpoint {allow} (for run, plan, apply and import)");
     println!("serving until interrupted (Ctrl-C)");
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;

@@ -148,6 +148,13 @@ impl GraphClient {
     pub(crate) async fn batch_raw(&self, requests: Vec<BatchItem>) -> Vec<RawOutcome> {
         let now = Instant::now();
         let mut slots = resolve(requests, now);
+        // A URL taken from a response (a stored deltaLink) must be on the Graph origin like
+        // any other link, even though `$batch` would send only its path.
+        for slot in &mut slots {
+            if let Err(e) = self.absolute(&slot.operation(), &slot.item.url) {
+                slot.state = State::Done(Err(e));
+            }
+        }
         let order = topological_order(&mut slots);
         let max = self.inner.max_concurrency;
         let mut in_flight = FuturesUnordered::new();

@@ -449,8 +449,11 @@ impl GraphClient {
         select_properties: &[&str],
         delta_link: Option<&str>,
     ) -> Result<DeltaRound<wire::User>, GraphError> {
-        let initial = self.absolute(&Self::users_delta_url(select_properties));
-        let start = delta_link.map_or_else(|| initial.clone(), |l| self.absolute(l));
+        let initial = self.absolute("users_delta", &Self::users_delta_url(select_properties))?;
+        let start = match delta_link {
+            Some(link) => self.absolute("users_delta", link)?,
+            None => initial.clone(),
+        };
         self.delta_round("users_delta", &initial, &start, None)
             .await
     }

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use super::config::GraphConfig;
 use super::credentials::PreparedCredential;
+use super::endpoints::GraphOrigin;
 use super::error::GraphError;
 use super::ratelimit::{Cost, RateLimiter};
 use super::retry::{RetryPolicy, retry_after_from_message};
@@ -103,6 +104,8 @@ pub(crate) struct Inner {
     pub http: reqwest::Client,
     /// `<graph_endpoint>/v1.0`.
     pub base: String,
+    /// The only origin a link from a response may lead to.
+    pub origin: GraphOrigin,
     pub tokens: TokenSource,
     pub limiter: RateLimiter,
     pub retry: RetryPolicy,
@@ -126,27 +129,25 @@ impl std::fmt::Debug for GraphClient {
     }
 }
 
-fn check_endpoint(name: &str, url: &str) -> Result<(), GraphError> {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(())
-    } else {
-        Err(GraphError::config(format!(
-            "{name} '{url}' is not an http(s) URL: use e.g. https://graph.microsoft.com"
-        )))
-    }
-}
-
 impl GraphClient {
     /// Builds the client: the HTTP connection pool (rustls, system roots plus `ca_bundle`),
     /// the credential (a certificate is parsed now, so a bad one fails here) and the limiter.
+    ///
+    /// Every client (and so every token request) is built here, so this is where the endpoint
+    /// allow-list is enforced: a login or Graph host that is neither a Microsoft cloud's nor in
+    /// `config.allowed_endpoints` is refused with `EndpointNotAllowed` before any connection.
     pub fn new(config: GraphConfig) -> Result<GraphClient, GraphError> {
         let login = config.login_endpoint.trim_end_matches('/').to_string();
         let graph = config.graph_endpoint.trim_end_matches('/').to_string();
-        check_endpoint("loginEndpoint", &login)?;
-        check_endpoint("graphEndpoint", &graph)?;
+        config.allowed_endpoints.check("loginEndpoint", &login)?;
+        config.allowed_endpoints.check("graphEndpoint", &graph)?;
+        let origin = GraphOrigin::of(&graph)?;
         install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("o365-controller/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry a token request's form (the secret) or a request's body to
+            // a host nobody checked; Graph and the token endpoint do not redirect API calls.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90));
@@ -179,6 +180,7 @@ impl GraphClient {
             inner: Arc::new(Inner {
                 http,
                 base: format!("{graph}/v1.0"),
+                origin,
                 tokens,
                 limiter: RateLimiter::new(config.limits),
                 retry: config.retry,
@@ -228,14 +230,21 @@ impl GraphClient {
         self.lock_stats().retries += 1;
     }
 
-    /// An absolute URL for a relative Graph path (a next link is used as given).
-    pub(crate) fn absolute(&self, url: &str) -> String {
-        if url.starts_with("https://") || url.starts_with("http://") {
-            url.to_string()
-        } else if url.starts_with('/') {
-            format!("{}{url}", self.inner.base)
-        } else {
-            format!("{}/{url}", self.inner.base)
+    /// An absolute URL for a relative Graph path, or an absolute link from a response checked
+    /// against the Graph endpoint's origin: a link anywhere else is `UntrustedLink`, and since
+    /// every request goes through here first, it is never connected to nor sent a token.
+    pub(crate) fn absolute(&self, operation: &str, url: &str) -> Result<String, GraphError> {
+        if url.starts_with('/') {
+            return Ok(format!("{}{url}", self.inner.base));
+        }
+        match url::Url::parse(url) {
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                Ok(format!("{}/{url}", self.inner.base))
+            }
+            _ => {
+                self.inner.origin.check_link(operation, url)?;
+                Ok(url.to_string())
+            }
         }
     }
 
@@ -265,7 +274,9 @@ impl GraphClient {
         } else {
             format!("{operation} {subject}")
         };
-        let url = self.absolute(req.url);
+        let url = self
+            .absolute(operation, req.url)
+            .map_err(|e| e.with_operation(name.clone()))?;
         let path = self.relative(&url).to_string();
         let cost = req
             .cost

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::credentials::Credential;
+use super::endpoints::AllowedEndpoints;
 use super::ratelimit::RateLimits;
 use super::retry::RetryPolicy;
 
@@ -75,6 +76,9 @@ pub struct GraphConfig {
     pub graph_endpoint: String,
     /// Extra trusted CA certificates (PEM bundle), added to the system roots.
     pub ca_bundle: Option<String>,
+    /// The hosts the operator allows besides the Microsoft clouds' (never from a manifest):
+    /// [`super::GraphClient::new`] refuses endpoints outside them before anything is sent.
+    pub allowed_endpoints: AllowedEndpoints,
     /// Requests (or `$batch` envelopes) in flight at once.
     pub max_concurrency: usize,
     /// Timeout of one HTTP request.
@@ -101,6 +105,7 @@ impl GraphConfig {
             login_endpoint,
             graph_endpoint,
             ca_bundle: None,
+            allowed_endpoints: AllowedEndpoints::built_in(),
             max_concurrency: 5,
             request_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),

@@ -1,6 +1,7 @@
 //! Delta query rounds (notes §3.6): follow `@odata.nextLink` until `@odata.deltaLink`; a
 //! stored deltaLink starts the next round; `410 Gone` (or `syncStateNotFound`) restarts with a
-//! full round from the `Location` header.
+//! full round from the `Location` header. Every link is followed only on the Graph endpoint's
+//! origin ([`GraphClient::absolute`]).
 
 use serde::de::DeserializeOwned;
 
@@ -49,7 +50,7 @@ impl GraphClient {
             if let Some(delta_link) = page.delta_link {
                 return Ok(DeltaRound {
                     items,
-                    delta_link,
+                    delta_link: self.absolute(operation, &delta_link)?,
                     restarted: false,
                 });
             }
@@ -71,10 +72,10 @@ impl GraphClient {
                 if needs_resync(&err) && restarts < MAX_RESTARTS {
                     restarts += 1;
                     items.clear();
-                    next = response
-                        .header("location")
-                        .filter(|l| !l.is_empty())
-                        .map_or_else(|| initial.to_string(), |l| self.absolute(l));
+                    next = match response.header("location").filter(|l| !l.is_empty()) {
+                        Some(location) => self.absolute(operation, location)?,
+                        None => initial.to_string(),
+                    };
                     tracing::debug!(operation, "delta token expired; starting a full round");
                     continue;
                 }
@@ -83,9 +84,11 @@ impl GraphClient {
             let page: wire::Page<T> = response.json(operation)?;
             items.extend(page.value);
             if let Some(delta_link) = page.delta_link {
+                // Checked now, so a stored link (which a later round or `$batch` starts from)
+                // is always on the Graph endpoint's origin.
                 return Ok(DeltaRound {
                     items,
-                    delta_link,
+                    delta_link: self.absolute(operation, &delta_link)?,
                     restarted: restarts > 0,
                 });
             }

@@ -35,6 +35,12 @@ pub enum ErrorKind {
     Config,
     /// A `$batch` item not run because an item it depends on failed.
     Dependency,
+    /// A Tenant names a login or Graph host that is neither a Microsoft cloud's nor allowed
+    /// by the operator (`--allow-endpoint`): nothing was sent.
+    EndpointNotAllowed,
+    /// A response named a link (`@odata.nextLink`, `@odata.deltaLink`, `Location`) off the
+    /// configured Graph endpoint's origin: it was not followed and no token was sent.
+    UntrustedLink,
 }
 
 /// One entry of Graph's `error.details` (e.g. `ObjectConflict` on `userPrincipalName`).
@@ -251,6 +257,43 @@ impl GraphError {
         err
     }
 
+    /// A Tenant's endpoint that the operator did not allow (built by `endpoints.rs`).
+    pub(crate) fn endpoint_not_allowed(
+        field: &str,
+        host_port: &super::endpoints::HostPort,
+    ) -> GraphError {
+        let mut err = Self::base(
+            "connect to the tenant",
+            ErrorKind::EndpointNotAllowed,
+            RetryClass::Terminal,
+        );
+        err.code = "EndpointNotAllowed".into();
+        err.message = format!(
+            "{field} names {host_port}, which is not a Microsoft cloud's host and not allowed by \
+             the operator, so nothing was sent to it (not even a token request). If this host \
+             is yours, allow it where the controller runs: `o365-controller run \
+             --allow-endpoint {host_port}` (Helm value allowEndpoints: [\"{host_port}\"]), or \
+             `--allow-endpoint {host_port}` on the plan/apply/import command line"
+        );
+        err
+    }
+
+    /// A link from a response that leads off the Graph endpoint's origin (built by
+    /// `endpoints.rs`). `link_origin` is the link's scheme, host and port only.
+    pub(crate) fn untrusted_link(
+        operation: &str,
+        link_origin: &str,
+        graph_origin: &str,
+    ) -> GraphError {
+        let mut err = Self::base(operation, ErrorKind::UntrustedLink, RetryClass::Terminal);
+        err.code = "UntrustedLink".into();
+        err.message = format!(
+            "the response links to {link_origin}, which is not the configured Graph endpoint \
+             {graph_origin}: the link was not followed and no token was sent"
+        );
+        err
+    }
+
     /// A token endpoint error (built by `token.rs`).
     pub(crate) fn token(
         status: Option<u16>,
@@ -302,6 +345,8 @@ impl GraphError {
             ErrorKind::Decode => return "decode",
             ErrorKind::Config => return "config",
             ErrorKind::Dependency => return "dependency",
+            ErrorKind::EndpointNotAllowed => return "endpoint_not_allowed",
+            ErrorKind::UntrustedLink => return "untrusted_link",
             ErrorKind::Graph => {}
         }
         if self.is_throttled() {

@@ -321,12 +321,37 @@ impl Mirror {
     /// Runs the users delta round: continues the batched first page, or starts a full round
     /// (first load, no link yet, or the link expired).
     async fn read_users(&mut self, client: &GraphClient, batched: Option<RawOutcome>) {
-        let initial = client.absolute(&GraphClient::users_delta_url(USER_PROPERTIES));
-        let round = match batched {
+        let round = match client.absolute(
+            "users_delta",
+            &GraphClient::users_delta_url(USER_PROPERTIES),
+        ) {
+            Ok(initial) => self.users_round(client, batched, &initial).await,
+            Err(e) => Err(e),
+        };
+        match round {
+            Ok(round) => self.apply_round(round),
+            Err(e) => {
+                if let Read::Known(users) =
+                    std::mem::replace(&mut self.observed.users, Read::Unknown(String::new()))
+                {
+                    self.parked = Some(users);
+                }
+                self.observed.users = Read::Unknown(unknown("users", &e));
+            }
+        }
+    }
+
+    async fn users_round(
+        &self,
+        client: &GraphClient,
+        batched: Option<RawOutcome>,
+        initial: &str,
+    ) -> Result<DeltaRound<wire::User>, GraphError> {
+        match batched {
             Some(Ok((r, _))) => match GraphClient::page::<wire::User>("users_delta", r.body) {
                 Ok(page) => {
                     client
-                        .delta_round("users_delta", &initial, &initial, Some(page))
+                        .delta_round("users_delta", initial, initial, Some(page))
                         .await
                 }
                 Err(e) => Err(e),
@@ -349,17 +374,6 @@ impl Mirror {
                     r.restarted |= self.delta_link.is_none();
                     r
                 }),
-        };
-        match round {
-            Ok(round) => self.apply_round(round),
-            Err(e) => {
-                if let Read::Known(users) =
-                    std::mem::replace(&mut self.observed.users, Read::Unknown(String::new()))
-                {
-                    self.parked = Some(users);
-                }
-                self.observed.users = Read::Unknown(unknown("users", &e));
-            }
         }
     }
 

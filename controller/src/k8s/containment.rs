@@ -72,7 +72,6 @@ mod tests {
     use kube::runtime::{applier, watcher};
 
     use super::*;
-    use crate::k8s::context::ReconcileSettings;
 
     /// What the test's runtime saw: reconciles per tenant, and errors handed to the policy.
     #[derive(Default)]
@@ -123,10 +122,7 @@ mod tests {
             ["broken", "healthy"].map(|n| Ok::<_, Infallible>(ObjectRef::new(n).within("ns"))),
         )
         .chain(futures::stream::pending());
-        let settings = ReconcileSettings {
-            min_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-        };
+        let backoff = Duration::from_millis(10);
         let policy_seen = seen.clone();
         let reconcile_seen = seen.clone();
         let results = applier(
@@ -150,7 +146,7 @@ mod tests {
                 ));
                 // The production policy's choice for this error: backoff, not the resync.
                 assert!(!error.is_terminal() && error.retry_after().is_none());
-                Action::requeue(settings.min_backoff)
+                Action::requeue(backoff)
             },
             Arc::new(()),
             store,

@@ -13,6 +13,7 @@ use super::metrics::Metrics;
 use super::objects::Stores;
 use super::served::ServedNamespaces;
 use crate::graph::{ClientStats, GraphClient, Mirror};
+use crate::resolve::OperatorSettings;
 
 /// Graph state kept between reconciles of one tenant.
 pub struct TenantSession {
@@ -34,6 +35,8 @@ pub struct ReconcileSettings {
     pub max_backoff: Duration,
     /// First wait after a failure.
     pub min_backoff: Duration,
+    /// The operator's endpoint allow-list and workload identity token file (`run` flags).
+    pub operator: OperatorSettings,
 }
 
 impl Default for ReconcileSettings {
@@ -41,6 +44,7 @@ impl Default for ReconcileSettings {
         Self {
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(300),
+            operator: OperatorSettings::default(),
         }
     }
 }

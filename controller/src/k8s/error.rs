@@ -121,6 +121,8 @@ impl ReconcileError {
             ReconcileError::InvalidTenant { .. } => "InvalidSpec",
             ReconcileError::Configuration { .. } => "InvalidCredentials",
             ReconcileError::Graph { source, .. } => match source.category() {
+                "endpoint_not_allowed" => "EndpointNotAllowed",
+                "untrusted_link" => "UntrustedLink",
                 "credentials" | "unauthorized" => "AuthenticationFailed",
                 "forbidden" => "PermissionDenied",
                 "throttled" => "Throttled",
@@ -173,5 +175,22 @@ mod tests {
         };
         assert_eq!(e.category(), "config");
         assert!(e.is_terminal());
+    }
+
+    #[test]
+    fn an_endpoint_the_operator_did_not_allow_blocks_the_tenant_for_good() {
+        let source = match crate::graph::AllowedEndpoints::built_in()
+            .check("graphEndpoint", "https://graph.attacker.example")
+        {
+            Err(e) => e,
+            Ok(()) => panic!("the endpoint was allowed"),
+        };
+        let e = ReconcileError::Graph {
+            name: "ns/t".into(),
+            source,
+        };
+        assert_eq!(e.reason(), "EndpointNotAllowed");
+        assert!(e.is_terminal());
+        assert!(e.to_string().contains("graph.attacker.example:443"));
     }
 }

@@ -234,12 +234,8 @@ async fn reconcile_tenant(
 
     let keys =
         super::keys::FetchedKeys::fetch(&ctx.client, &namespace, &tenant, &objects.domains).await;
-    let env = |var: &str| {
-        (var == resolve::AZURE_FEDERATED_TOKEN_FILE)
-            .then(|| std::env::var(var).ok())
-            .flatten()
-    };
-    let config = match resolve::graph_config(&tenant, &keys, &env) {
+    // No credential comes from the controller's environment except the operator's settings.
+    let config = match resolve::graph_config(&tenant, &keys, &|_| None, &ctx.settings.operator) {
         Ok(c) => c,
         Err(reason) => {
             let error = ReconcileError::Configuration {
@@ -259,7 +255,16 @@ async fn reconcile_tenant(
                 name: name.to_owned(),
                 source,
             };
-            let client = GraphClient::new(config).map_err(graph_error)?;
+            // `new` refuses an endpoint the operator did not allow (Blocked,
+            // EndpointNotAllowed) before anything is sent.
+            let client = match GraphClient::new(config) {
+                Ok(c) => c,
+                Err(source) => {
+                    let error = graph_error(source);
+                    report_failure(ctx, obj, &error).await?;
+                    return Err(error);
+                }
+            };
             if let Err(source) = client.check_token().await {
                 let error = ReconcileError::Graph {
                     name: name.to_owned(),

@@ -267,15 +267,21 @@ fn check_object(
             walk(additional, child, &child_path, out);
         } else if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key.as_str()) {
             // Checked by the loader itself: the API server owns these.
-        } else if !preserve && (properties.is_some() || additional.is_some()) {
+        } else if !preserve && additional.and_then(Value::as_bool) != Some(true) {
+            // As the API server: an object schema without properties (e.g.
+            // `workloadIdentity: {}`) declares no field, so every field is unknown.
             let known: Vec<&str> = properties
                 .map(|p| p.keys().map(String::as_str).collect())
                 .unwrap_or_default();
+            let known = if known.is_empty() {
+                "this object takes no fields".to_owned()
+            } else {
+                format!("known fields here: {}", known.join(", "))
+            };
             out.push(Violation {
                 path: child_path.clone(),
                 message: format!(
-                    "unknown field \"{child_path}\": field not declared in schema; known fields here: {}",
-                    known.join(", ")
+                    "unknown field \"{child_path}\": field not declared in schema; {known}"
                 ),
             });
         }

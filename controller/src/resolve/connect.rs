@@ -1,4 +1,6 @@
-//! How to reach a Tenant's Graph: endpoints from `spec.cloud`, the credential from its Secret.
+//! How to reach a Tenant's Graph: endpoints from `spec.cloud`, the credential from its Secret,
+//! and what only the operator decides (the hosts allowed besides Microsoft's, the workload
+//! identity token file), which no manifest can change.
 
 use std::path::PathBuf;
 
@@ -6,20 +8,33 @@ use kube::ResourceExt;
 
 use super::KeySource;
 use crate::api::{self, Tenant};
-use crate::graph::{Cloud, Credential, GraphConfig, Secret};
+use crate::graph::{AllowedEndpoints, Cloud, Credential, GraphConfig, Secret};
 
 /// Environment variable naming the projected service-account token of Azure Workload Identity.
 pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 
-/// The Graph configuration of `tenant`. `env` supplies fallbacks (the CLI passes the process
-/// environment; the controller only `AZURE_FEDERATED_TOKEN_FILE`). Errors say what to fix and
-/// never contain a secret.
+/// What the operator of the controller (or the person running the CLI) decides, from the
+/// command line or the process environment, never from a manifest (DESIGN §6).
+#[derive(Debug, Clone, Default)]
+pub struct OperatorSettings {
+    /// Hosts a Tenant may name besides the Microsoft clouds' (`--allow-endpoint`).
+    pub allowed_endpoints: AllowedEndpoints,
+    /// The projected service-account token of Azure Workload Identity
+    /// (`AZURE_FEDERATED_TOKEN_FILE` or `--federated-token-file`).
+    pub federated_token_file: Option<PathBuf>,
+}
+
+/// The Graph configuration of `tenant`, carrying the operator's endpoint allow-list (which
+/// [`crate::graph::GraphClient::new`] enforces before anything is sent). `env` supplies
+/// credential fallbacks (the CLI passes the process environment; the controller nothing).
+/// Errors say what to fix and never contain a secret.
 pub fn graph_config(
     tenant: &Tenant,
     keys: &dyn KeySource,
     env: &dyn Fn(&str) -> Option<String>,
+    operator: &OperatorSettings,
 ) -> Result<GraphConfig, String> {
-    let credential = credential(tenant, keys, env)?;
+    let credential = credential(tenant, keys, env, operator)?;
     let spec = &tenant.spec;
     let cloud = match spec.cloud {
         api::Cloud::Global => Cloud::Global,
@@ -38,6 +53,7 @@ pub fn graph_config(
     };
     let mut config = GraphConfig::new(cloud, &spec.tenant_id, &spec.client_id, credential);
     config.ca_bundle = spec.ca_bundle.clone();
+    config.allowed_endpoints = operator.allowed_endpoints.clone();
     Ok(config)
 }
 
@@ -45,6 +61,7 @@ fn credential(
     tenant: &Tenant,
     keys: &dyn KeySource,
     env: &dyn Fn(&str) -> Option<String>,
+    operator: &OperatorSettings,
 ) -> Result<Credential, String> {
     let namespace = tenant.namespace().unwrap_or_default();
     let creds = &tenant.spec.credentials;
@@ -79,17 +96,11 @@ fn credential(
             )?),
         });
     }
-    if let Some(w) = &creds.workload_identity {
-        let file = w
-            .token_file
-            .clone()
-            .or_else(|| env(AZURE_FEDERATED_TOKEN_FILE))
-            .ok_or(
-                "workloadIdentity needs the projected token: run the pod with the Azure Workload Identity label (it sets AZURE_FEDERATED_TOKEN_FILE) or set spec.credentials.workloadIdentity.tokenFile",
-            )?;
-        return Ok(Credential::WorkloadIdentity {
-            token_file: PathBuf::from(file),
-        });
+    if creds.workload_identity.is_some() {
+        let file = operator.federated_token_file.clone().ok_or(
+            "workloadIdentity needs the controller's projected service-account token: run the pod with the Azure Workload Identity label azure.workload.identity/use=true (it sets AZURE_FEDERATED_TOKEN_FILE; Helm value workloadIdentity.enabled) or pass --federated-token-file",
+        )?;
+        return Ok(Credential::WorkloadIdentity { token_file: file });
     }
     Err(
         "spec.credentials sets no method: set clientSecret, clientCertificate or workloadIdentity"

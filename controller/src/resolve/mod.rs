@@ -18,7 +18,7 @@ use crate::model::{
     DesiredAssignment, DesiredDomain, DesiredPolicy, DesiredTenant, Kind, ObjectKey,
 };
 pub use certificate::to_base64_der;
-pub use connect::{AZURE_FEDERATED_TOKEN_FILE, graph_config};
+pub use connect::{AZURE_FEDERATED_TOKEN_FILE, OperatorSettings, graph_config};
 
 /// Reads keys of Secrets and ConfigMaps in a namespace.
 pub trait KeySource {

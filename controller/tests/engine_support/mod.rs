@@ -11,13 +11,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret as K8sSecret;
 use kube::ResourceExt;
 use o365_controller::apply::{self, GraphRunner};
-use o365_controller::graph::{GraphClient, GraphConfig, Mirror};
+use o365_controller::graph::{AllowedEndpoints, GraphClient, GraphConfig, HostPort, Mirror};
 use o365_controller::manifest::{self, Manifests};
 use o365_controller::model::{
     Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObservedTenant, Outcome, Plan, Report,
     Severity,
 };
-use o365_controller::resolve::{self, KeySource, Objects, Overrides};
+use o365_controller::resolve::{self, KeySource, Objects, OperatorSettings, Overrides};
 use o365_graph_sim::{Fixture, SimConfig, Simulator, User};
 
 /// The client id and secret of the app registered in [`fixture`].
@@ -317,10 +317,19 @@ pub async fn connect_sim(
         graph_endpoint: sim.graph_base_url(),
     }
     .endpoints();
+    config.allowed_endpoints = allowing(&[&graph]);
     config.login_endpoint = login;
     config.graph_endpoint = graph;
     config.ca_bundle = sim.ca_pem();
     connect_with(config).await
+}
+
+/// The endpoint allow-list of an operator who passed `--allow-endpoint` for each of `urls`.
+pub fn allowing(urls: &[&str]) -> AllowedEndpoints {
+    AllowedEndpoints::with(
+        urls.iter()
+            .map(|u| HostPort::of_url(u).must("an endpoint URL")),
+    )
 }
 
 fn parse(text: &str) -> Manifests {
@@ -378,7 +387,14 @@ pub fn desired(m: &Manifests, overrides: &Overrides) -> DesiredTenant {
 /// The Graph configuration of the Tenant of `m`, with short retry delays for tests.
 pub fn graph_config(m: &Manifests) -> GraphConfig {
     let tenant = m.tenants.first().must("a Tenant among the manifests");
-    let mut config = resolve::graph_config(tenant, &ManifestKeys(&m.secrets), &|_| None)
+    // The operator allows the Tenant's own (simulator) endpoints, as `--allow-endpoint` would.
+    let endpoints = [&tenant.spec.login_endpoint, &tenant.spec.graph_endpoint];
+    let urls: Vec<&str> = endpoints.iter().filter_map(|e| e.as_deref()).collect();
+    let operator = OperatorSettings {
+        allowed_endpoints: allowing(&urls),
+        federated_token_file: None,
+    };
+    let mut config = resolve::graph_config(tenant, &ManifestKeys(&m.secrets), &|_| None, &operator)
         .must("graph config of the Tenant");
     config.retry.base_delay = Duration::from_millis(20);
     config.retry.max_delay = Duration::from_millis(400);

@@ -227,3 +227,27 @@ async fn the_rendered_chart_is_accepted_by_the_api_server() -> Result<()> {
     }
     ns.delete().await
 }
+
+#[test]
+fn the_allow_endpoints_value_becomes_allow_endpoint_flags() -> Result<()> {
+    let chart = chart().display().to_string();
+    let plain = helm(&["template", "o365", &chart])?;
+    ensure!(
+        !plain.contains("--allow-endpoint"),
+        "the default values allow an endpoint:\n{plain}"
+    );
+    let rendered = helm(&[
+        "template",
+        "o365",
+        &chart,
+        "--set",
+        "allowEndpoints={graph.example.com:8443,login.example.com}",
+    ])?;
+    for flag in [
+        "- --allow-endpoint=graph.example.com:8443",
+        "- --allow-endpoint=login.example.com",
+    ] {
+        ensure!(rendered.contains(flag), "no `{flag}` in:\n{rendered}");
+    }
+    Ok(())
+}

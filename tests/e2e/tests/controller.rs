@@ -643,8 +643,13 @@ fn controller_binary() -> Result<std::path::PathBuf> {
     Ok(bin)
 }
 
-fn spawn_controller(bin: &std::path::Path, ns: &str) -> Result<std::process::Child> {
+fn spawn_controller(
+    bin: &std::path::Path,
+    ns: &str,
+    sim: &o365_graph_sim::Simulator,
+) -> Result<std::process::Child> {
     let env = o365_e2e::envtest();
+    let allow = support::allow_endpoint(sim)?.to_string();
     std::process::Command::new(bin)
         .args([
             "run",
@@ -658,6 +663,8 @@ fn spawn_controller(bin: &std::path::Path, ns: &str) -> Result<std::process::Chi
             "text",
             "--leader-election-namespace",
             ns,
+            "--allow-endpoint",
+            &allow,
         ])
         .env("KUBECONFIG", &env.kubeconfig)
         .env("RUST_LOG", "warn")
@@ -675,7 +682,7 @@ async fn a_controller_killed_mid_run_converges_after_restart_without_duplicates(
     h.managed_domain(json!({})).await?;
     let users = new_users("bulk", 2000);
     h.assignment("bulk", &users, json!({})).await?;
-    let mut child = spawn_controller(&bin, h.ns.name())?;
+    let mut child = spawn_controller(&bin, h.ns.name(), &h.sim)?;
     let created_at_kill = wait_until("the run is under way", Duration::from_secs(120), || async {
         let n = h.sim.users().len() - before;
         Ok((n >= 100).then_some(n))
@@ -686,7 +693,7 @@ async fn a_controller_killed_mid_run_converges_after_restart_without_duplicates(
     let created_at_kill = created_at_kill?;
     println!("killed the controller with {created_at_kill} of 2000 users created");
     // A new process: another identity, so it waits for the killed one's lease to expire.
-    let mut child = spawn_controller(&bin, h.ns.name())?;
+    let mut child = spawn_controller(&bin, h.ns.name(), &h.sim)?;
     let result = async {
         wait_until("all 2000 users exist", Duration::from_secs(180), || async {
             Ok((h.sim.users().len() - before == 2000).then_some(()))
@@ -835,7 +842,7 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() -> Result<(
     use support::InProcessController;
     let h = Harness::without_controller("ctl-leader", Fixture::demo()).await?;
     let ns = h.ns.name().to_owned();
-    let first = InProcessController::start_with(h.client.clone(), &ns, Some(&ns)).await?;
+    let first = InProcessController::start_with(h.client.clone(), &ns, Some(&ns), &h.sim).await?;
     let leases = h.api::<Lease>();
     let holder = wait_until(
         "the first replica holds the lease",
@@ -849,7 +856,7 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() -> Result<(
         },
     )
     .await?;
-    let second = InProcessController::start_with(h.client.clone(), &ns, Some(&ns)).await?;
+    let second = InProcessController::start_with(h.client.clone(), &ns, Some(&ns), &h.sim).await?;
     h.tenant(json!({})).await?;
     h.managed_domain(json!({})).await?;
     h.assignment("team", &[format!("one@{DOMAIN}")], json!({}))

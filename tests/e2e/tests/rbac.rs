@@ -63,18 +63,21 @@ fn helm(args: &[&str]) -> Result<String> {
 }
 
 /// Renders the chart as release `release` in `ns` with its default values (the tenant
-/// namespace is then the release namespace) and applies all of it. Nothing runs the
-/// Deployment (there is no kubelet): the test reads its arguments and runs them itself.
-async fn install_chart(client: &Client, ns: &str) -> Result<Installed> {
+/// namespace is then the release namespace) plus `allowEndpoints` (`HOST:PORT`s) and applies
+/// all of it. Nothing runs the Deployment (there is no kubelet): the test reads its arguments
+/// and runs them itself.
+async fn install_chart(client: &Client, ns: &str, allow: &[String]) -> Result<Installed> {
     let release = format!("o365-{}", random_suffix(5));
-    let chart = repo_root().join("charts/o365-controller");
-    let rendered = helm(&[
-        "template",
-        &release,
-        &chart.display().to_string(),
-        "--namespace",
-        ns,
-    ])?;
+    let chart = repo_root()
+        .join("charts/o365-controller")
+        .display()
+        .to_string();
+    let mut args = vec!["template", &release, &chart, "--namespace", ns];
+    let allow_value = format!("allowEndpoints={{{}}}", allow.join(","));
+    if !allow.is_empty() {
+        args.extend(["--set", allow_value.as_str()]);
+    }
+    let rendered = helm(&args)?;
     let file = std::env::temp_dir().join(format!("{release}.yaml"));
     std::fs::write(&file, &rendered)?;
     let applied = {
@@ -225,7 +228,16 @@ async fn the_controller_converges_the_quickstart_with_only_the_charts_rbac() -> 
     let bin = controller_binary()?;
     let h = Harness::without_controller("rbac-run", Fixture::demo()).await?;
     let ns = h.ns.name().to_owned();
-    let installed = install_chart(&h.client, &ns).await?;
+    // The operator allows the simulator, as for a custom endpoint of their own.
+    let allow = support::allow_endpoint(&h.sim)?.to_string();
+    let installed = install_chart(&h.client, &ns, std::slice::from_ref(&allow)).await?;
+    ensure!(
+        installed
+            .args
+            .contains(&format!("--allow-endpoint={allow}")),
+        "the Deployment does not pass --allow-endpoint={allow}: {:?}",
+        installed.args
+    );
     // The chart's defaults serve the release namespace, and say so to the controller.
     ensure!(
         installed.args.contains(&format!("--tenant-namespace={ns}")),
@@ -544,7 +556,7 @@ async fn the_charts_rbac_grants_no_more_than_the_controller_and_teams_need() -> 
 
     let tenant_ns = TestNamespace::new(&client, "rbac-tenant").await?;
     let team_ns = TestNamespace::new(&client, "rbac-team").await?;
-    let installed = install_chart(&client, tenant_ns.name()).await?;
+    let installed = install_chart(&client, tenant_ns.name(), &[]).await?;
     aggregate_built_in_roles(&client).await?;
     kubectl_ok([
         "create",

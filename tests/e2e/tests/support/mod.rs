@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, Resource};
+use o365_controller::graph::{AllowedEndpoints, HostPort};
 use o365_controller::k8s::{ReconcileSettings, RunOptions, run_controller};
+use o365_controller::resolve::OperatorSettings;
 use o365_e2e::{TestNamespace, client, free_local_addr, install_crds};
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 use serde::de::DeserializeOwned;
@@ -46,8 +48,13 @@ pub struct InProcessController {
 }
 
 impl InProcessController {
-    pub async fn start(client: Client, namespace: &str) -> Result<InProcessController> {
-        Self::start_with(client, namespace, None).await
+    /// Started as an operator would run it for `sim`: `--allow-endpoint` the simulator's host.
+    pub async fn start(
+        client: Client,
+        namespace: &str,
+        sim: &Simulator,
+    ) -> Result<InProcessController> {
+        Self::start_with(client, namespace, None, sim).await
     }
 
     /// Started with leader election on the Lease in `lease_namespace`.
@@ -55,7 +62,9 @@ impl InProcessController {
         client: Client,
         namespace: &str,
         lease_namespace: Option<&str>,
+        sim: &Simulator,
     ) -> Result<InProcessController> {
+        let allowed = AllowedEndpoints::with([allow_endpoint(sim)?]);
         let metrics_addr = free_local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let options = RunOptions {
@@ -68,6 +77,10 @@ impl InProcessController {
             settings: ReconcileSettings {
                 min_backoff: Duration::from_millis(200),
                 max_backoff: Duration::from_secs(2),
+                operator: OperatorSettings {
+                    allowed_endpoints: allowed,
+                    federated_token_file: None,
+                },
             },
             ..RunOptions::default()
         };
@@ -106,6 +119,11 @@ impl Drop for InProcessController {
     }
 }
 
+/// The simulator's `HOST:PORT`, as an operator passes it to `--allow-endpoint`.
+pub fn allow_endpoint(sim: &Simulator) -> Result<HostPort> {
+    HostPort::of_url(&sim.graph_base_url()).map_err(anyhow::Error::msg)
+}
+
 /// One test's world.
 pub struct Harness {
     pub client: Client,
@@ -119,7 +137,8 @@ impl Harness {
     /// controller watching the namespace.
     pub async fn start(prefix: &str, fixture: Fixture) -> Result<Harness> {
         let mut h = Self::without_controller(prefix, fixture).await?;
-        h.controller = Some(InProcessController::start(h.client.clone(), h.ns.name()).await?);
+        h.controller =
+            Some(InProcessController::start(h.client.clone(), h.ns.name(), &h.sim).await?);
         Ok(h)
     }
 
