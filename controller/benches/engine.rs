@@ -20,7 +20,7 @@ use o365_controller::api::{
     AppAssignment, AppAssignmentSpec, AppliesTo, AssignedUser, ClientSecretRef, Cloud, Credentials,
     FederatedDomain, License, LicensePolicy, LicensePolicySpec, LocalRef, Mode, Tenant, TenantSpec,
 };
-use o365_controller::apply::{self, GraphRunner};
+use o365_controller::engine::{self, Writes};
 use o365_controller::graph::{GraphClient, Mirror};
 use o365_controller::model::{ObservedLicense, ObservedSku, ObservedTenant, ObservedUser, Read};
 use o365_controller::resolve::{self, KeySource, Objects, Overrides};
@@ -269,11 +269,12 @@ fn main() {
     let b1 = client_runtime.block_on(async {
         let started = Instant::now();
         let client = GraphClient::new(graph.clone()).expect("client");
-        let mirror = Mirror::load(&client).await;
-        let plan = o365_controller::plan::plan(&desired, mirror.observed());
-        let writes = plan.actions.len() as u64;
-        let report = apply::apply(&GraphRunner::new(client.clone()), &plan, &|_| {}).await;
+        let mut mirror = Mirror::load(&client).await;
+        let cycle =
+            engine::converge(&client, &mut mirror, &desired, Writes::Apply, &|_, _| {}).await;
         let achieved = started.elapsed();
+        let writes = cycle.before.actions.len() as u64;
+        let report = cycle.report.unwrap_or_default();
         (client, report, writes, achieved)
     });
     let (client, report, writes, achieved) = b1;
@@ -310,7 +311,9 @@ fn main() {
         let cpu = thread_cpu();
         let wall = Instant::now();
         mirror.refresh(&client).await;
-        let plan = o365_controller::plan::plan(&desired, mirror.observed());
+        let plan = engine::converge(&client, &mut mirror, &desired, Writes::None, &|_, _| {})
+            .await
+            .before;
         let resync_cpu = thread_cpu().saturating_sub(cpu);
         let resync_wall = wall.elapsed();
         let stats = sim.stats();

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod engine;
 pub mod graph;
 pub mod k8s;
 pub mod manifest;

@@ -143,7 +143,8 @@ fn cli_apply_with_trace_logs_prints_no_secret_token_or_password() {
     assert_eq!(out.status.code(), Some(0), "plan in sync:\n{output}");
     let view: serde_json::Value =
         serde_json::from_slice(&out.stdout).must("plan -o json prints JSON");
-    assert_eq!(view["inSync"], serde_json::Value::Bool(true), "{view}");
+    assert_valid_report(&view);
+    assert_eq!(view["state"], "InSync", "{view}");
     assert_no_secrets(&output, &passwords);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -170,16 +171,19 @@ fn cli_plan_exits_2_with_pending_changes_and_0_in_sync() {
     let out = cli(&dir, &plan_args);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let view: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
-    assert_eq!(view["inSync"], serde_json::Value::Bool(false));
+    assert_valid_report(&view);
+    assert_eq!(view["command"], "plan");
+    assert_eq!(view["state"], "Drifted");
+    let tenant = &view["tenants"][0];
     assert!(
-        view["actions"].as_array().is_some_and(|a| !a.is_empty()),
+        tenant["actions"].as_array().is_some_and(|a| !a.is_empty()),
         "{view}"
     );
     // plan writes nothing: planning again still shows the same pending plan.
     let out2 = cli(&dir, &plan_args);
     assert_eq!(out2.status.code(), Some(2));
     let view2: serde_json::Value = serde_json::from_slice(&out2.stdout).must("JSON");
-    assert_eq!(view2["planId"], view["planId"]);
+    assert_eq!(view2["tenants"][0]["planId"], tenant["planId"]);
 
     let out = cli(
         &dir,
@@ -195,9 +199,112 @@ fn cli_plan_exits_2_with_pending_changes_and_0_in_sync() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let applied: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
+    assert_valid_report(&applied);
+    let totals = &applied["tenants"][0]["totals"];
+    // The quickstart creates 4 users and adopts the 3 that exist (MATCHED counts adoptions).
+    assert_eq!(
+        (totals["created"].as_u64(), totals["matched"].as_u64()),
+        (Some(4), Some(3)),
+        "{totals}"
+    );
+    assert_eq!(applied["state"], "InSync", "{applied}");
+    let links = &applied["tenants"][0]["signInLinks"];
+    assert_eq!(links[0]["domain"], "contoso.com", "{links}");
 
     let out = cli(&dir, &plan_args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Validates a `-o json` document against the committed JSON Schema.
+fn assert_valid_report(doc: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(o365_controller::engine::JSON_SCHEMA).must("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).must("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema:\n{}\n{doc:#}",
+        errors.join("\n")
+    );
+    assert_eq!(doc["version"], o365_controller::engine::JSON_VERSION);
+}
+
+/// The quickstart plus a FederatedDomain for the demo tenant's unverified domain.
+fn quickstart_with_unverified_domain(dir: &Path) -> PathBuf {
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(&manifests).must("manifests dir");
+    for entry in std::fs::read_dir(quickstart()).must("quickstart") {
+        let path = entry.must("entry").path();
+        if let Some(name) = path.file_name() {
+            std::fs::copy(&path, manifests.join(name)).must("copy");
+        }
+    }
+    let federated = std::fs::read_to_string(quickstart().join("10-federated-domain.yaml"))
+        .must("quickstart domain");
+    let unverified = federated
+        .replace("name: contoso-com", "name: fabrikam")
+        .replace("domain: contoso.com", "domain: fabrikam.example");
+    std::fs::write(manifests.join("11-unverified.yaml"), unverified).must("write");
+    manifests
+}
+
+#[test]
+fn cli_a_blocked_domain_is_not_in_sync_plan_and_apply_exit_2() {
+    let dir = scratch("cli-blocked");
+    let state = dir.join("state.json");
+    let manifests = quickstart_with_unverified_domain(&dir);
+    let m = manifests.to_str().must("utf-8 path");
+    let state_arg = state.to_str().must("utf-8 path");
+    let out = cli(
+        &dir,
+        &["apply", "-f", m, "--simulate", "--sim-state", state_arg],
+    );
+    let output = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "apply with a blocked domain:\n{output}"
+    );
+    assert!(output.contains("DomainNotVerified"), "{output}");
+    assert!(
+        output.contains(
+            "https://login.microsoftonline.com/PostToIDP.srf?msg=AuthnReq&realm=contoso.com"
+        ),
+        "{output}"
+    );
+    let out = cli(
+        &dir,
+        &["plan", "-f", m, "--simulate", "--sim-state", state_arg],
+    );
+    let output = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "plan with a blocked domain:\n{output}"
+    );
+    assert!(!output.contains("In sync"), "{output}");
+    assert!(output.contains("Blocked"), "{output}");
+    let out = cli(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            m,
+            "--simulate",
+            "--sim-state",
+            state_arg,
+            "-o",
+            "json",
+        ],
+    );
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
+    assert_valid_report(&view);
+    assert_eq!(view["state"], "Blocked", "{view}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -292,5 +399,50 @@ fn cli_keeps_the_simulated_tenant_state_readable_by_its_owner_only() {
     let out = cli(&dir, &args);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(mode(&state), 0o600, "an existing state file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_skus_lists_subscribed_skus_with_seats_and_service_plans() {
+    let dir = scratch("cli-skus");
+    let state = dir.join("state.json");
+    let qs = quickstart();
+    let qs = qs.to_str().must("utf-8 path");
+    let state_arg = state.to_str().must("utf-8 path");
+    let out = cli(
+        &dir,
+        &[
+            "skus",
+            "-f",
+            qs,
+            "--simulate",
+            "--sim-state",
+            state_arg,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let skus: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
+    let e3 = skus
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["skuPartNumber"] == "ENTERPRISEPACK"))
+        .must("ENTERPRISEPACK is listed");
+    assert_eq!(e3["enabled"], 25, "{e3}");
+    assert!(
+        e3["servicePlans"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|n| n == "EXCHANGE_S_ENTERPRISE")),
+        "{e3}"
+    );
+    let out = cli(
+        &dir,
+        &["skus", "-f", qs, "--simulate", "--sim-state", state_arg],
+    );
+    let table = text(&out);
+    assert!(
+        table.contains("SERVICE PLANS") && table.contains("ENTERPRISEPACK"),
+        "{table}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

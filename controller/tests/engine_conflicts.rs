@@ -78,7 +78,7 @@ async fn create_refused_because_another_user_holds_the_immutable_id_is_a_failure
     assert_eq!(count_upn(&sim, "ann@corp.example.com"), 0);
     let outcome = create_outcome(&report, "ann@corp.example.com");
     assert!(
-        matches!(outcome, Outcome::Failed { reason } if reason.contains("onPremisesImmutableId")),
+        matches!(outcome, Outcome::Failed { reason, .. } if reason.contains("onPremisesImmutableId")),
         "ann was not created, but the report says {outcome:?} (totals {:?})",
         report.totals()
     );

@@ -62,7 +62,9 @@ async fn a_failed_creation_skips_its_licences_and_holds_back_federation() {
             .map(|(_, o)| o.clone())
             .must(name)
     };
-    assert!(matches!(outcome("CreateUser"), Outcome::Failed { reason } if reason.contains("503")));
+    assert!(
+        matches!(outcome("CreateUser"), Outcome::Failed { reason, .. } if reason.contains("503"))
+    );
     assert!(matches!(outcome("AssignLicenses"), Outcome::Skipped { .. }));
     assert!(
         matches!(outcome("CreateFederation"), Outcome::Skipped { reason } if reason.contains("immutable ID"))
@@ -181,7 +183,7 @@ async fn licence_removals_over_the_change_budget_are_held() {
     assert_eq!(run.plan.held.len(), 10);
     assert_eq!(writes(&sim), 0);
     assert_eq!(sim.consumed_units(SMALL), Some(10));
-    let f = finding(&run.plan, "ChangeBudgetExceeded");
+    let f = finding(&run.plan, Reason::ChangeBudgetExceeded);
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains(&run.plan.id));
 }
@@ -236,7 +238,7 @@ async fn a_user_without_any_usage_location_is_not_licensed_and_graph_never_refus
     run.assert_no_failures();
     assert!(actions_named(&run.plan, "AssignLicenses").is_empty());
     assert_eq!(sim.stats().count("POST", ASSIGN_LICENSE), 0);
-    let missing = findings(&run.plan, "MissingUsageLocation");
+    let missing = findings(&run.plan, Reason::MissingUsageLocation);
     for upn in ["old@corp.example.com", "new@corp.example.com"] {
         assert!(
             missing.iter().any(|f| f.user.as_deref() == Some(upn)),
@@ -270,7 +272,7 @@ async fn licensed_users_no_assignment_lists_are_in_the_unmanaged_report() {
         run.plan.unmanaged,
         vec!["stray@corp.example.com".to_string()]
     );
-    let f = finding(&run.plan, "UnmanagedUsers");
+    let f = finding(&run.plan, Reason::UnmanagedUsers);
     assert!(
         f.message.contains("stray@corp.example.com"),
         "{}",

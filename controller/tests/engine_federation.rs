@@ -190,7 +190,7 @@ async fn default_domain_is_not_federated_and_says_why() {
     assert_eq!(writes(&sim), 0);
     assert!(run.plan.actions.is_empty());
     assert_eq!(sim.domain(DOMAIN).unwrap().authentication_type, "Managed");
-    let f = finding(&run.plan, "DefaultDomain");
+    let f = finding(&run.plan, Reason::DefaultDomain);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.object, key(Kind::FederatedDomain, "corp"));
     assert!(
@@ -218,7 +218,7 @@ async fn unverified_domain_is_not_federated_and_says_why() {
             .authentication_type,
         "Managed"
     );
-    let f = finding(&run.plan, "DomainNotVerified");
+    let f = finding(&run.plan, Reason::DomainNotVerified);
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains("verify it"), "{}", f.message);
 }
@@ -234,7 +234,7 @@ async fn federation_is_refused_without_a_break_glass_global_administrator() {
     assert_eq!(writes(&sim), 0);
     assert_eq!(sim.stats().count("POST", FED_PATH), 0);
     assert_eq!(sim.domain(DOMAIN).unwrap().authentication_type, "Managed");
-    let f = finding(&run.plan, "NoBreakGlassAdmin");
+    let f = finding(&run.plan, Reason::NoBreakGlassAdmin);
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains("Global Administrator"), "{}", f.message);
 }
@@ -249,7 +249,7 @@ async fn a_disabled_global_administrator_is_no_break_glass() {
     }
     let sim = start(f).await;
     let run = converge(&sim, &federated_domain("")).await;
-    assert_eq!(findings(&run.plan, "NoBreakGlassAdmin").len(), 1);
+    assert_eq!(findings(&run.plan, Reason::NoBreakGlassAdmin).len(), 1);
     assert_eq!(sim.domain(DOMAIN).unwrap().authentication_type, "Managed");
 }
 
@@ -271,7 +271,7 @@ async fn federation_is_refused_while_an_unlisted_user_lacks_an_immutable_id() {
 
     assert_eq!(sim.stats().count("POST", FED_PATH), 0);
     assert_eq!(sim.domain(DOMAIN).unwrap().authentication_type, "Managed");
-    let f = finding(&run.plan, "MissingImmutableIds");
+    let f = finding(&run.plan, Reason::MissingImmutableIds);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.user.as_deref(), Some("ghost@corp.example.com"));
     assert!(

@@ -124,7 +124,7 @@ async fn an_account_disabled_outside_git_stays_disabled_with_a_warning() {
     let run = converge(&sim, &objects).await;
     run.assert_converged();
     assert!(!sim.user(ANN).must("ann").account_enabled);
-    let f = finding(&run.replan, "DisabledOutsideGit");
+    let f = finding(&run.replan, Reason::DisabledOutsideGit);
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.object, key(Kind::AppAssignment, "team"));
 }
@@ -144,7 +144,9 @@ async fn two_federated_domains_for_one_domain_write_nothing() {
             .plan
             .findings
             .iter()
-            .find(|f| f.reason == "DuplicateDomain" && f.object == key(Kind::FederatedDomain, me))
+            .find(|f| {
+                f.reason == Reason::DuplicateDomain && f.object == key(Kind::FederatedDomain, me)
+            })
             .must("DuplicateDomain on both");
         assert_eq!(f.severity, Severity::Error);
         assert!(f.message.contains(other), "{}", f.message);
@@ -186,7 +188,7 @@ async fn two_tenants_for_one_tenant_id_are_both_blocked_and_write_nothing() {
         let f = plan
             .findings
             .iter()
-            .find(|f| f.reason == "DuplicateTenant" && f.object.kind == Kind::Tenant)
+            .find(|f| f.reason == Reason::DuplicateTenant && f.object.kind == Kind::Tenant)
             .must("DuplicateTenant on the Tenant");
         assert_eq!(f.severity, Severity::Error);
         let other = if tenant.metadata.name.as_deref() == Some("corp") {

@@ -215,7 +215,7 @@ async fn seat_shortfall_licenses_only_the_users_that_fit_and_is_reported_with_nu
     let stats = sim.stats();
     assert_eq!(stats.count_status("POST", ASSIGN_LICENSE, 400), 0);
     assert_eq!(stats.count_status("POST", ASSIGN_LICENSE, 200), 2);
-    let f = finding(&run.plan, "InsufficientSeats");
+    let f = finding(&run.plan, Reason::InsufficientSeats);
     assert_eq!(f.object, key(Kind::LicensePolicy, "small"));
     assert!(f.message.contains("SMALLPACK"), "{}", f.message);
     let seats = &run.plan.objects[&key(Kind::LicensePolicy, "small")].seats;
@@ -229,7 +229,7 @@ async fn seat_shortfall_licenses_only_the_users_that_fit_and_is_reported_with_nu
     );
     // The next run still reports the shortfall and tries no assignment.
     assert!(actions_named(&run.replan, "AssignLicenses").is_empty());
-    assert_eq!(findings(&run.replan, "InsufficientSeats").len(), 1);
+    assert_eq!(findings(&run.replan, Reason::InsufficientSeats).len(), 1);
 }
 
 #[tokio::test]

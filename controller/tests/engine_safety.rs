@@ -70,7 +70,7 @@ async fn over_budget_deprovisioning_is_held_until_the_plan_id_is_approved() {
     assert_eq!(run.plan.held.len(), 6);
     assert!(run.plan.held.iter().all(Action::is_destructive));
     assert!(sim.users().iter().all(|u| u.account_enabled));
-    let f = finding(&run.plan, "ChangeBudgetExceeded");
+    let f = finding(&run.plan, Reason::ChangeBudgetExceeded);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.object, key(Kind::FederatedDomain, "corp"));
     assert!(f.message.contains(&run.plan.id), "{}", f.message);
@@ -103,7 +103,7 @@ async fn over_budget_deprovisioning_is_held_until_the_plan_id_is_approved() {
     run.assert_converged();
     assert!(run.plan.held.is_empty());
     assert_eq!(run.report.totals().disabled, 6);
-    assert_eq!(findings(&run.plan, "ChangeBudgetApproved").len(), 1);
+    assert_eq!(findings(&run.plan, Reason::ChangeBudgetApproved).len(), 1);
     for upn in &unlisted {
         assert!(!sim.user(upn).unwrap().account_enabled, "{upn}");
     }
@@ -151,7 +151,7 @@ async fn within_budget_deprovisioning_goes_ahead() {
     .await;
     run.assert_converged();
     assert_eq!(run.report.totals().disabled, 1);
-    assert!(findings(&run.plan, "ChangeBudgetExceeded").is_empty());
+    assert!(findings(&run.plan, Reason::ChangeBudgetExceeded).is_empty());
 }
 
 #[tokio::test]
@@ -264,7 +264,7 @@ async fn failed_sku_read_makes_licence_drift_unknown_and_assigns_nothing() {
         drift_of(&run.plan, Kind::LicensePolicy, "e3"),
         Drift::Unknown
     );
-    let f = finding(&run.plan, "ReadFailed");
+    let f = finding(&run.plan, Reason::ReadFailed);
     assert_eq!(f.object, key(Kind::LicensePolicy, "e3"));
     assert!(actions_named(&run.plan, "AssignLicenses").is_empty());
     assert_eq!(sim.stats().count("POST", ASSIGN_LICENSE), 0);

@@ -31,7 +31,7 @@ async fn user_of_another_domain_is_skipped_with_a_reason_and_not_created() {
 
     assert_eq!(count_upn(&sim, "ann.lee@corp.example.com"), 1);
     assert_eq!(count_upn(&sim, "bob.stone@other.example.com"), 0);
-    let skipped = finding(&run.plan, "UpnOutsideDomain");
+    let skipped = finding(&run.plan, Reason::UpnOutsideDomain);
     assert_eq!(skipped.user.as_deref(), Some("bob.stone@other.example.com"));
     assert!(
         skipped.message.contains("not in domain corp.example.com"),
@@ -45,7 +45,7 @@ async fn user_of_another_domain_is_skipped_with_a_reason_and_not_created() {
         .unwrap();
     assert_eq!((counts.desired, counts.create, counts.skipped), (2, 1, 1));
     // The skip is reported again on the next run: it is a property of the spec.
-    assert_eq!(findings(&run.replan, "UpnOutsideDomain").len(), 1);
+    assert_eq!(findings(&run.replan, Reason::UpnOutsideDomain).len(), 1);
 }
 
 #[tokio::test]
@@ -79,7 +79,7 @@ async fn existing_upn_is_matched_not_duplicated_and_adoption_sets_its_immutable_
         .unwrap();
     assert_eq!((counts.matched, counts.create), (1, 0));
     // Adopted in the same run, so federation was not refused for lack of an immutable ID.
-    assert!(findings(&run.plan, "MissingImmutableIds").is_empty());
+    assert!(findings(&run.plan, Reason::MissingImmutableIds).is_empty());
     assert_eq!(sim.domain(DOMAIN).unwrap().authentication_type, "Federated");
     let adopt = run
         .report
@@ -148,7 +148,7 @@ async fn manual_provisioning_creates_nothing_until_an_export_is_requested() {
     // Manual: planned and shown, not created.
     assert_eq!(count_upn(&sim, "gil.hart@corp.example.com"), 0);
     assert_eq!(count_upn(&sim, "hana.ito@corp.example.com"), 0);
-    let waiting = finding(&run.plan, "ExportNotRequested");
+    let waiting = finding(&run.plan, Reason::ExportNotRequested);
     assert_eq!(waiting.object, key(Kind::AppAssignment, "manual"));
     assert!(waiting.message.contains("export-requested-at"));
     let counts = run.plan.objects[&key(Kind::AppAssignment, "manual")]
@@ -245,7 +245,7 @@ spec:
     // Identical listings are no conflict: created once.
     assert_eq!(count_upn(&sim, "gail.poe@corp.example.com"), 1);
 
-    let conflicts = findings(&run.plan, "ConflictingAssignments");
+    let conflicts = findings(&run.plan, Reason::ConflictingAssignments);
     for name in ["alpha", "beta"] {
         for upn in ["eve.moss@corp.example.com", "finn.ray@corp.example.com"] {
             assert!(
@@ -338,13 +338,13 @@ spec:
         direct_skus(&sim.user("stayer@corp.example.com").unwrap()),
         vec![E3.to_string()]
     );
-    let protected = findings(&run.plan, "ProtectedUser");
+    let protected = findings(&run.plan, Reason::ProtectedUser);
     assert!(
         protected
             .iter()
             .any(|f| f.user.as_deref() == Some("vip@corp.example.com"))
     );
-    let admins = findings(&run.plan, "AdminRoleUser");
+    let admins = findings(&run.plan, Reason::AdminRoleUser);
     for upn in ["it.admin@corp.example.com", "helpdesk@corp.example.com"] {
         assert!(
             admins.iter().any(|f| f.user.as_deref() == Some(upn)),

@@ -430,7 +430,10 @@ fn cli_plan_and_apply_report_a_host_not_allowed_as_blocked_and_send_it_nothing()
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let view: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
     assert_eq!(view["state"], "Blocked", "{view}");
-    assert_eq!(view["reason"], "EndpointNotAllowed", "{view}");
+    assert_eq!(
+        view["tenants"][0]["findings"][0]["reason"], "EndpointNotAllowed",
+        "{view}"
+    );
 
     let out = cli_against(&dir, &trap.url(), &["apply"]);
     let shown = text(&out);

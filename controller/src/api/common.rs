@@ -67,13 +67,18 @@ pub struct Condition {
     pub observed_generation: Option<i64>,
 }
 
-/// Whether the tenant matches the spec.
+/// Whether the tenant matches the spec: the object's state in the truth table (README,
+/// "State and exit codes").
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DriftState {
-    /// The tenant matches the spec.
+    /// The tenant matches the spec: nothing pending, blocked, held or short.
     InSync,
-    /// At least one field in the tenant differs from the spec; see `status.drift`.
+    /// Changes are pending or not yet converged (fields in `status.drift`, users waiting for
+    /// an export or for seats).
     Drifted,
+    /// A refusal, a conflict between objects or a held change budget: nothing converges until
+    /// someone acts (see the `Blocked` condition).
+    Blocked,
     /// The tenant could not be read, so drift is unknown. Nothing is written in this state.
     #[default]
     Unknown,

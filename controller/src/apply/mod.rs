@@ -19,7 +19,7 @@ use std::time::Duration;
 pub use requests::{Request, request_for};
 pub use runner::GraphRunner;
 
-use crate::model::{Action, FederationSettings, Outcome, Phase, Plan, Report};
+use crate::model::{Action, FederationSettings, ObjectKey, Outcome, Phase, Plan, Report, Retry};
 
 /// How one request ended, as `apply` needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,24 @@ pub enum Response {
         details: Vec<(String, String)>,
         /// Full description: operation, status, code, message and request id.
         description: String,
+        /// Whether sending it again may succeed.
+        retry: Retry,
+        /// Graph's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
     },
+}
+
+impl Response {
+    /// A failure that never reached Graph (e.g. a body that could not be built).
+    fn unsent(description: String, retry: Retry) -> Response {
+        Response::Failure {
+            status: None,
+            details: Vec::new(),
+            description,
+            retry,
+            retry_after: None,
+        }
+    }
 }
 
 /// Sends requests to Graph. `GraphRunner` is the real one; tests use fakes.
@@ -82,6 +99,7 @@ pub async fn apply<R: Runner>(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Report {
     let mut results: Vec<(Action, Outcome)> = Vec::with_capacity(plan.actions.len());
+    let mut owners: Vec<Vec<ObjectKey>> = Vec::with_capacity(plan.actions.len());
     let mut failed_users: BTreeSet<String> = BTreeSet::new();
     let mut failed_domains: BTreeSet<String> = BTreeSet::new();
     // Users created or restored by this run (lower-case UPNs and ids): a 404 on them is
@@ -94,8 +112,13 @@ pub async fn apply<R: Runner>(
         Phase::Licenses,
         Phase::Deprovision,
     ] {
-        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.phase() == phase).collect();
-        for chunk in actions.chunks(CHUNK) {
+        let (indices, actions): (Vec<usize>, Vec<&Action>) = plan
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.phase() == phase)
+            .unzip();
+        for (chunk, chunk_indices) in actions.chunks(CHUNK).zip(indices.chunks(CHUNK)) {
             let mut to_send = Vec::new();
             let mut sent = Vec::new();
             let mut responses: Vec<Result<Response, String>> = Vec::with_capacity(chunk.len());
@@ -106,22 +129,31 @@ pub async fn apply<R: Runner>(
                         // The password lives only inside this request body and is dropped with it.
                         let password =
                             matches!(action, Action::CreateUser { .. }).then(password::generate);
-                        to_send.push(request_for(action, password.as_ref()));
-                        sent.push(i);
-                        responses.push(Err(String::new()));
+                        match request_for(action, password.as_ref()) {
+                            Ok(request) => {
+                                to_send.push(request);
+                                sent.push(i);
+                                responses.push(Err(String::new()));
+                            }
+                            // Never send a request whose body could not be built.
+                            Err(reason) => {
+                                responses.push(Ok(Response::unsent(reason, Retry::Terminal)))
+                            }
+                        }
                     }
                 }
             }
             let mut answers = runner.run(to_send).await.into_iter();
             for &i in &sent {
-                responses[i] = Ok(answers.next().unwrap_or(Response::Failure {
-                    status: None,
-                    details: Vec::new(),
-                    description: "no response from Graph for this request".into(),
+                responses[i] = Ok(answers.next().unwrap_or_else(|| {
+                    Response::unsent(
+                        "no response from Graph for this request".into(),
+                        Retry::Transient,
+                    )
                 }));
             }
             retry_replication_lag(runner, chunk, &mut responses, &created, REPLICATION_LAG).await;
-            for (action, response) in chunk.iter().zip(responses) {
+            for ((action, response), &i) in chunk.iter().zip(responses).zip(chunk_indices) {
                 let outcome = match response {
                     Err(reason) => Outcome::Skipped { reason },
                     Ok(response) => outcome_of(runner, action, response).await,
@@ -134,6 +166,7 @@ pub async fn apply<R: Runner>(
                     Outcome::Skipped { .. } => {}
                 }
                 results.push(((*action).clone(), outcome));
+                owners.push(plan.owners.get(i).cloned().unwrap_or_default());
             }
             progress(results.len());
         }
@@ -141,6 +174,7 @@ pub async fn apply<R: Runner>(
     Report {
         plan_id: plan.id.clone(),
         results,
+        owners,
     }
 }
 
@@ -204,12 +238,19 @@ async fn retry_replication_lag<R: Runner>(
         tokio::time::sleep(delay).await;
         waited += delay;
         delay = (delay * 2).min(lag.longest);
-        let again = waiting
-            .iter()
-            .map(|&i| request_for(chunk[i], None))
-            .collect();
+        let mut again = Vec::new();
+        let mut resent = Vec::new();
+        for &i in &waiting {
+            match request_for(chunk[i], None) {
+                Ok(request) => {
+                    again.push(request);
+                    resent.push(i);
+                }
+                Err(reason) => responses[i] = Ok(Response::unsent(reason, Retry::Terminal)),
+            }
+        }
         let answers = runner.run(again).await;
-        for (&i, answer) in waiting.iter().zip(answers) {
+        for (&i, answer) in resent.iter().zip(answers) {
             responses[i] = Ok(answer);
         }
         waiting = lagging(responses);
@@ -278,8 +319,14 @@ async fn outcome_of<R: Runner>(runner: &R, action: &Action, response: Response) 
             status,
             details,
             description,
-            ..
+            retry,
+            retry_after,
         } => {
+            let failed = |reason: String| Outcome::Failed {
+                reason,
+                retry,
+                retry_after_secs: retry_after.map(|d| d.as_secs().max(1)),
+            };
             // Only a conflict on the UPN means "this user exists already"; a conflict on
             // another property (e.g. onPremisesImmutableId held by someone else) is a failure.
             let conflict = details
@@ -302,20 +349,14 @@ async fn outcome_of<R: Runner>(runner: &R, action: &Action, response: Response) 
                         Ok(Some(have)) if federation_matches(settings, &have) => {
                             Outcome::AlreadyDone
                         }
-                        Ok(Some(_)) => Outcome::Failed {
-                            reason: format!(
-                                "{description}; {domain} already has a federation configuration \
-                                 with other settings: the next run updates it"
-                            ),
-                        },
-                        Ok(None) | Err(_) => Outcome::Failed {
-                            reason: description,
-                        },
+                        Ok(Some(_)) => failed(format!(
+                            "{description}; {domain} already has a federation configuration \
+                             with other settings: the next run updates it"
+                        )),
+                        Ok(None) | Err(_) => failed(description),
                     }
                 }
-                _ => Outcome::Failed {
-                    reason: description,
-                },
+                _ => failed(description),
             }
         }
     }

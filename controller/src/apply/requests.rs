@@ -1,89 +1,41 @@
-//! The Graph request each action becomes.
+//! The Graph request each action becomes, built by the graph module's one request builder
+//! ([`BatchItem`]); a body that cannot be built is an error, never an empty request.
 
-use serde_json::{Value, json};
-
-use crate::graph::{
-    Secret, assign_license_body, federation_body, new_user_body, segment, user_changes_body,
-};
+use crate::graph::{BatchItem, Secret};
 use crate::model::Action;
 
-/// One Graph request, relative to `/v1.0`.
-#[derive(Clone, PartialEq)]
-pub struct Request {
-    /// `GET`, `POST`, `PATCH` or `DELETE`.
-    pub method: &'static str,
-    /// Relative URL, e.g. `/users/ann%40corp.example.com/assignLicense`.
-    pub url: String,
-    /// JSON body.
-    pub body: Option<Value>,
-}
+/// One Graph request, relative to `/v1.0` (its `Debug` never shows the body).
+pub type Request = BatchItem;
 
-impl std::fmt::Debug for Request {
-    // The body may hold a new user's password: never print it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.method, self.url)
-    }
-}
-
-/// The request for `action`. `password` is used only by `CreateUser`.
-pub fn request_for(action: &Action, password: Option<&Secret>) -> Request {
-    match action {
-        Action::CreateUser { user } => Request {
-            method: "POST",
-            url: "/users".into(),
-            body: Some(new_user_body(user, password.unwrap_or(&Secret::default()))),
-        },
-        Action::RestoreUser { id, .. } => Request {
-            method: "POST",
-            url: format!("/directory/deletedItems/{}/restore", segment(id)),
-            body: None,
-        },
-        Action::UpdateUser { id, changes, .. } => Request {
-            method: "PATCH",
-            url: format!("/users/{}", segment(id)),
-            body: Some(user_changes_body(changes)),
-        },
-        Action::DisableUser { id, .. } => Request {
-            method: "PATCH",
-            url: format!("/users/{}", segment(id)),
-            body: Some(json!({"accountEnabled": false})),
-        },
-        Action::DeleteUser { id, .. } => Request {
-            method: "DELETE",
-            url: format!("/users/{}", segment(id)),
-            body: None,
-        },
-        Action::CreateFederation { domain, settings } => Request {
-            method: "POST",
-            url: format!("/domains/{}/federationConfiguration", segment(domain)),
-            body: federation_body(settings, true).ok(),
-        },
+/// The request for `action`. `password` is used only by `CreateUser`, which fails without one.
+pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request, String> {
+    Ok(match action {
+        Action::CreateUser { user } => {
+            let password = password.ok_or_else(|| {
+                format!(
+                    "no password was generated for {}; the user is not created",
+                    user.user_principal_name
+                )
+            })?;
+            BatchItem::create_user(user, password)
+        }
+        Action::RestoreUser { id, .. } => BatchItem::restore_user(id),
+        Action::UpdateUser { id, changes, .. } => BatchItem::update_user(id, changes),
+        Action::DisableUser { id, .. } => BatchItem::disable_user(id),
+        Action::DeleteUser { id, .. } => BatchItem::delete_user(id),
+        Action::CreateFederation { domain, settings } => {
+            BatchItem::create_federation(domain, settings).map_err(|e| e.to_string())?
+        }
         Action::UpdateFederation {
             domain,
             id,
             changes,
-        } => Request {
-            method: "PATCH",
-            url: format!(
-                "/domains/{}/federationConfiguration/{}",
-                segment(domain),
-                segment(id)
-            ),
-            body: federation_body(changes, false).ok(),
-        },
-        Action::RevertToManaged { domain } => Request {
-            method: "PATCH",
-            url: format!("/domains/{}", segment(domain)),
-            body: Some(json!({"authenticationType": "Managed"})),
-        },
+        } => BatchItem::update_federation(domain, id, changes).map_err(|e| e.to_string())?,
+        Action::RevertToManaged { domain } => BatchItem::revert_to_managed(domain),
         Action::AssignLicenses {
             user, add, remove, ..
-        } => Request {
-            method: "POST",
-            url: format!("/users/{}/assignLicense", segment(user)),
-            body: Some(assign_license_body(add, remove)),
-        },
-    }
+        } => BatchItem::assign_license(user, add, remove),
+    })
 }
 
 #[cfg(test)]
@@ -91,6 +43,7 @@ mod tests {
     use super::*;
     use crate::apply::password;
     use crate::model::{LicenseGrant, NewUser, UserChanges};
+    use serde_json::json;
 
     #[test]
     fn create_user_sends_the_five_required_properties_and_the_immutable_id() {
@@ -107,8 +60,8 @@ mod tests {
                 account_enabled: true,
             },
         };
-        let r = request_for(&action, Some(&p));
-        assert_eq!((r.method, r.url.as_str()), ("POST", "/users"));
+        let r = request_for(&action, Some(&p)).unwrap();
+        assert_eq!((r.method.as_str(), r.url.as_str()), ("POST", "/users"));
         let body = r.body.unwrap();
         for key in [
             "accountEnabled",
@@ -138,8 +91,25 @@ mod tests {
                 account_enabled: true,
             },
         };
-        let shown = format!("{:?}", request_for(&action, Some(&p)));
+        let shown = format!("{:?}", request_for(&action, Some(&p)).unwrap());
         assert_eq!(shown, "POST /users");
+    }
+
+    #[test]
+    fn a_user_without_a_password_is_an_error_not_an_empty_password() {
+        let action = Action::CreateUser {
+            user: NewUser {
+                user_principal_name: "a@b.example".into(),
+                display_name: "A".into(),
+                given_name: None,
+                surname: None,
+                mail_nickname: "a".into(),
+                immutable_id: None,
+                usage_location: None,
+                account_enabled: true,
+            },
+        };
+        assert!(request_for(&action, None).is_err());
     }
 
     #[test]
@@ -153,7 +123,7 @@ mod tests {
             }],
             remove: vec![],
         };
-        let r = request_for(&action, None);
+        let r = request_for(&action, None).unwrap();
         assert_eq!(r.url, "/users/o'neil%231@corp.example.com/assignLicense");
         assert_eq!(r.body.unwrap()["removeLicenses"], json!([]));
     }
@@ -168,8 +138,8 @@ mod tests {
                 ..UserChanges::default()
             },
         };
-        let r = request_for(&rename, None);
-        assert_eq!((r.method, r.url.as_str()), ("PATCH", "/users/u1"));
+        let r = request_for(&rename, None).unwrap();
+        assert_eq!((r.method.as_str(), r.url.as_str()), ("PATCH", "/users/u1"));
         assert_eq!(
             r.body.unwrap(),
             json!({"userPrincipalName": "ann.lee@b.example"})
@@ -178,9 +148,9 @@ mod tests {
             id: "u1".into(),
             user_principal_name: "ann.lee@b.example".into(),
         };
-        let r = request_for(&restore, None);
+        let r = request_for(&restore, None).unwrap();
         assert_eq!(
-            (r.method, r.url.as_str()),
+            (r.method.as_str(), r.url.as_str()),
             ("POST", "/directory/deletedItems/u1/restore")
         );
     }
@@ -195,7 +165,7 @@ mod tests {
                 ..UserChanges::default()
             },
         };
-        let r = request_for(&action, None);
+        let r = request_for(&action, None).unwrap();
         assert_eq!(r.body.unwrap(), json!({"onPremisesImmutableId": "X"}));
     }
 }

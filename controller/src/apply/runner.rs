@@ -1,10 +1,8 @@
 //! The real [`Runner`]: the Graph client's rate-limited, retrying `$batch`.
 
-use reqwest::Method;
-
 use super::{Request, Response, Runner};
-use crate::graph::{BatchItem, GraphClient};
-use crate::model::FederationSettings;
+use crate::graph::{GraphClient, RetryClass};
+use crate::model::{FederationSettings, Retry};
 
 /// Sends an apply's requests through one tenant's [`GraphClient`].
 pub struct GraphRunner {
@@ -20,18 +18,8 @@ impl GraphRunner {
 
 impl Runner for GraphRunner {
     async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
-        let items = requests
-            .into_iter()
-            .map(|r| BatchItem {
-                id: String::new(),
-                method: Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET),
-                url: r.url,
-                body: r.body,
-                depends_on: Vec::new(),
-            })
-            .collect();
         self.client
-            .batch(items)
+            .batch(requests)
             .await
             .into_iter()
             .map(|result| match result {
@@ -44,6 +32,11 @@ impl Runner for GraphRunner {
                         .map(|d| (d.code.clone(), d.target.clone()))
                         .collect(),
                     description: e.to_string(),
+                    retry: match e.retry {
+                        RetryClass::Transient => Retry::Transient,
+                        RetryClass::Terminal => Retry::Terminal,
+                    },
+                    retry_after: e.retry_after,
                 },
             })
             .collect()

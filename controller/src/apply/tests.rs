@@ -57,6 +57,12 @@ fn failure_on(status: u16, detail: &str, target: &str) -> Response {
             vec![(detail.into(), target.into())]
         },
         description: format!("failed: {status} Request_BadRequest (request-id r1)"),
+        retry: if status >= 500 || status == 429 {
+            Retry::Transient
+        } else {
+            Retry::Terminal
+        },
+        retry_after: None,
     }
 }
 
@@ -161,7 +167,7 @@ async fn a_failed_creation_skips_that_users_licenses_with_a_reason() {
     ]);
     let report = apply(&runner, &p, &|_| {}).await;
     let outcomes: Vec<&Outcome> = report.results.iter().map(|(_, o)| o).collect();
-    assert!(matches!(outcomes[0], Outcome::Failed { reason } if reason.contains("request-id")));
+    assert!(matches!(outcomes[0], Outcome::Failed { reason, .. } if reason.contains("request-id")));
     assert!(
         matches!(outcomes[2], Outcome::Skipped { reason } if reason.contains("could not be created"))
     );
@@ -339,6 +345,6 @@ async fn a_federation_read_back_with_other_settings_is_a_failure() {
     });
     let report = apply(&other, &plan(vec![create]), &|_| {}).await;
     assert!(
-        matches!(&report.results[0].1, Outcome::Failed { reason } if reason.contains("other settings"))
+        matches!(&report.results[0].1, Outcome::Failed { reason, .. } if reason.contains("other settings"))
     );
 }

@@ -2,14 +2,13 @@
 
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kube::ResourceExt;
 
 use super::output::{self, Format};
-use super::plan::{EXIT_PENDING, reads_failed};
+use super::plan::exit_code;
 use super::session::{CliError, ConnectError, Session, TargetArgs};
-use crate::apply::GraphRunner;
-use crate::model::Report;
+use crate::engine::{self, CycleReport, TenantReport, Verdict, Writes};
 use crate::resolve::Overrides;
 
 /// Show a progress bar from this many actions on.
@@ -33,75 +32,65 @@ pub struct ApplyArgs {
     pub output: Format,
 }
 
-/// Applies the plan of every Tenant. Exit 0 when converged, 2 when actions are held or
-/// blocked, 1 on failures or errors.
+/// Applies the plan of every Tenant. Exit 0 only when every object converged with nothing
+/// blocked, held or short of seats; 2 when something is Drifted, Blocked or held after the
+/// apply; 1 when an action or a read failed.
 pub async fn run(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let session = Session::open(&args.target).await?;
     let overrides = Overrides {
         approve: args.approve.clone(),
         export: args.export,
     };
-    let mut failed = false;
-    let mut held = false;
-    let mut reports: Vec<Report> = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut reports = Vec::new();
     for tenant in session.tenants() {
         let name = tenant.name_any();
-        let (client, mirror) = match session.connect(tenant).await {
+        let (client, mut mirror) = match session.connect(tenant).await {
             Ok(connected) => connected,
             Err(ConnectError::Blocked { reason, message }) => {
                 // Nothing was sent; a blocked Tenant did not converge (exit 2, as held).
                 eprint!("error: {}", output::blocked_line(&name, reason, &message));
-                held = true;
+                verdicts.push(Verdict::Pending);
+                reports.push(TenantReport::blocked(tenant, reason, message));
                 continue;
             }
             Err(ConnectError::Failed(e)) => return Err(e),
         };
-        if reads_failed(mirror.observed()) {
-            eprintln!(
-                "error: Tenant {name}: part of the tenant could not be read; nothing is written while drift is unknown"
-            );
-            failed = true;
-            continue;
+        let desired = session.desired(tenant, &overrides);
+        let bar = ProgressBar::hidden();
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} actions {elapsed} (eta {eta})")
+        {
+            bar.set_style(style);
         }
-        let plan = crate::plan::plan(&session.desired(tenant, &overrides), mirror.observed());
-        if args.output == Format::Table {
-            output::emit(&output::plan_table(&name, &plan, mirror.observed()));
-        }
-        held |= !plan.held.is_empty();
-        if plan.actions.is_empty() {
-            continue;
-        }
-        let bar = if plan.actions.len() >= PROGRESS_FROM {
-            let bar = ProgressBar::new(plan.actions.len() as u64);
-            if let Ok(style) =
-                ProgressStyle::with_template("{bar:40} {pos}/{len} actions {elapsed} (eta {eta})")
-            {
-                bar.set_style(style);
+        let progress = |done: usize, total: usize| {
+            if total >= PROGRESS_FROM && bar.is_hidden() {
+                bar.set_length(total as u64);
+                bar.set_draw_target(ProgressDrawTarget::stderr());
             }
-            bar
-        } else {
-            ProgressBar::hidden()
+            bar.set_position(done as u64);
         };
-        let runner = GraphRunner::new(client);
-        let report = crate::apply::apply(&runner, &plan, &|n| bar.set_position(n as u64)).await;
+        let cycle =
+            engine::converge(&client, &mut mirror, &desired, Writes::Apply, &progress).await;
         bar.finish_and_clear();
-        let totals = report.totals();
-        failed |= totals.failed > 0;
+        let report = engine::report(&name, &desired, &cycle);
         if args.output == Format::Table {
-            output::emit(&format!("\n{}", output::report_table(&name, &report)));
+            output::emit(&output::plan_table(&name, &cycle.before, mirror.observed()));
+            if cycle.report.is_some() {
+                output::emit(&format!("\n{}", output::report_table(&report)));
+                output::emit(&output::after_table(&report, &cycle.after));
+            }
+            output::emit(&output::links_table(&report));
         }
+        verdicts.push(cycle.verdict());
         reports.push(report);
     }
     if args.output == Format::Json {
-        let text = serde_json::to_string_pretty(&reports).map_err(|e| CliError(e.to_string()))?;
-        output::emit(&format!("{text}\n"));
+        output::emit_json(&CycleReport::new("apply", reports))?;
     }
     session.close().await?;
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else if held {
-        ExitCode::from(EXIT_PENDING)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(
+        &verdicts,
+        "an action or a read failed; see the report",
+    ))
 }

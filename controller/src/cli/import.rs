@@ -116,7 +116,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         };
         let report = crate::apply::apply(&GraphRunner::new(client), &plan, &|_| {}).await;
         for (action, outcome) in &report.results {
-            if let Outcome::Failed { reason } = outcome {
+            if let Outcome::Failed { reason, .. } = outcome {
                 failed += 1;
                 eprintln!("error: {}: {reason}", action.subject());
             }

@@ -8,6 +8,7 @@ mod plan;
 mod run;
 mod session;
 mod sim;
+mod skus;
 mod validate;
 
 use std::path::PathBuf;
@@ -44,14 +45,18 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::manifest::parse_size)]
         max_file_size: u64,
     },
-    /// Show what would change in the tenant, and drift. Exits 0 when in sync, 2 when changes
-    /// or drift are pending, 1 on error (a CI drift gate).
+    /// Show what would change in the tenant, and drift. Exits 0 when every object is InSync,
+    /// 2 when anything is Drifted, Blocked or held, 1 on error (a CI drift gate).
     Plan(plan::PlanArgs),
     /// Converge the tenant toward the manifests and print a report.
-    /// Exits 0 when converged, 2 when changes are held, 1 on failures.
+    /// Exits 0 only when converged with nothing blocked, held or short of seats; 2 when
+    /// something is still Drifted, Blocked or held; 1 when an action or a read failed.
     Apply(apply::ApplyArgs),
     /// Write AppAssignment YAML for a domain's existing users (IMPORT USERS).
     Import(import::ImportArgs),
+    /// List the SKUs the tenant subscribes to, with seats and service-plan names (REFRESH
+    /// LICENSES): what a LicensePolicy may name.
+    Skus(skus::SkusArgs),
     /// Run the Kubernetes controller: reconcile Tenants and their domains, assignments and
     /// policies from the API server until SIGTERM.
     Run(run::RunArgs),
@@ -72,6 +77,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => block_on(plan::run(args)),
         Command::Apply(args) => block_on(apply::run(args)),
         Command::Import(args) => block_on(import::run(args)),
+        Command::Skus(args) => block_on(skus::run(args)),
     }
 }
 

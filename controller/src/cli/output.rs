@@ -5,9 +5,11 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use super::session::CliError;
 use crate::api::DriftEntry;
+use crate::engine::TenantReport;
 use crate::model::{
-    Action, Drift, Finding, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Report,
+    Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason, State,
 };
 
 /// Writes `text` to standard output. A closed pipe (`| head`) ends the output quietly.
@@ -29,91 +31,16 @@ pub enum Format {
     Json,
 }
 
-/// A plan as printed with `-o json`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanView<'a> {
-    /// The Tenant object.
-    pub tenant: String,
-    /// The plan id.
-    pub plan_id: &'a str,
-    /// Nothing to do and nothing drifted.
-    pub in_sync: bool,
-    /// The actions.
-    pub actions: &'a [Action],
-    /// Actions held by a change budget.
-    pub held: &'a [Action],
-    /// Findings.
-    pub findings: &'a [Finding],
-    /// Objects with drift and counts.
-    pub objects: Vec<ObjectView<'a>>,
-    /// Licensed users of managed domains that no AppAssignment lists.
-    pub unmanaged: &'a [String],
+/// Prints `value` as pretty JSON.
+pub fn emit_json(value: &impl Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError(e.to_string()))?;
+    emit(&format!("{text}\n"));
+    Ok(())
 }
 
-/// One object of a plan.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectView<'a> {
-    /// `Kind/name`.
-    pub object: String,
-    /// Drift, counts, seats.
-    #[serde(flatten)]
-    pub plan: &'a ObjectPlan,
-}
-
-/// A Tenant that could not be planned because it is Blocked before connecting (e.g.
-/// `EndpointNotAllowed`), as printed with `-o json`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BlockedTenantView {
-    /// The Tenant object.
-    pub tenant: String,
-    /// Always false.
-    pub in_sync: bool,
-    /// Always `Blocked`.
-    pub state: &'static str,
-    /// Why, e.g. `EndpointNotAllowed`.
-    pub reason: &'static str,
-    /// What to do.
-    pub message: String,
-}
-
-/// The JSON view of a blocked Tenant.
-pub fn blocked_view(tenant: &str, reason: &'static str, message: &str) -> BlockedTenantView {
-    BlockedTenantView {
-        tenant: tenant.to_owned(),
-        in_sync: false,
-        state: "Blocked",
-        reason,
-        message: message.to_owned(),
-    }
-}
-
-/// The table line of a blocked Tenant.
-pub fn blocked_line(tenant: &str, reason: &str, message: &str) -> String {
+/// The table line of a Tenant Blocked before connecting (e.g. `EndpointNotAllowed`).
+pub fn blocked_line(tenant: &str, reason: Reason, message: &str) -> String {
     format!("Tenant {tenant}: Blocked ({reason}): {message}\n")
-}
-
-/// The JSON view of `plan`.
-pub fn plan_view<'a>(tenant: &str, plan: &'a Plan) -> PlanView<'a> {
-    PlanView {
-        tenant: tenant.to_owned(),
-        plan_id: &plan.id,
-        in_sync: plan.is_in_sync(),
-        actions: &plan.actions,
-        held: &plan.held,
-        findings: &plan.findings,
-        objects: plan
-            .objects
-            .iter()
-            .map(|(key, plan)| ObjectView {
-                object: key.to_string(),
-                plan,
-            })
-            .collect(),
-        unmanaged: &plan.unmanaged,
-    }
 }
 
 /// Renders rows as columns separated by two spaces.
@@ -240,8 +167,10 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
         ));
     }
     if !plan.held.is_empty() {
-        out.push_str(
-            "\nHeld (approve with --approve or the o365-controller.io/approve-run annotation):\n",
+        let _ = writeln!(
+            out,
+            "\nHeld by the change budget (release with: o365-controller apply --approve {}):",
+            plan.id
         );
         out.push_str(&table(
             &["PHASE", "ACTION", "SUBJECT", "DETAIL"],
@@ -266,32 +195,104 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
                 vec![
                     format!("{:?}", f.severity),
                     f.object.to_string(),
-                    f.reason.clone(),
+                    f.reason.to_string(),
                     f.message.clone(),
                 ]
             })
             .collect();
         out.push_str(&table(&["SEVERITY", "OBJECT", "REASON", "MESSAGE"], &rows));
     }
+    out.push_str(&states_table(plan));
+    out.push('\n');
+    out.push_str(&verdict_line(plan));
+    out
+}
+
+/// Each object's state, drift, actions and held actions.
+fn states_table(plan: &Plan) -> String {
     let states: Vec<Vec<String>> = plan
         .objects
         .iter()
         .map(|(key, o)| {
             vec![
                 key.to_string(),
+                format!("{:?}", o.state),
                 format!("{:?}", o.drift),
                 o.actions.to_string(),
+                o.held.to_string(),
             ]
         })
         .collect();
-    if !states.is_empty() {
-        out.push('\n');
-        out.push_str(&table(&["OBJECT", "DRIFT", "ACTIONS"], &states));
+    if states.is_empty() {
+        return String::new();
     }
+    format!(
+        "\n{}",
+        table(&["OBJECT", "STATE", "DRIFT", "ACTIONS", "HELD"], &states)
+    )
+}
+
+/// One line saying where the tenant stands (the truth table's verdict).
+fn verdict_line(plan: &Plan) -> String {
     if plan.is_in_sync() {
-        out.push_str("\nIn sync: nothing to do.\n");
+        return "In sync: nothing to do.\n".into();
     }
+    let counts = plan.state_counts();
+    let n = |s: State| counts.get(&s).copied().unwrap_or(0);
+    format!(
+        "Not in sync: {} drifted, {} blocked, {} unknown; {} action(s) to do, {} held.\n",
+        n(State::Drifted),
+        n(State::Blocked),
+        n(State::Unknown),
+        plan.actions.len(),
+        plan.held.len()
+    )
+}
+
+/// Where the tenant stands after an apply: object states, the id that releases what is held,
+/// and the listed users the plan leaves alone.
+pub fn after_table(report: &TenantReport, after: &Plan) -> String {
+    let mut out = format!("\nTenant {}: after the apply", report.tenant);
+    out.push_str(&states_table(after));
+    if let Some(id) = &report.held_plan_id {
+        let _ = writeln!(
+            out,
+            "\n{} action(s) held by the change budget; check them with `o365-controller plan`, \
+             then release exactly them with: o365-controller apply --approve {id}",
+            after.held.len()
+        );
+    }
+    out.push('\n');
+    out.push_str(&verdict_line(after));
     out
+}
+
+/// The sign-in smart link of each federated domain.
+pub fn links_table(report: &TenantReport) -> String {
+    if report.sign_in_links.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = report
+        .sign_in_links
+        .iter()
+        .map(|l| vec![l.domain.clone(), l.url.clone()])
+        .collect();
+    format!("\nSign-in links:\n{}", table(&["DOMAIN", "LINK"], &rows))
+}
+
+/// Listed users the plan leaves alone, with the reason.
+fn skipped_rows(report: &TenantReport) -> Vec<Vec<String>> {
+    report
+        .skipped
+        .iter()
+        .map(|s| {
+            vec![
+                "skipped".into(),
+                s.user.clone(),
+                format!("{}: {}", s.reason, s.message),
+            ]
+        })
+        .collect()
 }
 
 fn drift_rows(key: &ObjectKey, o: &ObjectPlan) -> Vec<Vec<String>> {
@@ -322,11 +323,17 @@ fn drift_rows(key: &ObjectKey, o: &ObjectPlan) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The report as tables.
-pub fn report_table(tenant: &str, report: &Report) -> String {
-    let t = report.totals();
+/// The report as tables: totals from outcomes (MATCHED counts listed users found in the tenant,
+/// SKIPPED the users the plan leaves alone plus actions skipped while applying), then every
+/// failure and skip with its reason.
+pub fn report_table(report: &TenantReport) -> String {
+    let t = &report.totals.outcomes;
     let mut out = String::new();
-    let _ = writeln!(out, "Tenant {tenant}: applied plan {}", report.plan_id);
+    let _ = writeln!(
+        out,
+        "Tenant {}: applied plan {}",
+        report.tenant, report.plan_id
+    );
     out.push('\n');
     out.push_str(&table(
         &[
@@ -340,6 +347,7 @@ pub fn report_table(tenant: &str, report: &Report) -> String {
             "DELETED",
             "FAILED",
             "SKIPPED",
+            "HELD",
         ],
         &[vec![
             t.created.to_string(),
@@ -352,25 +360,27 @@ pub fn report_table(tenant: &str, report: &Report) -> String {
             t.deleted.to_string(),
             t.failed.to_string(),
             t.skipped.to_string(),
+            report.totals.held.to_string(),
         ]],
     ));
-    let problems: Vec<Vec<String>> = report
-        .results
+    let mut problems: Vec<Vec<String>> = report
+        .actions
         .iter()
-        .filter_map(|(action, outcome)| match outcome {
-            Outcome::Failed { reason } => Some(vec![
+        .filter_map(|a| match &a.outcome {
+            Some(Outcome::Failed { reason, .. }) => Some(vec![
                 "failed".into(),
-                action.subject().to_owned(),
+                a.action.subject().to_owned(),
                 reason.clone(),
             ]),
-            Outcome::Skipped { reason } => Some(vec![
+            Some(Outcome::Skipped { reason }) => Some(vec![
                 "skipped".into(),
-                action.subject().to_owned(),
+                a.action.subject().to_owned(),
                 reason.clone(),
             ]),
             _ => None,
         })
         .collect();
+    problems.extend(skipped_rows(report));
     if !problems.is_empty() {
         out.push('\n');
         out.push_str(&table(&["OUTCOME", "SUBJECT", "REASON"], &problems));

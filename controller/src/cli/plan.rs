@@ -6,10 +6,10 @@ use kube::ResourceExt;
 
 use super::output::{self, Format};
 use super::session::{CliError, ConnectError, Session, TargetArgs};
-use crate::model::{Plan, Read};
+use crate::engine::{self, CycleReport, TenantReport, Verdict, Writes};
 use crate::resolve::Overrides;
 
-/// Exit code when changes or drift are pending.
+/// Exit code when anything is Drifted, Blocked or held.
 pub const EXIT_PENDING: u8 = 2;
 
 /// Options of `plan`.
@@ -26,70 +26,58 @@ pub struct PlanArgs {
     pub export: bool,
 }
 
-/// Prints the plan of every Tenant. Exit 0 in sync, 2 changes or drift pending, 1 error.
+/// Prints the plan of every Tenant. Exit 0 when every object is InSync, 2 when anything is
+/// Drifted, Blocked or held, 1 on errors (a failed read included).
 pub async fn run(args: PlanArgs) -> Result<ExitCode, CliError> {
     let session = Session::open(&args.target).await?;
     let overrides = Overrides {
         approve: None,
         export: args.export,
     };
-    let mut pending = false;
-    let mut unknown = false;
-    let mut views = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut reports = Vec::new();
     for tenant in session.tenants() {
         let name = tenant.name_any();
-        let (_client, mirror) = match session.connect(tenant).await {
+        let (client, mut mirror) = match session.connect(tenant).await {
             Ok(connected) => connected,
             Err(ConnectError::Blocked { reason, message }) => {
                 // Blocked is not InSync: exit 2, and the next Tenant is still planned.
-                pending = true;
-                match args.output {
-                    Format::Table => output::emit(&output::blocked_line(&name, reason, &message)),
-                    Format::Json => views.push(
-                        serde_json::to_value(output::blocked_view(&name, reason, &message))
-                            .map_err(|e| CliError(e.to_string()))?,
-                    ),
+                if args.output == Format::Table {
+                    output::emit(&output::blocked_line(&name, reason, &message));
                 }
+                verdicts.push(Verdict::Pending);
+                reports.push(TenantReport::blocked(tenant, reason, message));
                 continue;
             }
             Err(ConnectError::Failed(e)) => return Err(e),
         };
-        let observed = mirror.observed();
-        let plan: Plan = crate::plan::plan(&session.desired(tenant, &overrides), observed);
-        pending |= !plan.is_in_sync();
-        unknown |= reads_failed(observed);
-        match args.output {
-            Format::Table => output::emit(&output::plan_table(&name, &plan, observed)),
-            Format::Json => views.push(
-                serde_json::to_value(output::plan_view(&name, &plan))
-                    .map_err(|e| CliError(e.to_string()))?,
-            ),
+        let desired = session.desired(tenant, &overrides);
+        let cycle =
+            engine::converge(&client, &mut mirror, &desired, Writes::None, &|_, _| {}).await;
+        let report = engine::report(&name, &desired, &cycle);
+        if args.output == Format::Table {
+            output::emit(&output::plan_table(&name, &cycle.before, mirror.observed()));
+            output::emit(&output::links_table(&report));
         }
+        verdicts.push(cycle.verdict());
+        reports.push(report);
     }
     if args.output == Format::Json {
-        let doc = if views.len() == 1 {
-            views.remove(0)
-        } else {
-            serde_json::Value::Array(views)
-        };
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError(e.to_string()))?;
-        output::emit(&format!("{text}\n"));
+        output::emit_json(&CycleReport::new("plan", reports))?;
     }
     session.close().await?;
-    Ok(if unknown {
-        eprintln!("error: part of the tenant could not be read; drift is unknown");
+    Ok(exit_code(&verdicts, "drift is unknown"))
+}
+
+/// The exit code of a command over the verdicts of its tenants: 1 if any failed, 2 if any is
+/// pending, else 0.
+pub fn exit_code(verdicts: &[Verdict], failed: &str) -> ExitCode {
+    if verdicts.contains(&Verdict::Failed) {
+        eprintln!("error: {failed}");
         ExitCode::FAILURE
-    } else if pending {
+    } else if verdicts.contains(&Verdict::Pending) {
         ExitCode::from(EXIT_PENDING)
     } else {
         ExitCode::SUCCESS
-    })
-}
-
-/// Whether any part of the observed tenant failed to read.
-pub fn reads_failed(observed: &crate::model::ObservedTenant) -> bool {
-    matches!(observed.domains, Read::Unknown(_))
-        || matches!(observed.users, Read::Unknown(_))
-        || matches!(observed.role_holders, Read::Unknown(_))
-        || matches!(observed.skus, Read::Unknown(_))
+    }
 }

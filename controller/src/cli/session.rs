@@ -74,7 +74,7 @@ pub enum ConnectError {
     /// truth table, and nothing was sent.
     Blocked {
         /// The reason, as on the Tenant's `Blocked` condition in the cluster.
-        reason: &'static str,
+        reason: crate::model::Reason,
         /// What to do.
         message: String,
     },
@@ -138,7 +138,7 @@ impl Session {
         let client = GraphClient::new(config).map_err(|e| {
             if e.kind == ErrorKind::EndpointNotAllowed {
                 ConnectError::Blocked {
-                    reason: "EndpointNotAllowed",
+                    reason: crate::model::Reason::EndpointNotAllowed,
                     message: e.message.clone(),
                 }
             } else {

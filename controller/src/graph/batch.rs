@@ -20,8 +20,9 @@ use super::wire;
 /// Graph's limit of requests per envelope.
 pub const MAX_BATCH: usize = 20;
 
-/// One request of a batch.
-#[derive(Debug, Clone, PartialEq)]
+/// One request of a batch. Built only through its constructors (one builder for every Graph
+/// write); its `Debug` shows method and URL, never the body (it may hold a new password).
+#[derive(Clone, PartialEq)]
 pub struct BatchItem {
     /// Names the item for `depends_on`; may be empty when nothing depends on it. Ids only
     /// need to be unique among the items that are depended on; the client assigns the ids it
@@ -35,6 +36,12 @@ pub struct BatchItem {
     pub body: Option<Value>,
     /// Ids of items that must succeed first.
     pub depends_on: Vec<String>,
+}
+
+impl std::fmt::Debug for BatchItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.url)
+    }
 }
 
 impl BatchItem {

@@ -1,5 +1,5 @@
-//! Typed calls for the endpoints the controller uses (notes §1–§4), and the matching
-//! `$batch` items for writes done in bulk.
+//! Typed calls for the endpoints the controller uses (notes §1–§4). Every write is built by
+//! one builder, [`BatchItem`]'s constructors, whether it goes out alone or in a `$batch`.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
@@ -155,9 +155,60 @@ impl BatchItem {
         )
     }
 
+    /// `POST /directory/deletedItems/{id}/restore` (no body).
+    pub fn restore_user(id: &str) -> BatchItem {
+        BatchItem::new(
+            Method::POST,
+            format!("/directory/deletedItems/{}/restore", segment(id)),
+        )
+    }
+
+    /// `PATCH /users/{id}` with `accountEnabled: false`.
+    pub fn disable_user(id: &str) -> BatchItem {
+        BatchItem::patch(
+            format!("/users/{}", segment(id)),
+            json!({"accountEnabled": false}),
+        )
+    }
+
     /// `DELETE /users/{id}`.
     pub fn delete_user(id: &str) -> BatchItem {
         BatchItem::delete(format!("/users/{}", segment(id)))
+    }
+
+    /// `POST /domains/{domain}/federationConfiguration`.
+    pub fn create_federation(
+        domain: &str,
+        settings: &FederationSettings,
+    ) -> Result<BatchItem, GraphError> {
+        Ok(BatchItem::post(
+            format!("/domains/{}/federationConfiguration", segment(domain)),
+            federation_body(settings, true)?,
+        ))
+    }
+
+    /// `PATCH /domains/{domain}/federationConfiguration/{id}` with the changed fields.
+    pub fn update_federation(
+        domain: &str,
+        id: &str,
+        changes: &FederationSettings,
+    ) -> Result<BatchItem, GraphError> {
+        Ok(BatchItem::patch(
+            format!(
+                "/domains/{}/federationConfiguration/{}",
+                segment(domain),
+                segment(id)
+            ),
+            federation_body(changes, false)?,
+        ))
+    }
+
+    /// `PATCH /domains/{domain}` with `authenticationType: Managed`.
+    pub fn revert_to_managed(domain: &str) -> BatchItem {
+        BatchItem::patch(
+            format!("/domains/{}", segment(domain)),
+            json!({"authenticationType": "Managed"}),
+        )
     }
 
     /// `POST /users/{id or UPN}/assignLicense`.
@@ -174,14 +225,12 @@ impl GraphClient {
         &self,
         operation: &'static str,
         subject: &str,
-        method: Method,
-        url: &str,
-        body: Option<&Value>,
+        item: BatchItem,
     ) -> Result<super::client::Response, GraphError> {
         let req = Request {
-            method,
-            body,
-            ..Request::get(url)
+            method: item.method,
+            body: item.body.as_ref(),
+            ..Request::get(&item.url)
         };
         self.execute(operation, subject, req).await
     }
@@ -213,11 +262,11 @@ impl GraphClient {
         name: &str,
         authentication: AuthenticationType,
     ) -> Result<(), GraphError> {
-        let body = json!({"authenticationType": authentication.as_str()});
-        let url = format!("/domains/{}", segment(name));
-        self.write("patch_domain", name, Method::PATCH, &url, Some(&body))
-            .await
-            .map(drop)
+        let item = BatchItem::patch(
+            format!("/domains/{}", segment(name)),
+            json!({"authenticationType": authentication.as_str()}),
+        );
+        self.write("patch_domain", name, item).await.map(drop)
     }
 
     /// `GET /domains/{domain}/federationConfiguration`: the domain's one configuration, or
@@ -245,11 +294,8 @@ impl GraphClient {
         domain: &str,
         settings: &FederationSettings,
     ) -> Result<FederationSettings, GraphError> {
-        let url = format!("/domains/{}/federationConfiguration", segment(domain));
-        let body = federation_body(settings, true)?;
-        let r = self
-            .write("create_federation", domain, Method::POST, &url, Some(&body))
-            .await?;
+        let item = BatchItem::create_federation(domain, settings)?;
+        let r = self.write("create_federation", domain, item).await?;
         Ok(convert::federation(r.json("create_federation")?))
     }
 
@@ -260,31 +306,20 @@ impl GraphClient {
         id: &str,
         changes: &FederationSettings,
     ) -> Result<(), GraphError> {
-        let url = format!(
-            "/domains/{}/federationConfiguration/{}",
-            segment(domain),
-            segment(id)
-        );
-        let body = federation_body(changes, false)?;
-        self.write(
-            "update_federation",
-            domain,
-            Method::PATCH,
-            &url,
-            Some(&body),
-        )
-        .await
-        .map(drop)
+        let item = BatchItem::update_federation(domain, id, changes)?;
+        self.write("update_federation", domain, item)
+            .await
+            .map(drop)
     }
 
     /// `DELETE …/federationConfiguration/{id}`: the domain returns to Managed.
     pub async fn delete_federation(&self, domain: &str, id: &str) -> Result<(), GraphError> {
-        let url = format!(
+        let item = BatchItem::delete(format!(
             "/domains/{}/federationConfiguration/{}",
             segment(domain),
             segment(id)
-        );
-        self.write("delete_federation", domain, Method::DELETE, &url, None)
+        ));
+        self.write("delete_federation", domain, item)
             .await
             .map(drop)
     }
@@ -295,35 +330,23 @@ impl GraphClient {
         user: &NewUser,
         password: &Secret,
     ) -> Result<ObservedUser, GraphError> {
-        let body = new_user_body(user, password);
+        let item = BatchItem::create_user(user, password);
         let r = self
-            .write(
-                "create_user",
-                &user.user_principal_name,
-                Method::POST,
-                "/users",
-                Some(&body),
-            )
+            .write("create_user", &user.user_principal_name, item)
             .await?;
-        drop(body);
         Ok(convert::user(r.json("create_user")?))
     }
 
     /// `PATCH /users/{id}` with the fields that change.
     pub async fn update_user(&self, id: &str, changes: &UserChanges) -> Result<(), GraphError> {
-        let url = format!("/users/{}", segment(id));
-        let body = user_changes_body(changes);
-        self.write("update_user", id, Method::PATCH, &url, Some(&body))
-            .await
-            .map(drop)
+        let item = BatchItem::update_user(id, changes);
+        self.write("update_user", id, item).await.map(drop)
     }
 
     /// `DELETE /users/{id}` (soft delete: restorable for 30 days).
     pub async fn delete_user(&self, id: &str) -> Result<(), GraphError> {
-        let url = format!("/users/{}", segment(id));
-        self.write("delete_user", id, Method::DELETE, &url, None)
-            .await
-            .map(drop)
+        let item = BatchItem::delete_user(id);
+        self.write("delete_user", id, item).await.map(drop)
     }
 
     /// `GET /users/{id or UPN}?$select=…`; `None` when there is no such user. An empty
@@ -384,11 +407,8 @@ impl GraphClient {
         add: &[LicenseGrant],
         remove: &[String],
     ) -> Result<(), GraphError> {
-        let url = format!("/users/{}/assignLicense", segment(user));
-        let body = assign_license_body(add, remove);
-        self.write("assign_license", user, Method::POST, &url, Some(&body))
-            .await
-            .map(drop)
+        let item = BatchItem::assign_license(user, add, remove);
+        self.write("assign_license", user, item).await.map(drop)
     }
 
     /// `GET /users/{id}/licenseDetails`.

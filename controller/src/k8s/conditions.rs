@@ -3,7 +3,7 @@
 //! that did not change compares equal and is not written again.
 
 use crate::api::{Condition, ConditionStatus, DriftEntry};
-use crate::model::{Drift, Finding, Severity};
+use crate::model::{Finding, Reason, Severity, State};
 
 /// Longest condition message (the API server takes more; people read less).
 const MAX_MESSAGE: usize = 1024;
@@ -42,7 +42,7 @@ impl<'a> ConditionBuilder<'a> {
         &self,
         type_: &str,
         status: ConditionStatus,
-        reason: &str,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Condition {
         let last_transition_time = self
@@ -54,7 +54,7 @@ impl<'a> ConditionBuilder<'a> {
         Condition {
             type_: type_.to_owned(),
             status,
-            reason: reason.to_owned(),
+            reason: reason.as_str().to_owned(),
             message: truncate(message.into()),
             last_transition_time,
             observed_generation: self.generation,
@@ -65,20 +65,22 @@ impl<'a> ConditionBuilder<'a> {
 /// What one object's conditions are computed from.
 #[derive(Debug, Default)]
 pub struct ObjectView<'a> {
+    /// Its state (the truth table): decides `Ready` and `Drifted`.
+    pub state: State,
     /// Its findings.
     pub findings: Vec<&'a Finding>,
-    /// Its drift after this reconcile.
-    pub drift: Drift,
     /// The drifted fields after this reconcile.
     pub drift_entries: &'a [DriftEntry],
     /// Actions of the plan after this reconcile still to do (pending or failed ones).
     pub pending_actions: usize,
+    /// Actions of the object held back by a change budget.
+    pub held: usize,
     /// Actions of this reconcile that failed, with the first reasons.
     pub failed: Vec<String>,
     /// Whether the object runs in Audit mode (drift is reported, never corrected).
     pub audit: bool,
     /// Extra reason why the object is waiting (Manual provisioning without export, …).
-    pub waiting: Option<(&'static str, String)>,
+    pub waiting: Option<(Reason, String)>,
 }
 
 fn describe_drift(entries: &[DriftEntry]) -> String {
@@ -114,37 +116,69 @@ pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condit
                 .map(|f| f.message.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            b.condition("Blocked", True, &first.reason, msg)
+            b.condition("Blocked", True, first.reason, msg)
         }
-        None => b.condition("Blocked", False, "NotBlocked", "nothing blocks this object"),
+        None if view.held > 0 => b.condition(
+            "Blocked",
+            True,
+            Reason::ChangeBudgetExceeded,
+            format!(
+                "{} change(s) of this object are held by a FederatedDomain's change budget; see \
+                 its status.heldPlanId and approve the plan to release them",
+                view.held
+            ),
+        ),
+        None => b.condition(
+            "Blocked",
+            False,
+            Reason::NotBlocked,
+            "nothing blocks this object",
+        ),
     };
-    let drifted = match view.drift {
-        Drift::InSync => b.condition("Drifted", False, "InSync", "the tenant matches the spec"),
-        Drift::Drifted => {
+    let drifted = match view.state {
+        State::InSync => b.condition(
+            "Drifted",
+            False,
+            Reason::InSync,
+            "the tenant matches the spec",
+        ),
+        State::Unknown => b.condition(
+            "Drifted",
+            Unknown,
+            Reason::ReadFailed,
+            "part of the tenant could not be read, so drift is unknown; nothing is written until a read succeeds",
+        ),
+        // Blocked: the tenant does not match the spec, and will not until someone acts.
+        State::Blocked | State::Drifted => {
             let hint = if view.audit {
                 " Audit mode: reported only; set mode: Enforce to correct it."
             } else {
                 ""
             };
+            let what = if !view.drift_entries.is_empty() {
+                describe_drift(view.drift_entries)
+            } else if let Some((_, message)) = &view.waiting {
+                message.clone()
+            } else if view.pending_actions > 0 {
+                format!("{} change(s) still to apply", view.pending_actions)
+            } else if let Some(first) = errors.first() {
+                format!("the spec cannot be applied: {}", first.message)
+            } else {
+                "users are still waiting (see status)".to_owned()
+            };
             b.condition(
                 "Drifted",
                 True,
-                "Drifted",
-                format!("{}.{hint}", describe_drift(view.drift_entries)),
+                Reason::Drifted,
+                format!("{}.{hint}", what.trim_end_matches('.')),
             )
         }
-        Drift::Unknown => b.condition(
-            "Drifted",
-            Unknown,
-            "ReadFailed",
-            "part of the tenant could not be read, so drift is unknown; nothing is written until a read succeeds",
-        ),
     };
     let progressing = if !view.failed.is_empty() {
         b.condition(
             "Progressing",
             True,
-            "ActionsFailed",
+            Reason::ActionsFailed,
             format!(
                 "{} change(s) failed and will be retried: {}",
                 view.failed.len(),
@@ -160,38 +194,64 @@ pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condit
         b.condition(
             "Progressing",
             True,
-            "ActionsPending",
+            Reason::ActionsPending,
             format!("{} change(s) still to apply", view.pending_actions),
         )
     } else {
-        b.condition("Progressing", False, "Converged", "no change to apply")
+        b.condition(
+            "Progressing",
+            False,
+            Reason::Converged,
+            "no change to apply",
+        )
     };
     let ready = if let Some(first) = errors.first() {
-        b.condition("Ready", False, &first.reason, blocked.message.clone())
+        b.condition("Ready", False, first.reason, blocked.message.clone())
+    } else if view.state == State::Blocked {
+        b.condition(
+            "Ready",
+            False,
+            Reason::ChangeBudgetExceeded,
+            blocked.message.clone(),
+        )
     } else if !view.failed.is_empty() {
-        b.condition("Ready", False, "ActionsFailed", progressing.message.clone())
-    } else if view.drift == Drift::Unknown {
-        b.condition("Ready", Unknown, "ReadFailed", drifted.message.clone())
+        b.condition(
+            "Ready",
+            False,
+            Reason::ActionsFailed,
+            progressing.message.clone(),
+        )
+    } else if view.state == State::Unknown {
+        b.condition(
+            "Ready",
+            Unknown,
+            Reason::ReadFailed,
+            drifted.message.clone(),
+        )
     } else if let Some((reason, message)) = &view.waiting {
-        b.condition("Ready", False, reason, message.clone())
-    } else if view.drift == Drift::Drifted {
-        b.condition("Ready", False, "Drifted", drifted.message.clone())
+        b.condition("Ready", False, *reason, message.clone())
     } else if view.pending_actions > 0 {
         b.condition(
             "Ready",
             False,
-            "ActionsPending",
+            Reason::ActionsPending,
             progressing.message.clone(),
         )
+    } else if view.state == State::Drifted {
+        b.condition("Ready", False, Reason::Drifted, drifted.message.clone())
     } else {
-        b.condition("Ready", True, "InSync", "the tenant matches the spec")
+        b.condition("Ready", True, Reason::InSync, "the tenant matches the spec")
     };
     vec![ready, drifted, blocked, progressing]
 }
 
 /// Conditions for an object that could not be read (invalid spec) or a Tenant that cannot
 /// connect: Ready False with `reason`, the others Unknown.
-pub fn failed_conditions(b: &ConditionBuilder<'_>, reason: &str, message: &str) -> Vec<Condition> {
+pub fn failed_conditions(
+    b: &ConditionBuilder<'_>,
+    reason: Reason,
+    message: &str,
+) -> Vec<Condition> {
     use ConditionStatus::{False, True, Unknown};
     vec![
         b.condition("Ready", False, reason, message),
@@ -229,7 +289,7 @@ mod tests {
         let cs = conditions(
             &builder(&[]),
             &ObjectView {
-                drift: Drift::InSync,
+                state: State::InSync,
                 ..Default::default()
             },
         );
@@ -243,7 +303,7 @@ mod tests {
         let f = Finding {
             object: ObjectKey::new(Kind::FederatedDomain, "ns", "d"),
             severity: Severity::Error,
-            reason: "ChangeBudgetExceeded".into(),
+            reason: Reason::ChangeBudgetExceeded,
             message: "approve plan abc".into(),
             user: None,
         };
@@ -251,13 +311,72 @@ mod tests {
             &builder(&[]),
             &ObjectView {
                 findings: vec![&f],
-                drift: Drift::InSync,
+                state: State::InSync,
                 ..Default::default()
             },
         );
+        assert_eq!(
+            get(&cs, "Blocked").reason,
+            Reason::ChangeBudgetExceeded.as_str()
+        );
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
+        assert_eq!(
+            get(&cs, "Ready").reason,
+            Reason::ChangeBudgetExceeded.as_str()
+        );
+    }
+
+    #[test]
+    fn a_blocked_object_is_never_drifted_false() {
+        let f = Finding {
+            object: ObjectKey::new(Kind::FederatedDomain, "ns", "d"),
+            severity: Severity::Error,
+            reason: Reason::DomainNotVerified,
+            message: "verify it first".into(),
+            user: None,
+        };
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                findings: vec![&f],
+                state: State::Blocked,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::True);
+        assert_eq!(get(&cs, "Drifted").status, ConditionStatus::True);
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
+        assert_eq!(get(&cs, "Ready").reason, "DomainNotVerified");
+    }
+
+    #[test]
+    fn held_actions_block_the_objects_they_serve() {
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                state: State::Blocked,
+                held: 3,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::True);
         assert_eq!(get(&cs, "Blocked").reason, "ChangeBudgetExceeded");
         assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
-        assert_eq!(get(&cs, "Ready").reason, "ChangeBudgetExceeded");
+        assert_eq!(get(&cs, "Drifted").status, ConditionStatus::True);
+    }
+
+    #[test]
+    fn users_short_of_seats_keep_the_object_drifted_and_not_ready() {
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                state: State::Drifted,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&cs, "Drifted").status, ConditionStatus::True);
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::False);
     }
 
     #[test]
@@ -265,7 +384,7 @@ mod tests {
         let first = conditions(
             &builder(&[]),
             &ObjectView {
-                drift: Drift::InSync,
+                state: State::InSync,
                 ..Default::default()
             },
         );
@@ -273,7 +392,7 @@ mod tests {
         let again = conditions(
             &later,
             &ObjectView {
-                drift: Drift::InSync,
+                state: State::InSync,
                 ..Default::default()
             },
         );
@@ -286,7 +405,7 @@ mod tests {
         let drifted = conditions(
             &later,
             &ObjectView {
-                drift: Drift::Drifted,
+                state: State::Drifted,
                 drift_entries: &entries,
                 ..Default::default()
             },

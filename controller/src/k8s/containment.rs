@@ -141,7 +141,7 @@ mod tests {
                 let name = obj.metadata.name.clone().unwrap_or_default();
                 policy_seen.lock().unwrap().errors.push((
                     name,
-                    error.reason().to_owned(),
+                    error.reason().to_string(),
                     error.to_string(),
                 ));
                 // The production policy's choice for this error: backoff, not the resync.

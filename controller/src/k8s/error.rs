@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::graph::GraphError;
+use crate::model::Reason;
 
 /// Why a reconcile failed. Messages say what failed, for which object, and what to do; they
 /// never contain a secret (Graph errors carry codes, messages and request ids only).
@@ -116,22 +117,22 @@ impl ReconcileError {
     }
 
     /// The CamelCase reason used on the Tenant's `Ready` condition and in Events.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            ReconcileError::InvalidTenant { .. } => "InvalidSpec",
-            ReconcileError::Configuration { .. } => "InvalidCredentials",
+            ReconcileError::InvalidTenant { .. } => Reason::InvalidSpec,
+            ReconcileError::Configuration { .. } => Reason::InvalidCredentials,
             ReconcileError::Graph { source, .. } => match source.category() {
-                "endpoint_not_allowed" => "EndpointNotAllowed",
-                "untrusted_link" => "UntrustedLink",
-                "credentials" | "unauthorized" => "AuthenticationFailed",
-                "forbidden" => "PermissionDenied",
-                "throttled" => "Throttled",
-                _ => "GraphError",
+                "endpoint_not_allowed" => Reason::EndpointNotAllowed,
+                "untrusted_link" => Reason::UntrustedLink,
+                "credentials" | "unauthorized" => Reason::AuthenticationFailed,
+                "forbidden" => Reason::PermissionDenied,
+                "throttled" => Reason::Throttled,
+                _ => Reason::GraphError,
             },
-            ReconcileError::Kube { .. } => "KubernetesError",
-            ReconcileError::NamespaceNotServed { .. } => "NamespaceNotServed",
-            ReconcileError::NotLeader { .. } => "NotLeader",
-            ReconcileError::Internal { .. } => "InternalError",
+            ReconcileError::Kube { .. } => Reason::KubernetesError,
+            ReconcileError::NamespaceNotServed { .. } => Reason::NamespaceNotServed,
+            ReconcileError::NotLeader { .. } => Reason::NotLeader,
+            ReconcileError::Internal { .. } => Reason::InternalError,
         }
     }
 }
@@ -149,7 +150,7 @@ mod tests {
         assert!(e.is_terminal());
         assert_eq!(e.retry_after(), None);
         assert_eq!(e.category(), "configuration");
-        assert_eq!(e.reason(), "InvalidCredentials");
+        assert_eq!(e.reason(), Reason::InvalidCredentials);
     }
 
     #[test]
@@ -160,7 +161,7 @@ mod tests {
             served: "o365-system".into(),
         };
         assert!(e.is_terminal(), "no retry loop until something changes");
-        assert_eq!(e.reason(), "NamespaceNotServed");
+        assert_eq!(e.reason(), Reason::NamespaceNotServed);
         let message = e.to_string();
         assert!(message.contains("tenantNamespaces"), "{message}");
         assert!(message.contains("\"team-a\""), "{message}");
@@ -189,7 +190,7 @@ mod tests {
             name: "ns/t".into(),
             source,
         };
-        assert_eq!(e.reason(), "EndpointNotAllowed");
+        assert_eq!(e.reason(), Reason::EndpointNotAllowed);
         assert!(e.is_terminal());
         assert!(e.to_string().contains("graph.attacker.example:443"));
     }

@@ -98,7 +98,9 @@ pub fn applied(results: &[&(Action, Outcome)], drift_corrected: usize) -> Vec<Pl
     let mut failed: Vec<String> = Vec::new();
     for (action, outcome) in results {
         match outcome {
-            Outcome::Failed { reason } => failed.push(format!("{}: {reason}", action.subject())),
+            Outcome::Failed { reason, .. } => {
+                failed.push(format!("{}: {reason}", action.subject()))
+            }
             Outcome::Skipped { .. } => *counts.entry("skipped").or_default() += 1,
             Outcome::Done | Outcome::AlreadyDone => {
                 let what = match action {
@@ -245,6 +247,8 @@ mod tests {
                 create(&format!("f{i}@c.com")),
                 Outcome::Failed {
                     reason: "403 Forbidden".into(),
+                    retry: crate::model::Retry::Terminal,
+                    retry_after_secs: None,
                 },
             )
         }));

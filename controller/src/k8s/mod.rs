@@ -2,7 +2,6 @@
 //! that watches the other kinds and referenced Secrets, converges each tenant through the
 //! shared plan/apply engine, and reports status, Events and metrics.
 
-mod attribution;
 mod conditions;
 mod containment;
 mod context;

@@ -15,7 +15,6 @@ use kube::runtime::controller::Action as Requeue;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use super::attribution::by_object;
 use super::containment::contain;
 use super::context::{Context, TenantSession};
 use super::duration::{MAX_RESYNC, bounded_resync};
@@ -26,9 +25,9 @@ use super::mappers::by_tenant_ref;
 use super::objects::{NamespaceObjects, api_resource};
 use super::status::{self, RunView, StatusUpdate};
 use crate::api::{DeletionPolicy, FederatedDomain, Mode, Tenant};
-use crate::apply::GraphRunner;
+use crate::engine::{self, Writes};
 use crate::graph::{GraphClient, Mirror};
-use crate::model::{Action, DesiredTenant, Drift, Kind, Outcome, Plan, Report};
+use crate::model::{Action, DesiredTenant, Drift, Failures, Kind, Outcome, Plan, Reason, Report};
 use crate::resolve::{self, Objects, Overrides};
 
 /// The resync period when `spec.resyncInterval` cannot be read.
@@ -190,7 +189,7 @@ async fn report_failure(
         });
     let message = format!("Tenant {} is not ready: {message}", obj.name_any());
     for (kind, o) in dependents {
-        let update = status::failed_status(kind, &o, "TenantNotReady", &message, now());
+        let update = status::failed_status(kind, &o, Reason::TenantNotReady, &message, now());
         write_status(ctx, &name, &update).await?;
     }
     Ok(())
@@ -288,12 +287,25 @@ async fn reconcile_tenant(
     session.stats = stats;
     ctx.put_session(name, session);
     let failures = result?;
-    Ok(if failures > 0 {
+    Ok(requeue_after(ctx, name, failures, resync))
+}
+
+/// When to run again after a cycle, by the retry class of its failures: Graph's
+/// `Retry-After` when it sent one; backoff when a failure may pass (429, 5xx); the resync
+/// period when every failure is terminal (403, 400: retrying soon cannot help) or none failed.
+fn requeue_after(ctx: &Context, name: &str, failures: Failures, resync: Duration) -> Requeue {
+    if failures.count == 0 {
+        ctx.reset_backoff(name);
+        return Requeue::requeue(resync);
+    }
+    if let Some(secs) = failures.retry_after_secs {
+        return Requeue::requeue(Duration::from_secs(secs).clamp(Duration::from_secs(1), resync));
+    }
+    if failures.transient {
         Requeue::requeue(ctx.next_backoff(name).min(resync))
     } else {
-        ctx.reset_backoff(name);
         Requeue::requeue(resync)
-    })
+    }
 }
 
 /// Reports objects of the namespace that do not parse (those that name this Tenant, or any
@@ -315,7 +327,7 @@ async fn report_invalid(
                 .iter()
                 .any(|r| r.name == tenant.name_any());
         if ours {
-            let update = status::failed_status(kind, obj, "InvalidSpec", reason, now());
+            let update = status::failed_status(kind, obj, Reason::InvalidSpec, reason, now());
             report(ctx, name, &update, obj.uid(), Vec::new()).await?;
         }
     }
@@ -374,7 +386,7 @@ fn drift_by_kind(plan: &Plan) -> BTreeMap<Kind, usize> {
     out
 }
 
-/// Reads, plans, applies and reports. Returns the number of failed actions.
+/// Reads, runs one engine cycle and reports. Returns the failed actions.
 async fn converge(
     ctx: &Context,
     name: &str,
@@ -382,7 +394,7 @@ async fn converge(
     objects: &NamespaceObjects,
     keys: &super::keys::FetchedKeys,
     session: &mut TenantSession,
-) -> Result<usize, ReconcileError> {
+) -> Result<Failures, ReconcileError> {
     let mirror = match session.mirror.as_mut() {
         Some(m) => {
             m.refresh(&session.client).await;
@@ -410,47 +422,36 @@ async fn converge(
         .filter(|t| ctx.served.serves(&t.namespace().unwrap_or_default()))
         .collect();
     desired.same_tenant = resolve::same_tenant(tenant, &served_tenants);
-    let before = crate::plan::plan(&desired, mirror.observed());
-    let report = if before.actions.is_empty() {
-        None
-    } else {
-        if !ctx.leadership.is_leader() {
-            return Err(ReconcileError::NotLeader {
-                name: name.to_owned(),
-            });
-        }
-        tracing::info!(actions = before.actions.len(), plan = %before.id, "applying");
-        let runner = GraphRunner::new(session.client.clone());
-        let report = crate::apply::apply(&runner, &before, &|_| {}).await;
-        mirror.refresh(&session.client).await;
-        Some(report)
-    };
-    let after = match &report {
-        Some(_) => crate::plan::plan(&desired, mirror.observed()),
-        None => before.clone(),
-    };
-    let empty = Report::default();
-    let results = by_object(&desired, &report.as_ref().unwrap_or(&empty).results);
+    if !ctx.leadership.is_leader() {
+        return Err(ReconcileError::NotLeader {
+            name: name.to_owned(),
+        });
+    }
+    let cycle =
+        engine::converge(&session.client, mirror, &desired, Writes::Apply, &|_, _| {}).await;
     let view = RunView {
-        desired: &desired,
-        after: &after,
-        results: &results,
-        applied: report.is_some(),
+        after: &cycle.after,
+        report: cycle.report.as_ref(),
+        applied: cycle.report.is_some(),
         observed: mirror.observed(),
         now: now(),
     };
-    publish_statuses(ctx, name, tenant, objects, &desired, &view, &before).await?;
+    publish_statuses(ctx, name, tenant, objects, &desired, &view, &cycle.before).await?;
     release_reverted(ctx, name, objects, &view).await?;
     record_metrics(
         ctx,
         name,
         &desired,
-        &before,
-        &after,
-        report.as_ref(),
+        &cycle.before,
+        &cycle.after,
+        cycle.report.as_ref(),
         mirror.observed(),
     );
-    Ok(report.map(|r| r.totals().failed).unwrap_or(0))
+    Ok(cycle
+        .report
+        .as_ref()
+        .map(Report::failures)
+        .unwrap_or_default())
 }
 
 async fn publish_statuses(
@@ -503,10 +504,12 @@ async fn publish_statuses(
         }
     };
     let applied_events = |key: &crate::model::ObjectKey| {
-        view.results
-            .get(key)
-            .map(|r| events::applied(r, corrected(key)))
-            .unwrap_or_default()
+        let results = view.results(key);
+        if results.is_empty() {
+            Vec::new()
+        } else {
+            events::applied(&results, corrected(key))
+        }
     };
     let update = status::tenant_status(view, tenant);
     report(ctx, name, &update, tenant.uid(), Vec::new()).await?;

@@ -15,10 +15,9 @@ use crate::api::{
     SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
 };
 use crate::model::{
-    Action, DesiredTenant, Drift, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant,
-    Outcome, Plan,
+    Action, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason,
+    Report, State,
 };
-use crate::plan::policy_covers;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "o365-controller";
@@ -31,12 +30,10 @@ const MAX_UNMANAGED_EXAMPLES: usize = 10;
 
 /// Everything one reconcile learned, for computing statuses.
 pub struct RunView<'a> {
-    /// The desired tenant.
-    pub desired: &'a DesiredTenant,
     /// The plan after apply (re-planned from the refreshed mirror), or the only plan.
     pub after: &'a Plan,
-    /// The report, when actions were applied.
-    pub results: &'a std::collections::BTreeMap<ObjectKey, Vec<&'a (Action, Outcome)>>,
+    /// The report, when actions were applied; its results carry the objects they serve.
+    pub report: Option<&'a Report>,
     /// Whether an apply ran.
     pub applied: bool,
     /// The observed tenant after this reconcile.
@@ -131,18 +128,23 @@ pub async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::E
     }
 }
 
-impl RunView<'_> {
+impl<'a> RunView<'a> {
     fn object(&self, key: &ObjectKey) -> Option<&ObjectPlan> {
         self.after.objects.get(key)
     }
 
+    /// The results of this run's actions serving `key`.
+    pub fn results(&self, key: &ObjectKey) -> Vec<&'a (Action, Outcome)> {
+        self.report.map(|r| r.for_object(key)).unwrap_or_default()
+    }
+
     fn failures(&self, key: &ObjectKey) -> Vec<(String, String)> {
-        self.results
-            .get(key)
+        self.results(key)
             .into_iter()
-            .flatten()
             .filter_map(|(action, outcome)| match outcome {
-                Outcome::Failed { reason } => Some((action.subject().to_owned(), reason.clone())),
+                Outcome::Failed { reason, .. } => {
+                    Some((action.subject().to_owned(), reason.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -157,9 +159,10 @@ impl RunView<'_> {
                 .iter()
                 .filter(|f| &f.object == key)
                 .collect(),
-            drift: object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            state: object.map(|o| o.state).unwrap_or(State::InSync),
             drift_entries: object.map(|o| o.drift_entries.as_slice()).unwrap_or(&[]),
             pending_actions: object.map(|o| o.actions).unwrap_or(0),
+            held: object.map(|o| o.held).unwrap_or(0),
             failed: self
                 .failures(key)
                 .into_iter()
@@ -171,11 +174,12 @@ impl RunView<'_> {
     }
 }
 
-fn drift_state(drift: Drift) -> DriftState {
-    match drift {
-        Drift::InSync => DriftState::InSync,
-        Drift::Drifted => DriftState::Drifted,
-        Drift::Unknown => DriftState::Unknown,
+fn drift_state(state: State) -> DriftState {
+    match state {
+        State::InSync => DriftState::InSync,
+        State::Drifted => DriftState::Drifted,
+        State::Blocked => DriftState::Blocked,
+        State::Unknown => DriftState::Unknown,
     }
 }
 
@@ -292,7 +296,7 @@ pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -
         .after
         .findings
         .iter()
-        .any(|f| f.object == key && f.reason == "ChangeBudgetExceeded");
+        .any(|f| f.object == key && f.reason == Reason::ChangeBudgetExceeded);
     let users = view.observed.users.known().map(|us| {
         let suffix = format!("@{}", domain.spec.domain);
         count(
@@ -317,7 +321,7 @@ pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -
             .and_then(|d| d.federation.as_ref())
             .map(federation_summary),
         drift_state: Some(drift_state(
-            object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            object.map(|o| o.state).unwrap_or(State::InSync),
         )),
         drift: object
             .map(|o| o.drift_entries.iter().take(MAX_DRIFT).cloned().collect())
@@ -355,7 +359,7 @@ pub fn assignment_status(
         .object(&key)
         .and_then(|o| o.counts.clone())
         .unwrap_or_default();
-    let results = view.results.get(&key).cloned().unwrap_or_default();
+    let results = view.results(&key);
     let run_done = |pred: fn(&Action) -> bool| {
         results
             .iter()
@@ -387,7 +391,7 @@ pub fn assignment_status(
         && mode == Mode::Enforce;
     if waiting_for_export {
         object_view.waiting = Some((
-            "WaitingForExport",
+            Reason::WaitingForExport,
             format!(
                 "{} user(s) are planned and wait for an export (provisioning: Manual); start it with: kubectl annotate o365assign {} -n {} {EXPORT_REQUESTED_ANNOTATION}=$(date -u +%Y-%m-%dT%H:%M:%SZ) --overwrite",
                 planned.pending,
@@ -454,26 +458,7 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
     let object_view = view.view(&key, mode);
     let conds = conditions(&b, &object_view);
     let object = view.object(&key);
-    let pending = count(object.map(|o| o.actions).unwrap_or(0));
-    let covered: i32 = view
-        .desired
-        .policies
-        .iter()
-        .find(|p| p.key == key)
-        .map(|p| {
-            view.desired
-                .assignments
-                .iter()
-                .filter(|a| policy_covers(p, a))
-                .map(|a| {
-                    view.object(&a.key)
-                        .and_then(|o| o.counts.as_ref())
-                        .map(|c| c.matched)
-                        .unwrap_or(0)
-                })
-                .sum()
-        })
-        .unwrap_or(0);
+    let licenses = object.and_then(|o| o.licenses.clone()).unwrap_or_default();
     let status = LicensePolicyStatus {
         observed_generation: policy.meta().generation,
         conditions: conds.clone(),
@@ -492,12 +477,12 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
             })
             .unwrap_or_default(),
         users: Some(LicensedUsers {
-            licensed: covered.saturating_sub(pending).max(0),
-            pending,
+            licensed: licenses.licensed,
+            pending: licenses.pending,
             failed: count(view.failures(&key).len()),
         }),
         drift_state: Some(drift_state(
-            object.map(|o| o.drift).unwrap_or(Drift::InSync),
+            object.map(|o| o.state).unwrap_or(State::InSync),
         )),
     };
     StatusUpdate::new(
@@ -515,7 +500,7 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
 pub fn failed_status(
     kind: Kind,
     obj: &DynamicObject,
-    reason: &str,
+    reason: Reason,
     message: &str,
     now: String,
 ) -> StatusUpdate {
@@ -556,4 +541,199 @@ pub fn failed_status(
 pub fn ar_api_version(kind: Kind) -> (String, String) {
     let ar = ar_of(kind);
     (ar.api_version, ar.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::api::{AppAssignmentSpec, AppliesTo, LicensePolicySpec, LocalRef};
+    use crate::model::{PlannedCounts, PolicyCounts, Retry};
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
+
+    fn policy() -> LicensePolicy {
+        let mut p = LicensePolicy::new(
+            "e3",
+            LicensePolicySpec {
+                tenant_ref: LocalRef { name: "t".into() },
+                applies_to: AppliesTo::default(),
+                licenses: Vec::new(),
+                usage_location: None,
+                remove_unlisted: false,
+                mode: None,
+            },
+        );
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.generation = Some(1);
+        p
+    }
+
+    fn assignment(provisioning: Provisioning, annotation: Option<&str>) -> AppAssignment {
+        let mut a = AppAssignment::new(
+            "team",
+            AppAssignmentSpec {
+                domain_ref: LocalRef { name: "d".into() },
+                users: Vec::new(),
+                provisioning,
+                adopt_existing: true,
+                mode: None,
+            },
+        );
+        a.metadata.namespace = Some("ns".into());
+        if let Some(v) = annotation {
+            a.metadata.annotations = Some(BTreeMap::from([(
+                EXPORT_REQUESTED_ANNOTATION.to_string(),
+                v.to_string(),
+            )]));
+        }
+        a
+    }
+
+    fn plan_with(key: ObjectKey, object: ObjectPlan) -> Plan {
+        Plan {
+            id: "p1".into(),
+            objects: BTreeMap::from([(key, object)]),
+            ..Plan::default()
+        }
+    }
+
+    fn view<'a>(
+        plan: &'a Plan,
+        report: Option<&'a Report>,
+        observed: &'a ObservedTenant,
+    ) -> RunView<'a> {
+        RunView {
+            after: plan,
+            report,
+            applied: report.is_some(),
+            observed,
+            now: NOW.into(),
+        }
+    }
+
+    fn condition<'c>(u: &'c StatusUpdate, t: &str) -> (&'c str, &'c str) {
+        let c = u.condition(t).unwrap();
+        let status = match c.status {
+            crate::api::ConditionStatus::True => "True",
+            crate::api::ConditionStatus::False => "False",
+            crate::api::ConditionStatus::Unknown => "Unknown",
+        };
+        (status, c.reason.as_str())
+    }
+
+    #[test]
+    fn policy_counts_come_from_the_plan_not_an_estimate() {
+        let key = ObjectKey::new(Kind::LicensePolicy, "ns", "e3");
+        let plan = plan_with(
+            key,
+            ObjectPlan {
+                state: State::Drifted,
+                licenses: Some(PolicyCounts {
+                    covered: 6,
+                    licensed: 2,
+                    pending: 4,
+                    short_of_seats: 4,
+                }),
+                ..ObjectPlan::default()
+            },
+        );
+        let observed = ObservedTenant::default();
+        let u = policy_status(&view(&plan, None, &observed), &policy(), Mode::Enforce);
+        assert_eq!(u.status["users"]["licensed"], 2);
+        assert_eq!(u.status["users"]["pending"], 4);
+        assert_eq!(u.status["driftState"], "Drifted");
+        assert_eq!(condition(&u, "Drifted").0, "True");
+        assert_eq!(condition(&u, "Ready").0, "False");
+    }
+
+    #[test]
+    fn failures_are_attributed_by_the_owners_the_plan_gave() {
+        let key = ObjectKey::new(Kind::LicensePolicy, "ns", "e3");
+        let plan = plan_with(
+            key.clone(),
+            ObjectPlan {
+                state: State::Drifted,
+                actions: 1,
+                ..ObjectPlan::default()
+            },
+        );
+        let action = Action::DisableUser {
+            id: "x".into(),
+            user_principal_name: "x@other.example".into(),
+        };
+        let report = Report {
+            plan_id: "p1".into(),
+            results: vec![(
+                action,
+                Outcome::Failed {
+                    reason: "503".into(),
+                    retry: Retry::Transient,
+                    retry_after_secs: None,
+                },
+            )],
+            owners: vec![vec![key]],
+        };
+        let observed = ObservedTenant::default();
+        let u = policy_status(
+            &view(&plan, Some(&report), &observed),
+            &policy(),
+            Mode::Enforce,
+        );
+        assert_eq!(u.status["users"]["failed"], 1);
+        assert_eq!(condition(&u, "Ready"), ("False", "ActionsFailed"));
+    }
+
+    fn waiting_plan(pending: i32, create: i32) -> Plan {
+        plan_with(
+            ObjectKey::new(Kind::AppAssignment, "ns", "team"),
+            ObjectPlan {
+                state: if pending + create > 0 {
+                    State::Drifted
+                } else {
+                    State::InSync
+                },
+                counts: Some(PlannedCounts {
+                    desired: 2,
+                    pending,
+                    create,
+                    ..PlannedCounts::default()
+                }),
+                actions: usize::try_from(create).unwrap_or(0),
+                ..ObjectPlan::default()
+            },
+        )
+    }
+
+    #[test]
+    fn manual_export_waits_then_records_the_request_it_acted_on() {
+        let observed = ObservedTenant::default();
+        // Waiting: no annotation, users pending.
+        let plan = waiting_plan(2, 0);
+        let a = assignment(Provisioning::Manual, None);
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
+        assert_eq!(condition(&u, "Ready"), ("False", "WaitingForExport"));
+        assert_eq!(condition(&u, "Drifted").0, "True");
+        assert!(u.status.get("lastExportRequestedAt").is_none());
+
+        // Requested and applied without failures: the value acted on is recorded.
+        let plan = waiting_plan(0, 0);
+        let a = assignment(Provisioning::Manual, Some("2026-01-01T10:00:00Z"));
+        let report = Report::default();
+        let u = assignment_status(
+            &view(&plan, Some(&report), &observed),
+            &a,
+            Mode::Enforce,
+            true,
+        );
+        assert_eq!(u.status["lastExportRequestedAt"], "2026-01-01T10:00:00Z");
+        assert_eq!(condition(&u, "Ready"), ("True", "InSync"));
+
+        // Auto provisioning never waits for an export.
+        let plan = waiting_plan(0, 2);
+        let a = assignment(Provisioning::Auto, None);
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
+        assert_eq!(condition(&u, "Ready"), ("False", "ActionsPending"));
+    }
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::desired::ObjectKey;
 use super::observed::FederationSettings;
+use super::reason::{Reason, Severity};
 use crate::api::DriftEntry;
 
 /// The phases of a run, in the order the guide requires: users (create/adopt, immutable IDs) →
@@ -226,18 +227,6 @@ impl Action {
     }
 }
 
-/// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Severity {
-    /// For information (e.g. a user matched, a user skipped because its domain differs).
-    Info,
-    /// Something the user should look at; other work goes on (e.g. seat shortfall).
-    Warning,
-    /// The object cannot be converged until the spec or the tenant changes (e.g. a default
-    /// domain named for federation, the change budget exceeded).
-    Error,
-}
-
 /// Something `plan` noticed about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,14 +235,26 @@ pub struct Finding {
     pub object: ObjectKey,
     /// How serious.
     pub severity: Severity,
-    /// A CamelCase reason, used as condition reason and Event reason
-    /// (e.g. `DefaultDomain`, `NoBreakGlassAdmin`, `ChangeBudgetExceeded`, `InsufficientSeats`).
-    pub reason: String,
+    /// Why: used as condition reason and Event reason; it decides the severity.
+    pub reason: Reason,
     /// What is wrong and what to do about it.
     pub message: String,
     /// The user concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+
+impl Finding {
+    /// A finding about `object`; its severity is the reason's.
+    pub fn new(object: ObjectKey, reason: Reason, message: String, user: Option<String>) -> Self {
+        Finding {
+            object,
+            severity: reason.severity(),
+            reason,
+            message,
+            user,
+        }
+    }
 }
 
 /// Whether an object matches the tenant.
@@ -266,6 +267,51 @@ pub enum Drift {
     /// A read failed, so nobody knows.
     #[default]
     Unknown,
+}
+
+/// An object's state: the one truth table that CLI output, JSON, conditions and exit codes
+/// are all derived from (DESIGN §7). Ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub enum State {
+    /// No pending action, no Error finding, no unknown read, nothing held or short.
+    InSync,
+    /// Actions pending or not yet converged, drifted fields, users waiting (an export, seats).
+    Drifted,
+    /// A refusal, a conflict between objects or a held change budget: it cannot converge until
+    /// someone acts.
+    Blocked,
+    /// A read failed, so nobody knows.
+    #[default]
+    Unknown,
+}
+
+impl State {
+    /// The state of an object from what the plan knows about it.
+    pub fn of(unknown: bool, error_finding: bool, held: usize, pending: bool) -> State {
+        if unknown {
+            State::Unknown
+        } else if error_finding || held > 0 {
+            State::Blocked
+        } else if pending {
+            State::Drifted
+        } else {
+            State::InSync
+        }
+    }
+}
+
+/// Users covered by one LicensePolicy, from the observed tenant (never estimated).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyCounts {
+    /// Managed users the policy covers.
+    pub covered: i32,
+    /// Of them, users holding every license the policy grants, as it grants it.
+    pub licensed: i32,
+    /// Users still to license (including those short of seats or without usage location).
+    pub pending: i32,
+    /// Of the pending, users left out for lack of seats.
+    pub short_of_seats: i32,
 }
 
 /// How a plan's run of one AppAssignment's users is expected to end.
@@ -308,6 +354,8 @@ pub struct SeatDemand {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectPlan {
+    /// The object's state (the truth table).
+    pub state: State,
     /// Drift of the object.
     pub drift: Drift,
     /// The drifted fields.
@@ -318,8 +366,13 @@ pub struct ObjectPlan {
     /// LicensePolicies: seats per SKU.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub seats: Vec<SeatDemand>,
+    /// LicensePolicies: users covered, licensed and pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<PolicyCounts>,
     /// Actions of this plan that belong to the object.
     pub actions: usize,
+    /// Actions of the object held back by a change budget.
+    pub held: usize,
 }
 
 /// The result of `plan`: what to do, in order, and what was noticed. Not `Serialize`: its
@@ -336,6 +389,9 @@ pub struct Plan {
     pub findings: Vec<Finding>,
     /// Per object: drift, counts, seats.
     pub objects: BTreeMap<ObjectKey, ObjectPlan>,
+    /// The objects each action serves: `owners[i]` belongs to `actions[i]`. Carried through
+    /// apply into the report, so status is attributed, never guessed.
+    pub owners: Vec<Vec<ObjectKey>>,
     /// Destructive actions held back by a change budget (not in `actions`) with the domain that
     /// holds them; approving the plan id releases them.
     pub held: Vec<Action>,
@@ -345,17 +401,46 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether there is nothing to do and nothing drifted.
+    /// Whether every object is `InSync` and there is nothing to do or hold.
     pub fn is_in_sync(&self) -> bool {
-        self.actions.is_empty()
-            && self.held.is_empty()
-            && self.objects.values().all(|o| o.drift == Drift::InSync)
+        self.actions.is_empty() && self.held.is_empty() && self.state() == State::InSync
     }
+
+    /// The worst state of any object (`InSync` for a plan without objects).
+    pub fn state(&self) -> State {
+        self.objects
+            .values()
+            .map(|o| o.state)
+            .max()
+            .unwrap_or(State::InSync)
+    }
+
+    /// The number of objects in each state.
+    pub fn state_counts(&self) -> BTreeMap<State, usize> {
+        let mut counts = BTreeMap::new();
+        for o in self.objects.values() {
+            *counts.entry(o.state).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Whether a failed action may succeed when sent again (Graph's retry class).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Retry {
+    /// 429, 5xx, timeouts, resets: the next run retries it soon.
+    Transient,
+    /// 400, 403, 404, 409, …: the same request cannot succeed until something changes.
+    Terminal,
 }
 
 /// What happened to one action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "camelCase")]
+#[serde(
+    tag = "outcome",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Outcome {
     /// Done.
     Done,
@@ -365,6 +450,11 @@ pub enum Outcome {
     Failed {
         /// Why.
         reason: String,
+        /// Whether sending it again may succeed.
+        retry: Retry,
+        /// How long Graph asked to wait (`Retry-After`), in seconds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
     },
     /// Not attempted; e.g. a user creation failed, so its licenses were skipped.
     Skipped {
@@ -381,6 +471,19 @@ pub struct Report {
     pub plan_id: String,
     /// Every action with its outcome, in plan order.
     pub results: Vec<(Action, Outcome)>,
+    /// The objects each result serves: `owners[i]` belongs to `results[i]` (from the plan).
+    pub owners: Vec<Vec<ObjectKey>>,
+}
+
+/// A summary of a report's failed actions, for requeueing by retry class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Failed actions.
+    pub count: usize,
+    /// Whether any of them is transient (worth retrying soon).
+    pub transient: bool,
+    /// The longest `Retry-After` among them, in seconds.
+    pub retry_after_secs: Option<u64>,
 }
 
 /// Totals of a report, the table the CLI prints.
@@ -410,6 +513,35 @@ pub struct ReportTotals {
 }
 
 impl Report {
+    /// The results of the actions serving `object`.
+    pub fn for_object<'r>(&'r self, object: &ObjectKey) -> Vec<&'r (Action, Outcome)> {
+        self.results
+            .iter()
+            .zip(&self.owners)
+            .filter(|(_, owners)| owners.contains(object))
+            .map(|(r, _)| r)
+            .collect()
+    }
+
+    /// Failed actions: how many, whether any may succeed when retried, and the longest
+    /// `Retry-After` Graph sent.
+    pub fn failures(&self) -> Failures {
+        let mut f = Failures::default();
+        for (_, outcome) in &self.results {
+            if let Outcome::Failed {
+                retry,
+                retry_after_secs,
+                ..
+            } = outcome
+            {
+                f.count += 1;
+                f.transient |= *retry == Retry::Transient;
+                f.retry_after_secs = f.retry_after_secs.max(*retry_after_secs);
+            }
+        }
+        f
+    }
+
     /// Counts by kind of action and outcome.
     pub fn totals(&self) -> ReportTotals {
         let mut t = ReportTotals::default();

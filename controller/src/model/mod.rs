@@ -7,7 +7,9 @@
 mod action;
 mod desired;
 mod observed;
+mod reason;
 
 pub use action::*;
 pub use desired::*;
 pub use observed::*;
+pub use reason::{Reason, Severity};

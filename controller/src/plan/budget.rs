@@ -9,7 +9,7 @@ use super::names::fold;
 use super::output::{Out, Owner, Planned};
 use super::users::namespace_flag;
 use crate::api::APPROVE_RUN_ANNOTATION;
-use crate::model::Severity;
+use crate::model::Reason;
 
 /// Moves the destructive actions of every domain over its budget (and not approved for
 /// `plan_id`) out of `out.actions`; returns them.
@@ -66,18 +66,23 @@ pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<P
         for &di in &members {
             let d = &ctx.desired.domains[di];
             if approved {
-                findings.push((di, Severity::Info, "ChangeBudgetApproved", format!(
-                    "{what}; plan {plan_id} was approved with {APPROVE_RUN_ANNOTATION}, so it goes ahead"
-                )));
+                findings.push((
+                    di,
+                    Reason::ChangeBudgetApproved,
+                    format!(
+                        "{what}; plan {plan_id} was approved with {APPROVE_RUN_ANNOTATION}, so \
+                         it goes ahead"
+                    ),
+                ));
                 continue;
             }
             holding.insert(di);
             findings.push((
                 di,
-                Severity::Error,
-                "ChangeBudgetExceeded",
+                Reason::ChangeBudgetExceeded,
                 format!(
-                    "{what}; none of it is done. Check the plan, then approve it with: kubectl \
+                    "{what}; none of it is done. Check the plan, then approve it with \
+                 `o365-controller apply --approve {plan_id}` or, in a cluster: kubectl \
                  annotate o365domain {}{} {APPROVE_RUN_ANNOTATION}={plan_id} --overwrite \
                  (or raise spec.changeBudget)",
                     d.key.name,
@@ -86,8 +91,8 @@ pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<P
             ));
         }
     }
-    for (di, severity, reason, message) in findings {
-        out.finding(Owner::Domain(di), severity, reason, message, None);
+    for (di, reason, message) in findings {
+        out.finding(Owner::Domain(di), reason, message, None);
     }
     if holding.is_empty() {
         return Vec::new();

@@ -9,7 +9,7 @@ use super::context::Ctx;
 use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
 use crate::api::AssignedUser;
-use crate::model::{Finding, Severity};
+use crate::model::{Finding, Reason};
 
 struct Listings<'a> {
     first: (usize, &'a AssignedUser),
@@ -111,8 +111,7 @@ pub(crate) fn object_conflicts(ctx: &Ctx, out: &mut Out) -> Blocked {
             .collect();
         out.finding(
             Owner::Domain(di),
-            Severity::Error,
-            "DuplicateDomain",
+            Reason::DuplicateDomain,
             format!(
                 "{} is also managed by {}; two objects for one domain would both federate it and \
                  each would see the other's users as unassigned, so nothing is written for \
@@ -144,26 +143,19 @@ pub(crate) fn object_conflicts(ctx: &Ctx, out: &mut Out) -> Blocked {
         others.join(", ")
     );
     if let Some(key) = &desired.tenant {
-        out.findings.push(Finding {
-            object: key.clone(),
-            severity: Severity::Error,
-            reason: "DuplicateTenant".into(),
-            message: message.clone(),
-            user: None,
-        });
+        out.findings.push(Finding::new(
+            key.clone(),
+            Reason::DuplicateTenant,
+            message.clone(),
+            None,
+        ));
     }
     let owners = (0..desired.domains.len())
         .map(Owner::Domain)
         .chain((0..desired.assignments.len()).map(Owner::Assignment))
         .chain((0..desired.policies.len()).map(Owner::Policy));
     for owner in owners {
-        out.finding(
-            owner,
-            Severity::Error,
-            "DuplicateTenant",
-            message.clone(),
-            None,
-        );
+        out.finding(owner, Reason::DuplicateTenant, message.clone(), None);
     }
     blocked
 }

@@ -9,7 +9,7 @@ use super::names::fold;
 use super::output::{Out, Owner};
 use super::users::UsersOutcome;
 use crate::api::{Mode, UnassignedUsers};
-use crate::model::{Action, Severity};
+use crate::model::{Action, Reason};
 
 /// Plans the deprovisioning phase of every FederatedDomain.
 pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
@@ -47,8 +47,7 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
             if !roles.is_empty() {
                 out.finding(
                     owner,
-                    Severity::Info,
-                    "AdminRoleUser",
+                    Reason::AdminRoleUser,
                     format!(
                         "{upn} is listed by no AppAssignment but holds the directory role(s) {}; \
                          administrators are never disabled or deleted automatically",
@@ -105,8 +104,7 @@ fn paused_by_dangling_refs(ctx: &Ctx, di: usize, out: &mut Out) -> bool {
     }
     out.finding(
         Owner::Domain(di),
-        Severity::Warning,
-        "DeprovisioningPaused",
+        Reason::DeprovisioningPaused,
         format!(
             "{} name no FederatedDomain; their users may belong to {}, so none of its users is \
              disabled or deleted until the domainRef is fixed",

@@ -1,10 +1,11 @@
 //! Turning the planning state into per-object results: tri-state drift (a failed read is
-//! `Unknown` and never triggers a write), drift entries, counts, seats and action counts.
+//! `Unknown` and never triggers a write), drift entries, counts, seats, action counts, and the
+//! object's [`State`] — the one truth table everything else reads.
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::output::{ObjectState, Out, Owner};
-use crate::model::{Drift, ObjectKey, ObjectPlan};
+use super::output::{ObjectState, Out, Owner, Planned};
+use crate::model::{Drift, ObjectKey, ObjectPlan, Severity, State};
 
 /// Drops every action that belongs to an object whose drift is `Unknown`.
 pub(crate) fn drop_unknown(out: &mut Out) {
@@ -20,20 +21,28 @@ pub(crate) fn drop_unknown(out: &mut Out) {
         .collect();
 }
 
-/// Per object: drift, entries, counts, seats and the number of actions (held ones excluded).
+/// Per object: drift, entries, counts, seats, the number of actions and held actions, and the
+/// state.
 pub(crate) fn object_plans(
     out: &mut Out,
+    held: &[Planned],
     tenant: Option<&ObjectKey>,
 ) -> BTreeMap<ObjectKey, ObjectPlan> {
-    let mut actions: HashMap<Owner, usize> = HashMap::new();
-    for p in &out.actions {
-        for o in &p.owners {
-            *actions.entry(*o).or_default() += 1;
+    let tally = |planned: &[Planned]| {
+        let mut n: HashMap<Owner, usize> = HashMap::new();
+        for p in planned {
+            for o in &p.owners {
+                *n.entry(*o).or_default() += 1;
+            }
         }
-    }
+        n
+    };
+    let actions = tally(&out.actions);
+    let held = tally(held);
     let mut objects = BTreeMap::new();
     if let Some(key) = tenant {
-        objects.insert(key.clone(), object_plan(std::mem::take(&mut out.tenant), 0));
+        let state = std::mem::take(&mut out.tenant);
+        objects.insert(key.clone(), object_plan(state, 0, 0, blocked(out, key)));
     }
     let owners = (0..out.domains.len())
         .map(Owner::Domain)
@@ -42,14 +51,23 @@ pub(crate) fn object_plans(
         .collect::<Vec<_>>();
     for owner in owners {
         let key = out.key(owner).clone();
+        let error = blocked(out, &key);
         let state = std::mem::take(out.state(owner));
         let n = actions.get(&owner).copied().unwrap_or(0);
-        objects.insert(key, object_plan(state, n));
+        let h = held.get(&owner).copied().unwrap_or(0);
+        objects.insert(key, object_plan(state, n, h, error));
     }
     objects
 }
 
-fn object_plan(state: ObjectState, actions: usize) -> ObjectPlan {
+/// Whether the object has an Error finding.
+fn blocked(out: &Out, key: &ObjectKey) -> bool {
+    out.findings
+        .iter()
+        .any(|f| &f.object == key && f.severity == Severity::Error)
+}
+
+fn object_plan(state: ObjectState, actions: usize, held: usize, error: bool) -> ObjectPlan {
     let drift = if state.unknown {
         Drift::Unknown
     } else if state.drift.is_empty() {
@@ -57,11 +75,18 @@ fn object_plan(state: ObjectState, actions: usize) -> ObjectPlan {
     } else {
         Drift::Drifted
     };
+    let waiting = state.counts.as_ref().is_some_and(|c| c.pending > 0)
+        || state.licenses.as_ref().is_some_and(|l| l.pending > 0)
+        || state.seats.iter().any(|s| s.shortfall > 0);
+    let pending = actions > 0 || drift == Drift::Drifted || waiting;
     ObjectPlan {
+        state: State::of(state.unknown, error, held, pending),
         drift,
         drift_entries: state.drift,
         counts: state.counts,
         seats: state.seats,
+        licenses: state.licenses,
         actions,
+        held,
     }
 }

@@ -8,7 +8,7 @@ use super::output::{Out, Owner};
 use super::preflight::{initial_domain, preflight};
 use super::users::UsersOutcome;
 use crate::api::{Authentication, DeletionPolicy, Mode};
-use crate::model::{Action, AuthenticationType, DesiredDomain, ObservedDomain, Severity};
+use crate::model::{Action, AuthenticationType, DesiredDomain, ObservedDomain, Reason};
 
 /// The sign-in smart link for a domain (the guide's step 7): a web-forward DNS record can send
 /// users straight to the identity provider with it.
@@ -53,8 +53,7 @@ fn plan_domain(ctx: &Ctx, di: usize, users: &UsersOutcome, out: &mut Out) {
         out.drift(owner, "domain".into(), "present", "absent");
         out.finding(
             owner,
-            Severity::Error,
-            "DomainNotFound",
+            Reason::DomainNotFound,
             format!(
                 "{} is not a domain of the tenant; add and verify it in the Microsoft 365 admin \
                  center first",
@@ -80,8 +79,7 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
     let Some(fed) = &d.spec.federation else {
         out.finding(
             owner,
-            Severity::Error,
-            "FederationMissing",
+            Reason::FederationMissing,
             "authentication: Federated needs spec.federation (issuerUri, passiveSignInUri, \
              signOutUri and signingCertificate of your identity provider)"
                 .to_string(),
@@ -153,7 +151,7 @@ fn refused(ctx: &Ctx, d: &DesiredDomain, o: &ObservedDomain, owner: Owner, out: 
     let mut refusals = Vec::new();
     if !o.is_verified {
         refusals.push((
-            "DomainNotVerified",
+            Reason::DomainNotVerified,
             format!(
                 "{domain} is not verified; verify it in the Microsoft 365 admin center first \
                  (an unverified domain cannot be federated)"
@@ -162,7 +160,7 @@ fn refused(ctx: &Ctx, d: &DesiredDomain, o: &ObservedDomain, owner: Owner, out: 
     }
     if o.is_default {
         refusals.push((
-            "DefaultDomain",
+            Reason::DefaultDomain,
             format!(
                 "{domain} is the tenant's default domain; make {} the default domain first; a \
                  default domain cannot be federated",
@@ -172,7 +170,7 @@ fn refused(ctx: &Ctx, d: &DesiredDomain, o: &ObservedDomain, owner: Owner, out: 
     }
     if o.is_initial {
         refusals.push((
-            "InitialDomain",
+            Reason::InitialDomain,
             format!(
                 "{domain} is the tenant's initial domain, the break-glass sign-in path; it is \
                  never federated: name a custom domain instead"
@@ -181,7 +179,7 @@ fn refused(ctx: &Ctx, d: &DesiredDomain, o: &ObservedDomain, owner: Owner, out: 
     }
     let refused = !refusals.is_empty();
     for (reason, message) in refusals {
-        out.finding(owner, Severity::Error, reason, message, None);
+        out.finding(owner, reason, message, None);
     }
     refused
 }
@@ -203,8 +201,7 @@ fn certificate<'d>(
     };
     out.finding(
         owner,
-        Severity::Error,
-        "CertificateUnavailable",
+        Reason::CertificateUnavailable,
         format!(
             "spec.federation.{field} could not be used ({problem}); fix the certificate or the \
              Secret/ConfigMap key it names: nothing is federated until then"

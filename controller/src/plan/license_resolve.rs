@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::output::{Out, Owner};
-use crate::model::{ObservedSku, Severity};
+use crate::model::{ObservedSku, Reason};
 
 /// One SKU a policy grants, with the service plan ids it disables.
 #[derive(Debug, Clone)]
@@ -45,11 +45,12 @@ pub(crate) fn resolve_policies<'a>(
                         .unwrap_or_default();
                     out.finding(
                         owner,
-                        Severity::Error,
-                        "UnknownSku",
+                        Reason::UnknownSku,
                         format!(
                             "the tenant has no subscription to SKU {named:?}; buy it or fix the \
-                             skuPartNumber/skuId (see the Tenant's status for the SKUs it has)"
+                             skuPartNumber/skuId (`o365-controller skus -f <tenant manifests>` \
+                             lists the SKUs the tenant has, with seats and service plans; in a \
+                             cluster, so does the Tenant's status.skus)"
                         ),
                         None,
                     );
@@ -80,8 +81,7 @@ fn plan_id(sku: &ObservedSku, name: &str, owner: Owner, out: &mut Out) -> Option
     if found.is_none() {
         out.finding(
             owner,
-            Severity::Warning,
-            "UnknownServicePlan",
+            Reason::UnknownServicePlan,
             format!(
                 "SKU {} has no service plan named {name:?}, so it is not disabled; fix \
                  disabledPlans (plan names are listed in the SKU's servicePlans)",

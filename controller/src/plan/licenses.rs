@@ -10,7 +10,7 @@ use super::output::{Out, Owner};
 use super::seats::{Candidate, ration_seats, record_seats};
 use super::users::ManagedUser;
 use crate::api::Mode;
-use crate::model::{Action, LicenseGrant, ObservedLicense, ObservedSku, Severity};
+use crate::model::{Action, LicenseGrant, ObservedLicense, ObservedSku, PolicyCounts, Reason};
 
 /// One SKU the users of an AppAssignment should have: the union over covering policies, with
 /// a service plan disabled only if every granting policy disables it.
@@ -65,6 +65,8 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
         .iter()
         .map(|m| user_need(&coverage[m.assignment], m))
         .collect();
+    // Per user, the policies it still waits on (before usage location or seats leave it out).
+    let waiting_on: Vec<Vec<usize>> = needs.iter().map(waiting_policies).collect();
     for (m, need) in managed.iter().zip(needs.iter_mut()) {
         if (!need.adds.is_empty() || !need.fixes.is_empty()) && m.usage_location.is_none() {
             missing_usage_location(m.upn, need, out);
@@ -82,13 +84,59 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
         .collect();
     let ration = ration_seats(&candidates, |ui| managed[ui].upn);
     record_seats(&grants, &ration, out);
+    let mut counts: Vec<PolicyCounts> = vec![PolicyCounts::default(); policies.len()];
     for (ui, (m, need)) in managed.iter().zip(needs.iter_mut()).enumerate() {
+        let mut short: Vec<usize> = Vec::new();
         if !ration.denied.is_empty() {
-            need.adds
-                .retain(|w| !ration.denied.contains(&(ui, w.sku.sku_id.as_str())));
+            let (denied, kept): (Vec<&Want>, Vec<&Want>) = need
+                .adds
+                .iter()
+                .copied()
+                .partition(|w| ration.denied.contains(&(ui, w.sku.sku_id.as_str())));
+            for w in denied {
+                let field = format!("users[{}].licenses[{}]", m.upn, w.sku.sku_part_number);
+                for &pi in &w.granted_by {
+                    out.drift(
+                        Owner::Policy(pi),
+                        field.clone(),
+                        "assigned",
+                        "absent (no seat)",
+                    );
+                    short.push(pi);
+                }
+            }
+            need.adds = kept;
+        }
+        for &pi in &ctx.policies_of[m.assignment] {
+            let c = &mut counts[pi];
+            c.covered += 1;
+            if waiting_on[ui].contains(&pi) {
+                c.pending += 1;
+                if short.contains(&pi) {
+                    c.short_of_seats += 1;
+                }
+            } else {
+                c.licensed += 1;
+            }
         }
         emit(ctx, m, need, &coverage[m.assignment], out);
     }
+    for (pi, c) in counts.into_iter().enumerate() {
+        out.state(Owner::Policy(pi)).licenses = Some(c);
+    }
+}
+
+/// The policies granting a license the user lacks or holds with other disabled plans.
+fn waiting_policies(need: &Need) -> Vec<usize> {
+    let mut policies: Vec<usize> = need
+        .adds
+        .iter()
+        .chain(&need.fixes)
+        .flat_map(|w| w.granted_by.iter().copied())
+        .collect();
+    policies.sort_unstable();
+    policies.dedup();
+    policies
 }
 
 fn coverage<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], ai: usize) -> Coverage<'a> {
@@ -168,19 +216,10 @@ fn same_plans(held: &[String], want: &BTreeSet<String>) -> bool {
 }
 
 fn missing_usage_location(upn: &str, need: &mut Need, out: &mut Out) {
-    let mut policies: Vec<usize> = need
-        .adds
-        .iter()
-        .chain(&need.fixes)
-        .flat_map(|w| w.granted_by.iter().copied())
-        .collect();
-    policies.sort_unstable();
-    policies.dedup();
-    for pi in policies {
+    for pi in waiting_policies(need) {
         out.finding(
             Owner::Policy(pi),
-            Severity::Warning,
-            "MissingUsageLocation",
+            Reason::MissingUsageLocation,
             format!(
                 "{upn} has no usage location, so Graph would refuse its licenses; set \
                  usageLocation on the user in its AppAssignment or on this LicensePolicy"

@@ -55,10 +55,16 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     order::sort_actions(&mut out.actions);
     let id = order::plan_id(&out.actions);
     let held = budget::hold_over_budget(&ctx, &id, &mut out);
-    let objects = drift::object_plans(&mut out, desired.tenant.as_ref());
+    let objects = drift::object_plans(&mut out, &held, desired.tenant.as_ref());
+    let owners = out
+        .actions
+        .iter()
+        .map(|p| p.owners.iter().map(|&o| out.key(o).clone()).collect())
+        .collect();
     Plan {
         id,
         actions: out.actions.into_iter().map(|p| p.action).collect(),
+        owners,
         findings: out.findings,
         objects,
         held: held.into_iter().map(|p| p.action).collect(),

@@ -3,7 +3,7 @@
 
 use crate::api::DriftEntry;
 use crate::model::{
-    Action, DesiredTenant, Finding, ObjectKey, PlannedCounts, SeatDemand, Severity,
+    Action, DesiredTenant, Finding, ObjectKey, PlannedCounts, PolicyCounts, Reason, SeatDemand,
 };
 
 /// An object of the desired tenant, by index.
@@ -30,6 +30,7 @@ pub(crate) struct ObjectState {
     pub drift: Vec<DriftEntry>,
     pub counts: Option<PlannedCounts>,
     pub seats: Vec<SeatDemand>,
+    pub licenses: Option<PolicyCounts>,
 }
 
 /// The accumulator every step writes to.
@@ -92,19 +93,17 @@ impl Out {
     pub(crate) fn finding(
         &mut self,
         owner: Owner,
-        severity: Severity,
-        reason: &str,
+        reason: Reason,
         message: String,
         user: Option<&str>,
     ) {
         let object = self.key(owner).clone();
-        self.findings.push(Finding {
+        self.findings.push(Finding::new(
             object,
-            severity,
-            reason: reason.to_string(),
+            reason,
             message,
-            user: user.map(str::to_string),
-        });
+            user.map(str::to_string),
+        ));
     }
 
     /// Records a drifted field of an object.
@@ -134,9 +133,9 @@ impl Out {
         let reported = self
             .findings
             .iter()
-            .any(|f| f.object == *object && f.reason == "ReadFailed" && f.message == message);
+            .any(|f| f.object == *object && f.reason == Reason::ReadFailed && f.message == message);
         if !reported {
-            self.finding(owner, Severity::Warning, "ReadFailed", message, None);
+            self.finding(owner, Reason::ReadFailed, message, None);
         }
     }
 

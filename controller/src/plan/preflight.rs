@@ -4,7 +4,7 @@
 use super::context::{Ctx, Set};
 use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
-use crate::model::{GLOBAL_ADMINISTRATOR, Severity};
+use crate::model::{GLOBAL_ADMINISTRATOR, Reason};
 
 /// Runs the pre-flights `spec.safety` asks for. Returns whether federation may be created.
 /// `immutable_ids_set`: lower-case UPNs of users that get an immutable ID in this plan.
@@ -43,8 +43,7 @@ pub(crate) fn preflight(
             passed = false;
             out.finding(
                 owner,
-                Severity::Error,
-                "NoBreakGlassAdmin",
+                Reason::NoBreakGlassAdmin,
                 format!(
                     "refusing to federate {domain}: no enabled {GLOBAL_ADMINISTRATOR} exists \
                      outside it, so a broken identity provider would lock every administrator \
@@ -70,8 +69,7 @@ pub(crate) fn preflight(
             passed = false;
             out.finding(
                 owner,
-                Severity::Error,
-                "MissingImmutableIds",
+                Reason::MissingImmutableIds,
                 format!(
                     "refusing to federate {domain}: {} users of the domain have no \
                      onPremisesImmutableId and could not sign in through the identity provider \

@@ -7,7 +7,7 @@ use super::context::{Map, Set};
 use super::license_resolve::Grant;
 use super::names::cmp_folded;
 use super::output::{Out, Owner};
-use crate::model::{ObservedSku, SeatDemand, Severity};
+use crate::model::{ObservedSku, Reason, SeatDemand};
 
 /// A user (index into the managed users) that would newly take a seat of a SKU.
 #[derive(Debug, Clone, Copy)]
@@ -71,8 +71,7 @@ pub(crate) fn record_seats(grants: &[Vec<Grant>], ration: &Ration, out: &mut Out
             if shortfall > 0 {
                 out.finding(
                     owner,
-                    Severity::Warning,
-                    "InsufficientSeats",
+                    Reason::InsufficientSeats,
                     format!(
                         "{}: {needed} needed, {available} available, {shortfall} short; buy \
                          seats or remove users (the first {available} users by name are \

@@ -5,6 +5,7 @@
 //! domain, one SKU (ENTERPRISEPACK, 100 free seats), a FederatedDomain `corp` that asks for
 //! `Managed` and an empty AppAssignment `team-a`. Tests change what they need.
 
+pub(crate) use crate::model::Reason;
 use std::collections::BTreeMap;
 
 use crate::api::{
@@ -325,7 +326,7 @@ impl World {
 }
 
 /// Findings of one reason.
-pub(crate) fn findings<'p>(plan: &'p Plan, reason: &str) -> Vec<&'p Finding> {
+pub(crate) fn findings(plan: &Plan, reason: Reason) -> Vec<&Finding> {
     plan.findings
         .iter()
         .filter(|f| f.reason == reason)
@@ -333,7 +334,7 @@ pub(crate) fn findings<'p>(plan: &'p Plan, reason: &str) -> Vec<&'p Finding> {
 }
 
 /// The single finding of that reason, or a panic listing them all.
-pub(crate) fn finding<'p>(plan: &'p Plan, reason: &str) -> &'p Finding {
+pub(crate) fn finding(plan: &Plan, reason: Reason) -> &Finding {
     let found = findings(plan, reason);
     assert_eq!(
         found.len(),
@@ -346,7 +347,7 @@ pub(crate) fn finding<'p>(plan: &'p Plan, reason: &str) -> &'p Finding {
 
 pub(crate) fn has_finding(
     plan: &Plan,
-    reason: &str,
+    reason: Reason,
     severity: Severity,
     object: &ObjectKey,
 ) -> bool {

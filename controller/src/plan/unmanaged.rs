@@ -7,7 +7,7 @@ use super::context::Ctx;
 use super::names::{fold, upn_domain};
 use super::output::Out;
 use super::users::UsersOutcome;
-use crate::model::{Finding, Severity};
+use crate::model::{Finding, Reason};
 
 /// How many names the Tenant's finding shows.
 const SHOWN: usize = 5;
@@ -20,16 +20,15 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, matched: &UsersOutcome, out: &mut Out)
         Err(reason) => {
             out.tenant.unknown = true;
             if let Some(key) = tenant {
-                out.findings.push(Finding {
-                    object: key.clone(),
-                    severity: Severity::Warning,
-                    reason: "ReadFailed".into(),
-                    message: format!(
+                out.findings.push(Finding::new(
+                    key.clone(),
+                    Reason::ReadFailed,
+                    format!(
                         "could not read users from Microsoft Graph ({reason}); the unmanaged \
                          report is unknown"
                     ),
-                    user: None,
-                });
+                    None,
+                ));
             }
             return Vec::new();
         }
@@ -54,19 +53,18 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, matched: &UsersOutcome, out: &mut Out)
         && !unmanaged.is_empty()
     {
         let shown: Vec<&str> = unmanaged.iter().take(SHOWN).map(String::as_str).collect();
-        out.findings.push(Finding {
-            object: key.clone(),
-            severity: Severity::Info,
-            reason: "UnmanagedUsers".into(),
-            message: format!(
+        out.findings.push(Finding::new(
+            key.clone(),
+            Reason::UnmanagedUsers,
+            format!(
                 "{} licensed users of managed domains are listed by no AppAssignment (first: \
                  {}); list them in an AppAssignment (`o365-controller import` writes one) or \
                  remove their licenses",
                 unmanaged.len(),
                 shown.join(", ")
             ),
-            user: None,
-        });
+            None,
+        ));
     }
     unmanaged
 }

@@ -11,7 +11,7 @@ use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
 use super::user_changes::{UserDiff, diff_user, new_user};
 use crate::api::{AssignedUser, Mode, Provisioning};
-use crate::model::{Action, ObservedUser, PlannedCounts, Severity};
+use crate::model::{Action, ObservedUser, PlannedCounts, Reason};
 
 /// A listed user the controller manages after this plan's users phase: it exists (matched) or
 /// is created by this plan. These are the users LicensePolicies license.
@@ -82,8 +82,7 @@ impl<'a> Run<'_, 'a> {
             out.state(owner).unknown = true;
             out.finding(
                 owner,
-                Severity::Error,
-                "DomainNotFound",
+                Reason::DomainNotFound,
                 format!(
                     "domainRef {:?} names no FederatedDomain in namespace {:?}; create it or fix \
                      spec.domainRef (references never cross namespaces)",
@@ -119,8 +118,7 @@ impl<'a> Run<'_, 'a> {
                 counts.skipped += 1;
                 out.finding(
                     owner,
-                    Severity::Warning,
-                    "UpnOutsideDomain",
+                    Reason::UpnOutsideDomain,
                     format!(
                         "{upn} is not in domain {} (spec.domainRef {:?}), so it is not \
                          provisioned; list it in an AppAssignment of its own domain",
@@ -139,8 +137,7 @@ impl<'a> Run<'_, 'a> {
                     .collect();
                 out.finding(
                     owner,
-                    Severity::Error,
-                    "ConflictingAssignments",
+                    Reason::ConflictingAssignments,
                     format!(
                         "{upn} is also listed by {} with different attributes; the user is left \
                          alone until the entries are identical or only one lists it",
@@ -154,8 +151,7 @@ impl<'a> Run<'_, 'a> {
                 counts.skipped += 1;
                 out.finding(
                     owner,
-                    Severity::Info,
-                    "ProtectedUser",
+                    Reason::ProtectedUser,
                     format!(
                         "{upn} is in spec.protectedUsers of {}; the controller never creates, \
                          changes or licenses it",
@@ -175,8 +171,7 @@ impl<'a> Run<'_, 'a> {
                         counts.skipped += 1;
                         out.finding(
                             owner,
-                            Severity::Error,
-                            "DuplicateImmutableId",
+                            Reason::DuplicateImmutableId,
                             format!(
                                 "{upn} would get onPremisesImmutableId {id:?}, which {other_upn} \
                                  listed earlier gets too; the user is skipped so no two users \
@@ -198,7 +193,7 @@ impl<'a> Run<'_, 'a> {
                 Ok(found) => found,
                 Err((reason, message)) => {
                     counts.skipped += 1;
-                    out.finding(owner, Severity::Error, reason, message, Some(upn));
+                    out.finding(owner, reason, message, Some(upn));
                     continue;
                 }
             };
@@ -247,11 +242,11 @@ impl<'a> Run<'_, 'a> {
         if waiting_export > 0 {
             out.finding(
                 owner,
-                Severity::Info,
-                "ExportNotRequested",
+                Reason::ExportNotRequested,
                 format!(
                     "{waiting_export} users are waiting for an export (provisioning: Manual); \
-                     start it with: kubectl annotate o365assign {}{} \
+                     start it with `o365-controller apply --export` or, in a cluster: \
+                     kubectl annotate o365assign {}{} \
                      o365-controller.io/export-requested-at=$(date -u +%Y-%m-%dT%H:%M:%SZ) \
                      --overwrite",
                     a.key.name,
@@ -271,7 +266,7 @@ impl<'a> Run<'_, 'a> {
         key: &str,
         upn: &str,
         immutable_id: Option<&str>,
-    ) -> Result<Found<'a>, (&'static str, String)> {
+    ) -> Result<Found<'a>, (Reason, String)> {
         let ctx = self.ctx;
         let by_upn = ctx.by_upn.get(key).copied();
         if let Some(id) = immutable_id
@@ -284,7 +279,7 @@ impl<'a> Run<'_, 'a> {
             let holder_upn = &holder.user_principal_name;
             if by_upn.is_some() {
                 return Err((
-                    "ImmutableIdInUse",
+                    Reason::ImmutableIdInUse,
                     format!(
                         "{upn} would get onPremisesImmutableId {id:?}, which tenant user \
                          {holder_upn} holds, while {upn} is another tenant user; the controller \
@@ -295,7 +290,7 @@ impl<'a> Run<'_, 'a> {
             }
             if self.all_listed.contains(held_by.as_str()) {
                 return Err((
-                    "ImmutableIdInUse",
+                    Reason::ImmutableIdInUse,
                     format!(
                         "{upn} would get onPremisesImmutableId {id:?}, which tenant user \
                          {holder_upn} holds, and {holder_upn} is listed too; the user is skipped \
@@ -326,7 +321,7 @@ impl<'a> Run<'_, 'a> {
             && let Some(holder) = ctx.by_upn.get(&old)
         {
             return Err((
-                "RestoreBlocked",
+                Reason::RestoreBlocked,
                 format!(
                     "{upn} is the soft-deleted user {} (same immutable ID), but {} now holds that \
                      UPN, so it cannot be restored (Graph refuses); rename or remove {}, or give \
@@ -360,8 +355,7 @@ impl<'a> Run<'_, 'a> {
             counts.skipped += 1;
             out.finding(
                 owner,
-                Severity::Warning,
-                "AdminRoleUser",
+                Reason::AdminRoleUser,
                 format!(
                     "{upn} holds the directory role(s) {}; administrators are never matched \
                      automatically: manage this account by hand or remove the role first",
@@ -375,8 +369,7 @@ impl<'a> Run<'_, 'a> {
             counts.skipped += 1;
             out.finding(
                 owner,
-                Severity::Error,
-                "UserExists",
+                Reason::UserExists,
                 format!(
                     "{upn} already exists in the tenant and spec.adoptExisting is false, so it \
                      is left alone; set adoptExisting: true to match it or remove it from the list"
@@ -401,8 +394,7 @@ impl<'a> Run<'_, 'a> {
         if disabled_outside_git {
             out.finding(
                 owner,
-                Severity::Warning,
-                "DisabledOutsideGit",
+                Reason::DisabledOutsideGit,
                 format!(
                     "{upn} is disabled in the tenant and its entry does not set accountEnabled, \
                      so it stays disabled (nothing re-enables an account unless git says so): \
@@ -416,8 +408,7 @@ impl<'a> Run<'_, 'a> {
         {
             out.finding(
                 owner,
-                Severity::Warning,
-                "ImmutableIdMismatch",
+                Reason::ImmutableIdMismatch,
                 format!(
                     "{upn} has onPremisesImmutableId {held:?} in the tenant but the spec says \
                      {explicit:?}; the controller does not change an existing immutable ID: \

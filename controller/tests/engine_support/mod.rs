@@ -11,8 +11,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret as K8sSecret;
 use kube::ResourceExt;
 use o365_controller::apply::{self, GraphRunner};
+use o365_controller::engine::{self, Cycle, TenantReport, Writes};
 use o365_controller::graph::{AllowedEndpoints, GraphClient, GraphConfig, HostPort, Mirror};
 use o365_controller::manifest::{self, Manifests};
+pub use o365_controller::model::Reason;
 use o365_controller::model::{
     Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObservedTenant, Outcome, Plan, Report,
     Severity,
@@ -414,22 +416,28 @@ pub async fn connect_with(config: GraphConfig) -> (GraphClient, Mirror) {
     (client, mirror)
 }
 
-/// Applies `plan` through a `GraphRunner` over `client`.
+/// Applies `plan` through a `GraphRunner` over `client` (only for tests of `apply` itself, e.g.
+/// a stale plan; a cycle is [`cycle_on`]).
 pub async fn apply_plan(client: &GraphClient, plan: &Plan) -> Report {
     let runner = GraphRunner::new(client.clone());
     apply::apply(&runner, plan, &|_| {}).await
 }
 
-/// What one plan → apply → refresh → re-plan cycle produced.
+/// What one engine cycle (`engine::converge`: plan → apply → refresh → re-plan) produced.
 pub struct Run {
     /// The observed tenant the first plan was made from.
     pub observed: ObservedTenant,
     pub plan: Plan,
+    /// The report (empty when there was nothing to apply).
     pub report: Report,
     /// The observed tenant after the apply (mirror refreshed).
     pub observed_after: ObservedTenant,
     /// The plan made from the refreshed mirror.
     pub replan: Plan,
+    /// The cycle itself (verdict, held plan id).
+    pub cycle: Cycle,
+    /// The report people and scripts read (`-o json`).
+    pub tenant_report: TenantReport,
 }
 
 /// Plans, applies, refreshes the mirror and plans again, for the manifests `m`.
@@ -438,7 +446,7 @@ pub async fn cycle(m: &Manifests, overrides: &Overrides) -> Run {
     cycle_on(&client, mirror, m, overrides).await
 }
 
-/// [`cycle`] on an existing connection.
+/// [`cycle`] on an existing connection: one `engine::converge`.
 pub async fn cycle_on(
     client: &GraphClient,
     mut mirror: Mirror,
@@ -447,17 +455,20 @@ pub async fn cycle_on(
 ) -> Run {
     let want = desired(m, overrides);
     let observed = mirror.observed().clone();
-    let plan = o365_controller::plan::plan(&want, &observed);
-    let report = apply_plan(client, &plan).await;
-    mirror.refresh(client).await;
+    let cycle = engine::converge(client, &mut mirror, &want, Writes::Apply, &|_, _| {}).await;
     let observed_after = mirror.observed().clone();
-    let replan = o365_controller::plan::plan(&want, &observed_after);
+    let tenant_report = engine::report("corp", &want, &cycle);
     Run {
         observed,
-        plan,
-        report,
+        plan: cycle.before.clone(),
+        report: cycle.report.clone().unwrap_or_else(|| Report {
+            plan_id: cycle.before.id.clone(),
+            ..Report::default()
+        }),
         observed_after,
-        replan,
+        replan: cycle.after.clone(),
+        cycle,
+        tenant_report,
     }
 }
 
@@ -466,14 +477,12 @@ pub async fn converge(sim: &Simulator, objects: &str) -> Run {
     cycle(&manifests(sim, objects), &Overrides::default()).await
 }
 
-/// Only a plan (no apply) of the tenant documents plus `objects`.
+/// Only a plan (no apply) of the tenant documents plus `objects`: a cycle without writes.
 pub async fn plan_only(m: &Manifests, overrides: &Overrides) -> (Plan, ObservedTenant) {
-    let (_client, mirror) = connect(m).await;
-    let observed = mirror.observed().clone();
-    (
-        o365_controller::plan::plan(&desired(m, overrides), &observed),
-        observed,
-    )
+    let (client, mut mirror) = connect(m).await;
+    let want = desired(m, overrides);
+    let cycle = engine::converge(&client, &mut mirror, &want, Writes::None, &|_, _| {}).await;
+    (cycle.before, mirror.observed().clone())
 }
 
 // ---- assertions on plans, reports and the simulator ----------------------------------------
@@ -557,7 +566,7 @@ pub fn actions_about<'p>(plan: &'p Plan, subject: &str) -> Vec<&'p Action> {
 }
 
 /// The findings with `reason`.
-pub fn findings<'p>(plan: &'p Plan, reason: &str) -> Vec<&'p Finding> {
+pub fn findings(plan: &Plan, reason: Reason) -> Vec<&Finding> {
     plan.findings
         .iter()
         .filter(|f| f.reason == reason)
@@ -565,7 +574,7 @@ pub fn findings<'p>(plan: &'p Plan, reason: &str) -> Vec<&'p Finding> {
 }
 
 /// The only finding with `reason`, panicking with all findings otherwise.
-pub fn finding<'p>(plan: &'p Plan, reason: &str) -> &'p Finding {
+pub fn finding(plan: &Plan, reason: Reason) -> &Finding {
     let found = findings(plan, reason);
     assert_eq!(
         found.len(),

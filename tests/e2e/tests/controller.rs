@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::wait::Condition as _;
 use o365_controller::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 use o365_e2e::{
     DEFAULT_TIMEOUT, condition_field, has_condition, http_get, kubectl, kubectl_ok, percentile,
@@ -887,5 +888,137 @@ async fn only_the_lease_holder_reconciles_and_a_standby_takes_over() -> Result<(
     .await?;
     wait_user(&h, &format!("two@{DOMAIN}"), DEFAULT_TIMEOUT).await?;
     second.stop().await?;
+    h.finish().await
+}
+
+/// The truth table in the cluster: an in-sync object is Ready; a refused domain is Blocked and
+/// Drifted (never `Drifted=False` beside `Blocked=True`) and `kubectl wait` for Ready does not
+/// return; a policy short of seats stays Drifted with its users pending, run after run.
+#[tokio::test]
+async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
+    let mut fixture = Fixture::demo();
+    for s in &mut fixture.skus {
+        // One seat free: Megan Bowen holds the other through a group.
+        if s.sku_part_number == "EMS" {
+            s.enabled = 2;
+        }
+    }
+    let h = Harness::start("ctl-truth", fixture).await?;
+    h.tenant(json!({"resyncInterval": "1s"})).await?;
+    h.managed_domain(json!({})).await?;
+    let users = new_users("truth", 3);
+    h.assignment("team", &users, json!({})).await?;
+    // InSync: Ready, and kubectl wait returns.
+    wait_ready::<FederatedDomain>(&h, "contoso-com").await?;
+    kubectl_ok([
+        "wait",
+        "-n",
+        h.ns.name(),
+        "--for=condition=Ready",
+        "--timeout=30s",
+        "o365domain/contoso-com",
+    ])?;
+
+    // Blocked: an unverified domain named for federation.
+    h.apply::<FederatedDomain>(json!({
+        "metadata": {"name": "fabrikam"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": "fabrikam.example",
+            "authentication": "Federated",
+            "federation": {
+                "issuerUri": "https://sso.fabrikam.example/idp",
+                "passiveSignInUri": "https://sso.fabrikam.example/idp/wsfed",
+                "signOutUri": "https://sso.fabrikam.example/idp/logout",
+                "signingCertificate": {"value": support::SIGNING_CERT},
+            },
+        },
+    }))
+    .await?;
+    let d = wait_for(
+        &h.api::<FederatedDomain>(),
+        "fabrikam",
+        DEFAULT_TIMEOUT,
+        has_condition("Blocked", "True", Some("DomainNotVerified")),
+    )
+    .await?;
+    ensure!(
+        has_condition("Drifted", "True", None).matches_object(Some(&d)),
+        "Blocked beside Drifted!=True: {:?}",
+        d.status
+    );
+    ensure!(has_condition(READY, "False", Some("DomainNotVerified")).matches_object(Some(&d)));
+    let state = d.status.as_ref().and_then(|s| s.drift_state);
+    ensure!(
+        state == Some(o365_controller::api::DriftState::Blocked),
+        "driftState {state:?}"
+    );
+    kubectl_ok([
+        "wait",
+        "-n",
+        h.ns.name(),
+        "--for=condition=Blocked",
+        "--timeout=30s",
+        "o365domain/fabrikam",
+    ])?;
+    let waited = kubectl([
+        "wait",
+        "-n",
+        h.ns.name(),
+        "--for=condition=Ready",
+        "--timeout=2s",
+        "o365domain/fabrikam",
+    ])?;
+    ensure!(
+        !waited.status.success(),
+        "kubectl wait for Ready returned on a Blocked domain"
+    );
+
+    // Drifted: one free EMS seat for three users.
+    h.apply::<LicensePolicy>(json!({
+        "metadata": {"name": "ems"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "appliesTo": {"domainRefs": [{"name": "contoso-com"}]},
+            "usageLocation": "US",
+            "licenses": [{"skuPartNumber": "EMS"}],
+        },
+    }))
+    .await?;
+    let api = h.api::<LicensePolicy>();
+    let short = |p: Option<&LicensePolicy>| {
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.users.as_ref())
+            .is_some_and(|u| u.licensed == 1 && u.pending == 2)
+    };
+    let p = wait_for(&api, "ems", DEFAULT_TIMEOUT, short).await?;
+    ensure!(
+        has_condition("Drifted", "True", None).matches_object(Some(&p)),
+        "{:?}",
+        p.status
+    );
+    ensure!(
+        has_condition("Blocked", "False", None).matches_object(Some(&p)),
+        "{:?}",
+        p.status
+    );
+    ensure!(
+        has_condition(READY, "False", None).matches_object(Some(&p)),
+        "{:?}",
+        p.status
+    );
+    // Later resyncs (every second) keep it so: the shortfall does not disappear.
+    let runs = h.sim.stats().total();
+    wait_until("two more resyncs", DEFAULT_TIMEOUT, || async {
+        Ok((h.sim.stats().total() > runs + 6).then_some(()))
+    })
+    .await?;
+    let p = api.get("ems").await?;
+    ensure!(short(Some(&p)), "{:?}", p.status);
+    ensure!(
+        has_condition("Drifted", "True", None).matches_object(Some(&p)),
+        "{:?}",
+        p.status
+    );
     h.finish().await
 }

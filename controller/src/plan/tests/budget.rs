@@ -40,7 +40,7 @@ fn change_budget_holds_destructive_actions_over_the_count() {
     assert_eq!(disables(&plan.held), 5);
     // Non-destructive work goes on.
     assert_eq!(plan.actions.len(), 95);
-    let f = finding(&plan, "ChangeBudgetExceeded");
+    let f = finding(&plan, Reason::ChangeBudgetExceeded);
     assert_eq!(
         (f.severity, &f.object),
         (Severity::Error, &domain_key("corp"))
@@ -69,7 +69,7 @@ fn change_budget_percent_is_of_the_domains_users() {
     // 11 of 100 is over 10%.
     let plan = tenant(89, 11).plan();
     assert_eq!(disables(&plan.held), 11);
-    assert!(findings(&plan, "ChangeBudgetExceeded").len() == 1);
+    assert!(findings(&plan, Reason::ChangeBudgetExceeded).len() == 1);
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn approving_the_plan_id_releases_held_actions() {
     assert_eq!(disables(&plan.actions), 5);
     assert!(plan.held.is_empty());
     assert_eq!(
-        finding(&plan, "ChangeBudgetApproved").severity,
+        finding(&plan, Reason::ChangeBudgetApproved).severity,
         Severity::Info
     );
     // An approval of another plan releases nothing.
@@ -109,5 +109,5 @@ fn license_removals_count_against_the_budget() {
     // Their additions are not held.
     assert_eq!(plan.actions.len(), 10);
     assert!(plan.actions.iter().all(|a| !a.is_destructive()));
-    assert_eq!(findings(&plan, "ChangeBudgetExceeded").len(), 1);
+    assert_eq!(findings(&plan, Reason::ChangeBudgetExceeded).len(), 1);
 }

@@ -39,7 +39,7 @@ fn two_federated_domains_for_one_domain_are_both_blocked_and_nothing_is_written_
         let f = plan
             .findings
             .iter()
-            .find(|f| f.reason == "DuplicateDomain" && f.object == domain_key(me))
+            .find(|f| f.reason == Reason::DuplicateDomain && f.object == domain_key(me))
             .unwrap_or_else(|| panic!("no DuplicateDomain on {me}: {:#?}", plan.findings));
         assert_eq!(f.severity, Severity::Error);
         assert!(
@@ -79,13 +79,13 @@ fn two_tenants_for_one_entra_tenant_block_everything() {
     let f = plan
         .findings
         .iter()
-        .find(|f| f.reason == "DuplicateTenant" && f.object == tenant)
+        .find(|f| f.reason == Reason::DuplicateTenant && f.object == tenant)
         .unwrap_or_else(|| panic!("no DuplicateTenant on the Tenant: {:#?}", plan.findings));
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains(&other.to_string()), "{}", f.message);
     for k in [domain_key("corp"), assignment_key("team-a")] {
         assert!(
-            has_finding(&plan, "DuplicateTenant", Severity::Error, &k),
+            has_finding(&plan, Reason::DuplicateTenant, Severity::Error, &k),
             "{k}: {:#?}",
             plan.findings
         );
@@ -109,7 +109,7 @@ fn a_user_listed_twice_with_different_attributes_is_blocked_on_both_and_left_alo
         let f = plan
             .findings
             .iter()
-            .find(|f| f.reason == "ConflictingAssignments" && f.object == assignment_key(me))
+            .find(|f| f.reason == Reason::ConflictingAssignments && f.object == assignment_key(me))
             .unwrap_or_else(|| panic!("no conflict on {me}"));
         assert_eq!(f.severity, Severity::Error);
         assert!(f.message.contains(&assignment_key(other).to_string()));

@@ -78,7 +78,7 @@ fn protected_users_are_never_touched() {
         plan.actions
     );
     assert_eq!(
-        finding(&plan, "ProtectedUser").user.as_deref(),
+        finding(&plan, Reason::ProtectedUser).user.as_deref(),
         Some("u1@corp.example.com")
     );
     // Others are still licensed.
@@ -91,10 +91,10 @@ fn admin_role_holders_are_never_deprovisioned() {
         .grant_role("id-gone@corp.example.com", "Exchange Administrator")
         .plan();
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
-    let f = finding(&plan, "AdminRoleUser");
+    let f = finding(&plan, Reason::AdminRoleUser);
     assert_eq!(
         (f.severity, &f.object),
-        (Severity::Info, &domain_key("corp"))
+        (Severity::Warning, &domain_key("corp"))
     );
 }
 
@@ -109,7 +109,7 @@ fn admin_role_holders_are_never_adopted() {
         .grant_role("id-boss@corp.example.com", "User Administrator")
         .plan();
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
-    let f = finding(&plan, "AdminRoleUser");
+    let f = finding(&plan, Reason::AdminRoleUser);
     assert_eq!(
         (f.severity, &f.object),
         (Severity::Warning, &assignment_key("team-a"))
@@ -134,7 +134,7 @@ fn unassigned_users_are_kept_while_an_assignment_ref_dangles() {
     ));
     let plan = w.plan();
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
-    let f = finding(&plan, "DeprovisioningPaused");
+    let f = finding(&plan, Reason::DeprovisioningPaused);
     assert_eq!(
         (f.severity, &f.object),
         (Severity::Warning, &domain_key("corp"))

@@ -3,6 +3,7 @@
 use crate::api::{DeletionPolicy, PromptLoginBehavior};
 use crate::model::{
     Action, AuthenticationType, Drift, FederationSettings, GLOBAL_ADMINISTRATOR, Plan, Severity,
+    State,
 };
 use crate::plan::testing::*;
 use crate::plan::{certificate_thumbprint, sign_in_link};
@@ -46,11 +47,13 @@ fn federation_actions(plan: &Plan) -> Vec<&Action> {
     actions_for(plan, DOMAIN)
 }
 
-fn refused(plan: &Plan, reason: &str) {
+fn refused(plan: &Plan, reason: Reason) {
     assert!(federation_actions(plan).is_empty(), "{:#?}", plan.actions);
     let f = finding(plan, reason);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.object, domain_key("corp"));
+    assert_eq!(object(plan, &domain_key("corp")).state, State::Blocked);
+    assert!(!plan.is_in_sync());
 }
 
 #[test]
@@ -181,9 +184,9 @@ fn unavailable_certificate_blocks_federation() {
     let mut w = federating();
     w.domain().signing_certificate = Some(Err("Secret it/idp-cert has no key tls.crt".into()));
     let plan = w.plan();
-    refused(&plan, "CertificateUnavailable");
+    refused(&plan, Reason::CertificateUnavailable);
     assert!(
-        finding(&plan, "CertificateUnavailable")
+        finding(&plan, Reason::CertificateUnavailable)
             .message
             .contains("tls.crt")
     );
@@ -193,7 +196,7 @@ fn unavailable_certificate_blocks_federation() {
 fn unavailable_next_certificate_blocks_federation() {
     let mut w = federating();
     w.domain().next_signing_certificate = Some(Err("ConfigMap it/next not found".into()));
-    refused(&w.plan(), "CertificateUnavailable");
+    refused(&w.plan(), Reason::CertificateUnavailable);
 }
 
 #[test]
@@ -260,7 +263,7 @@ fn sign_in_link_names_the_domain() {
 fn domain_missing_from_tenant_is_refused() {
     let mut w = federating();
     w.domain().spec.domain = "missing.example.com".into();
-    refused(&w.plan(), "DomainNotFound");
+    refused(&w.plan(), Reason::DomainNotFound);
 }
 
 #[test]
@@ -268,9 +271,9 @@ fn unverified_domain_is_not_federated() {
     let mut w = federating();
     w.observed_corp().is_verified = false;
     let plan = w.plan();
-    refused(&plan, "DomainNotVerified");
+    refused(&plan, Reason::DomainNotVerified);
     assert!(
-        finding(&plan, "DomainNotVerified")
+        finding(&plan, Reason::DomainNotVerified)
             .message
             .contains("verify it in the Microsoft 365 admin center first")
     );
@@ -281,9 +284,9 @@ fn default_domain_is_not_federated() {
     let mut w = federating();
     w.observed_corp().is_default = true;
     let plan = w.plan();
-    refused(&plan, "DefaultDomain");
+    refused(&plan, Reason::DefaultDomain);
     assert!(
-        finding(&plan, "DefaultDomain")
+        finding(&plan, Reason::DefaultDomain)
             .message
             .contains("make contoso.onmicrosoft.com the default domain first; a default domain cannot be federated")
     );
@@ -293,7 +296,7 @@ fn default_domain_is_not_federated() {
 fn initial_domain_is_not_federated() {
     let mut w = federating();
     w.observed_corp().is_initial = true;
-    refused(&w.plan(), "InitialDomain");
+    refused(&w.plan(), Reason::InitialDomain);
 }
 
 #[test]
@@ -302,9 +305,9 @@ fn federation_needs_an_enabled_break_glass_admin_outside_the_domain() {
     let mut w = federating();
     w.users_mut()[0].account_enabled = false;
     let plan = w.plan();
-    refused(&plan, "NoBreakGlassAdmin");
+    refused(&plan, Reason::NoBreakGlassAdmin);
     assert!(
-        finding(&plan, "NoBreakGlassAdmin")
+        finding(&plan, Reason::NoBreakGlassAdmin)
             .message
             .contains("contoso.onmicrosoft.com")
     );
@@ -313,11 +316,11 @@ fn federation_needs_an_enabled_break_glass_admin_outside_the_domain() {
     let mut w = federating().with_users([tenant_user("root@corp.example.com")]);
     w.users_mut()[0].account_enabled = false;
     let w = w.grant_role("id-root@corp.example.com", GLOBAL_ADMINISTRATOR);
-    refused(&w.plan(), "NoBreakGlassAdmin");
+    refused(&w.plan(), Reason::NoBreakGlassAdmin);
 
     // An enabled one outside: federation goes ahead.
     let plan = federating().plan();
-    assert!(findings(&plan, "NoBreakGlassAdmin").is_empty());
+    assert!(findings(&plan, Reason::NoBreakGlassAdmin).is_empty());
     assert_eq!(federation_actions(&plan).len(), 1);
 }
 
@@ -327,7 +330,7 @@ fn break_glass_check_can_be_turned_off() {
     w.users_mut()[0].account_enabled = false;
     w.domain().spec.safety.require_break_glass_admin = false;
     let plan = w.plan();
-    assert!(findings(&plan, "NoBreakGlassAdmin").is_empty());
+    assert!(findings(&plan, Reason::NoBreakGlassAdmin).is_empty());
     assert_eq!(federation_actions(&plan).len(), 1);
 }
 
@@ -340,8 +343,8 @@ fn federation_needs_immutable_ids_on_every_user_of_the_domain() {
     let plan = federating()
         .with_users([a, b, tenant_user("ok@corp.example.com")])
         .plan();
-    refused(&plan, "MissingImmutableIds");
-    let f = finding(&plan, "MissingImmutableIds");
+    refused(&plan, Reason::MissingImmutableIds);
+    let f = finding(&plan, Reason::MissingImmutableIds);
     assert!(f.message.contains("2 users"), "{}", f.message);
     assert!(
         f.message.contains("first: amy@corp.example.com"),
@@ -360,7 +363,7 @@ fn users_adopted_in_the_same_plan_count_as_having_immutable_ids() {
         .with_users([a])
         .plan();
     assert!(
-        findings(&plan, "MissingImmutableIds").is_empty(),
+        findings(&plan, Reason::MissingImmutableIds).is_empty(),
         "{:#?}",
         plan.findings
     );

@@ -91,7 +91,7 @@ fn an_anchor_and_a_upn_held_by_two_different_users_is_a_conflict() {
     let plan = w.plan();
     assert!(actions_for(&plan, "ann.lee@corp.example.com").is_empty());
     assert!(actions_for(&plan, "ann.smith@corp.example.com").is_empty());
-    let f = finding(&plan, "ImmutableIdInUse");
+    let f = finding(&plan, Reason::ImmutableIdInUse);
     assert_eq!(f.severity, Severity::Error);
     assert!(
         f.message.contains("ann.smith@corp.example.com"),
@@ -168,7 +168,7 @@ fn unreadable_deleted_users_make_a_missing_user_unknown_not_created() {
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
     assert!(has_finding(
         &plan,
-        "ReadFailed",
+        Reason::ReadFailed,
         Severity::Warning,
         &assignment_key("team-a")
     ));
@@ -183,7 +183,7 @@ fn an_account_disabled_outside_git_stays_disabled_with_a_warning() {
         .with_users([off]);
     let plan = w.plan();
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
-    let f = finding(&plan, "DisabledOutsideGit");
+    let f = finding(&plan, Reason::DisabledOutsideGit);
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.user.as_deref(), Some("ann@corp.example.com"));
     assert!(f.message.contains("accountEnabled: true"), "{}", f.message);
@@ -209,7 +209,7 @@ fn account_enabled_true_in_git_re_enables_the_account() {
             },
         }]
     );
-    assert!(findings(&plan, "DisabledOutsideGit").is_empty());
+    assert!(findings(&plan, Reason::DisabledOutsideGit).is_empty());
 }
 
 #[test]

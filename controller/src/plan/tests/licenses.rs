@@ -135,7 +135,7 @@ fn unknown_service_plan_is_a_warning() {
         )],
     )];
     let plan = w.plan();
-    let f = finding(&plan, "UnknownServicePlan");
+    let f = finding(&plan, Reason::UnknownServicePlan);
     assert_eq!(
         (f.severity, &f.object),
         (Severity::Warning, &policy_key("e3"))
@@ -155,7 +155,7 @@ fn unknown_sku_is_an_error_on_the_policy() {
         vec![license("NOPE", &[]), license("ENTERPRISEPACK", &[])],
     )];
     let plan = w.plan();
-    let f = finding(&plan, "UnknownSku");
+    let f = finding(&plan, Reason::UnknownSku);
     assert_eq!(
         (f.severity, &f.object),
         (Severity::Error, &policy_key("e3"))
@@ -213,7 +213,7 @@ fn user_without_any_usage_location_gets_no_license() {
     w.desired.policies[0].spec.usage_location = None;
     let plan = w.plan();
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
-    let f = finding(&plan, "MissingUsageLocation");
+    let f = finding(&plan, Reason::MissingUsageLocation);
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.user.as_deref(), Some("ann@corp.example.com"));
 }
@@ -331,7 +331,7 @@ fn seat_shortfall_licenses_the_first_users_by_upn_and_warns() {
     let plan = w.plan();
     let licensed: Vec<_> = assignments(&plan).iter().map(|a| a.0).collect();
     assert_eq!(licensed, ["Bob@corp.example.com", "ann@corp.example.com"]);
-    let f = finding(&plan, "InsufficientSeats");
+    let f = finding(&plan, Reason::InsufficientSeats);
     assert_eq!(
         (f.severity, &f.object),
         (Severity::Warning, &policy_key("e3"))
@@ -377,5 +377,5 @@ fn seats_are_reported_for_every_sku_of_the_policy() {
         seats,
         [("ENTERPRISEPACK", 0, 0), ("ENTERPRISEPREMIUM", 0, 0)]
     );
-    assert!(findings(&plan, "InsufficientSeats").is_empty());
+    assert!(findings(&plan, Reason::InsufficientSeats).is_empty());
 }

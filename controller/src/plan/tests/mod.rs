@@ -10,4 +10,5 @@ mod licenses;
 mod modes;
 mod ordering;
 mod scale;
+mod states;
 mod users;

@@ -63,7 +63,7 @@ fn read_failed_on(plan: &crate::model::Plan, key: &crate::model::ObjectKey, why:
     let f = plan
         .findings
         .iter()
-        .find(|f| f.reason == "ReadFailed" && f.object == *key)
+        .find(|f| f.reason == Reason::ReadFailed && f.object == *key)
         .unwrap_or_else(|| panic!("no ReadFailed on {key}: {:#?}", plan.findings));
     assert_eq!(f.severity, Severity::Warning);
     assert!(f.message.contains(why), "{}", f.message);
@@ -89,7 +89,7 @@ fn unknown_user_read_makes_assignment_drift_unknown_and_writes_nothing() {
     let on_domain = plan
         .findings
         .iter()
-        .filter(|f| f.reason == "ReadFailed" && f.object == domain_key("corp"));
+        .filter(|f| f.reason == Reason::ReadFailed && f.object == domain_key("corp"));
     assert_eq!(on_domain.count(), 1, "reported once: {:#?}", plan.findings);
 }
 

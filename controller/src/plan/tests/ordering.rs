@@ -83,7 +83,7 @@ fn unmanaged_report_lists_licensed_unlisted_users_of_managed_domains() {
         plan.unmanaged,
         ["Amy@corp.example.com", "zed@corp.example.com"]
     );
-    let f = finding(&plan, "UnmanagedUsers");
+    let f = finding(&plan, Reason::UnmanagedUsers);
     assert_eq!(f.severity, Severity::Info);
     assert_eq!(f.object, key(crate::model::Kind::Tenant, "contoso"));
     assert!(f.message.starts_with("2 licensed users"), "{}", f.message);

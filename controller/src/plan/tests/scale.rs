@@ -34,5 +34,5 @@ fn plans_100k_desired_and_100k_observed_users() {
         .count();
     assert_eq!(creates, N / 2);
     assert_eq!(plan.unmanaged.len(), 0);
-    assert!(findings(&plan, "InsufficientSeats").len() == 1);
+    assert!(findings(&plan, Reason::InsufficientSeats).len() == 1);
 }

@@ -36,7 +36,7 @@ fn users_outside_the_domain_are_skipped_with_a_reason() {
         .map(|u| u.user_principal_name.as_str())
         .collect();
     assert_eq!(upns, ["ann@corp.example.com"]);
-    let skipped = findings(&plan, "UpnOutsideDomain");
+    let skipped = findings(&plan, Reason::UpnOutsideDomain);
     assert_eq!(skipped.len(), 2);
     assert!(
         skipped
@@ -51,7 +51,7 @@ fn users_outside_the_domain_are_skipped_with_a_reason() {
 fn domain_match_is_case_insensitive() {
     let plan = World::new().listing(&["Ann@CORP.Example.com"]).plan();
     assert_eq!(created(&plan).len(), 1);
-    assert!(findings(&plan, "UpnOutsideDomain").is_empty());
+    assert!(findings(&plan, Reason::UpnOutsideDomain).is_empty());
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn assignment_with_unknown_domain_ref_gets_domain_not_found() {
     let mut w = World::new().listing(&["ann@corp.example.com"]);
     w.assignment().spec.domain_ref.name = "nope".into();
     let plan = w.plan();
-    let f = finding(&plan, "DomainNotFound");
+    let f = finding(&plan, Reason::DomainNotFound);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.object, assignment_key("team-a"));
     assert!(plan.actions.is_empty());
@@ -72,7 +72,7 @@ fn domain_ref_does_not_cross_namespaces() {
     let plan = w.plan();
     assert!(has_finding(
         &plan,
-        "DomainNotFound",
+        Reason::DomainNotFound,
         Severity::Error,
         &assignment_key("team-a")
     ));
@@ -123,7 +123,7 @@ fn existing_user_without_adopt_existing_is_a_conflict_and_left_alone() {
     w.assignment().spec.adopt_existing = false;
     let plan = w.plan();
     assert!(actions_for(&plan, "ann@corp.example.com").is_empty());
-    assert_eq!(finding(&plan, "UserExists").severity, Severity::Error);
+    assert_eq!(finding(&plan, Reason::UserExists).severity, Severity::Error);
     let c = counts(&plan, "team-a");
     assert_eq!((c.matched, c.skipped, c.create), (0, 1, 0));
 }
@@ -175,7 +175,7 @@ fn two_listed_users_never_get_the_same_immutable_id() {
     let created = created(&plan);
     assert_eq!(created.len(), 1, "{created:?}");
     assert_eq!(created[0].user_principal_name, "ann@corp.example.com");
-    let f = finding(&plan, "DuplicateImmutableId");
+    let f = finding(&plan, Reason::DuplicateImmutableId);
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.user.as_deref(), Some("bob@corp.example.com"));
     assert!(f.message.contains("ann@corp.example.com"));
@@ -293,7 +293,7 @@ fn manual_provisioning_without_export_request_creates_nothing() {
     let plan = w.plan();
     assert!(created(&plan).is_empty());
     assert_eq!(counts(&plan, "team-a").pending, 2);
-    let f = finding(&plan, "ExportNotRequested");
+    let f = finding(&plan, Reason::ExportNotRequested);
     assert_eq!(f.severity, Severity::Info);
     assert!(
         f.message
@@ -311,7 +311,7 @@ fn manual_provisioning_with_export_request_creates() {
     w.assignment().export_requested = true;
     let plan = w.plan();
     assert_eq!(created(&plan).len(), 1);
-    assert!(findings(&plan, "ExportNotRequested").is_empty());
+    assert!(findings(&plan, Reason::ExportNotRequested).is_empty());
 }
 
 #[test]
@@ -331,7 +331,7 @@ fn conflicting_assignments_leave_the_user_alone_and_report_on_both() {
         .push(assignment("team-b", "corp", vec![other]));
     let plan = w.plan();
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
-    let found = findings(&plan, "ConflictingAssignments");
+    let found = findings(&plan, Reason::ConflictingAssignments);
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].object, assignment_key("team-a"));
     assert!(found[0].message.contains("AppAssignment/it/team-b"));
@@ -350,7 +350,7 @@ fn identical_entries_in_two_assignments_are_one_user() {
     ));
     let plan = w.plan();
     assert_eq!(created(&plan).len(), 1);
-    assert!(findings(&plan, "ConflictingAssignments").is_empty());
+    assert!(findings(&plan, Reason::ConflictingAssignments).is_empty());
 }
 
 #[test]
