@@ -490,6 +490,37 @@ fn engine_trace_logs_and_reports_hold_no_secret_token_or_password() {
     assert!(!report_json.contains("password"), "{report_json}");
 }
 
+#[cfg(unix)]
+#[test]
+fn cli_keeps_the_simulated_tenant_state_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("cli-state-mode");
+    let state = dir.join("state.json");
+    let qs = quickstart();
+    let args = [
+        "plan",
+        "-f",
+        qs.to_str().must("utf-8 path"),
+        "--simulate",
+        "--sim-state",
+        state.to_str().must("utf-8 path"),
+    ];
+    let mode = |p: &Path| std::fs::metadata(p).must("state file").permissions().mode() & 0o777;
+    let out = cli(&dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        mode(&state),
+        0o600,
+        "a new state file (it holds generated passwords)"
+    );
+    // A file left world-readable by an older version is narrowed on the next save.
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o644)).must("chmod");
+    let out = cli(&dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(mode(&state), 0o600, "an existing state file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn cli_skus_lists_subscribed_skus_with_seats_and_service_plans() {
     let dir = scratch("cli-skus");

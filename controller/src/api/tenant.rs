@@ -83,10 +83,13 @@ pub struct TenantSpec {
     pub mode: Mode,
 
     /// How often the tenant is re-read to detect drift made outside the controller, as a
-    /// duration such as `30s`, `10m` or `1h`.
+    /// duration such as `30s`, `10m` or `1h30m`: between `30s` and `24h`.
     #[serde(default = "default_resync_interval")]
     #[schemars(length(max = 32))]
-    #[x_kube(validation = Rule::new("self.matches('^([0-9]+(ms|s|m|h))+$')").message("resyncInterval must be a duration such as 30s, 10m or 1h"))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^([0-9]{1,5}(ms|s|m|h))+$')").message("resyncInterval must be a duration such as 30s, 10m or 1h30m: numbers of at most 5 digits, each followed by h, m, s or ms"),
+        validation = Rule::new("!self.matches('^([0-9]{1,5}(ms|s|m|h))+$') || (duration(self) >= duration('30s') && duration(self) <= duration('24h'))").message("resyncInterval must be between 30s and 24h (for example 10m): shorter spends the tenant's Graph budget on drift checks"),
+    )]
     pub resync_interval: String,
 }
 

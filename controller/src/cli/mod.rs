@@ -41,6 +41,9 @@ pub enum Command {
         /// A manifest file or a directory (read recursively). Repeatable.
         #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
+        /// The largest manifest file read (e.g. 128MiB); only regular files are read.
+        #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::manifest::parse_size)]
+        max_file_size: u64,
     },
     /// Show what would change in the tenant, and drift. Exits 0 when every object is InSync,
     /// 2 when anything is Drifted, Blocked or held, 1 on error (a CI drift gate).
@@ -65,7 +68,10 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crds { output_dir } => crds::run(output_dir.as_deref()),
-        Command::Validate { files } => validate::run(&files),
+        Command::Validate {
+            files,
+            max_file_size,
+        } => validate::run(&files, max_file_size),
         Command::Sim(args) => sim::run(args),
         Command::Run(args) => run::run(args),
         Command::Plan(args) => block_on(plan::run(args)),

@@ -46,6 +46,9 @@ pub struct TargetArgs {
     /// With --simulate: forget the saved state and start from the fixture again.
     #[arg(long, requires = "simulate")]
     pub sim_reset: bool,
+    /// The largest manifest file read (e.g. 128MiB); only regular files are read.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = manifest::parse_size)]
+    pub max_file_size: u64,
     /// Where credentials may be sent (from this command line only, never from manifests;
     /// --simulate needs none).
     #[command(flatten)]
@@ -101,7 +104,10 @@ impl From<ConnectError> for CliError {
 impl Session {
     /// Reads the manifests (printing every problem) and starts the simulator if asked.
     pub async fn open(args: &TargetArgs) -> Result<Session, CliError> {
-        let mut manifests = manifest::load(&args.files).map_err(|diagnostics| {
+        let limits = manifest::Limits {
+            max_file_size: args.max_file_size,
+        };
+        let mut manifests = manifest::load_with(&args.files, &limits).map_err(|diagnostics| {
             for d in &diagnostics {
                 eprintln!("{d}");
             }
@@ -205,11 +211,31 @@ impl Session {
                 .export_fixture()
                 .to_json()
                 .map_err(|e| CliError(format!("cannot save the simulated tenant: {e}")))?;
-            std::fs::write(&self.sim_state, state)
+            write_private(&self.sim_state, state.as_bytes())
                 .map_err(|e| CliError(format!("cannot write {}: {e}", self.sim_state.display())))?;
             sim.shutdown().await;
         }
         Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` readable by its owner only (mode 0600, also when the file already
+/// existed with a wider mode): the simulated tenant holds the generated passwords.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)?.write_all(bytes)
     }
 }
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use crate::manifest;
 
 /// Validates the manifests and prints every problem as `file:line:column: message`.
-pub fn run(files: &[PathBuf]) -> ExitCode {
-    match manifest::load(files) {
+pub fn run(files: &[PathBuf], max_file_size: u64) -> ExitCode {
+    match manifest::load_with(files, &manifest::Limits { max_file_size }) {
         Ok(manifests) => {
             println!("{} objects valid", manifests.len());
             ExitCode::SUCCESS

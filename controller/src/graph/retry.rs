@@ -61,16 +61,27 @@ impl RetryPolicy {
     }
 }
 
-/// Parses `Retry-After`: delay seconds (`"2"`, `"2.128"`) or an HTTP date.
+/// The longest `Retry-After` honoured: a server asking for more (or for `1e30` seconds) gets
+/// this, so that no response can park a tenant for good or overflow a timer.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Parses `Retry-After`: delay seconds (`"2"`, `"2.128"`) or an HTTP date; at most
+/// [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if !(secs.is_finite() && secs >= 0.0) {
+            return None;
+        }
+        return Some(
+            Duration::try_from_secs_f64(secs).map_or(MAX_RETRY_AFTER, |d| d.min(MAX_RETRY_AFTER)),
+        );
     }
     let at = httpdate::parse_http_date(v).ok()?;
     Some(
         at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
     )
 }
 
@@ -101,6 +112,22 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_capped_instead_of_panicking() {
+        assert_eq!(parse_retry_after("1e30"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("18446744073709551616"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("NaN"), None);
+        assert_eq!(parse_retry_after("inf"), None);
+        assert_eq!(
+            retry_after_from_message("Please try after 99999999999999999999999999 seconds."),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 
     #[test]

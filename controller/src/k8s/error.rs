@@ -66,6 +66,17 @@ pub enum ReconcileError {
         /// `namespace/name`.
         name: String,
     },
+    /// The reconcile panicked: a bug. Contained to this tenant, which is retried with backoff.
+    #[error(
+        "Tenant {name}: an internal error stopped the reconcile; this is a bug in o365-controller, please report it with this message: {message}"
+    )]
+    Internal {
+        /// `namespace/name`.
+        name: String,
+        /// The panic message, shortened to one line (it never holds a secret: secret types
+        /// redact themselves in every formatting).
+        message: String,
+    },
 }
 
 impl ReconcileError {
@@ -78,6 +89,7 @@ impl ReconcileError {
             ReconcileError::Kube { .. } => "kubernetes",
             ReconcileError::NamespaceNotServed { .. } => "namespace_not_served",
             ReconcileError::NotLeader { .. } => "not_leader",
+            ReconcileError::Internal { .. } => "internal",
         }
     }
 
@@ -98,7 +110,9 @@ impl ReconcileError {
             | ReconcileError::Configuration { .. }
             | ReconcileError::NamespaceNotServed { .. } => true,
             ReconcileError::Graph { source, .. } => !source.is_transient(),
-            ReconcileError::Kube { .. } | ReconcileError::NotLeader { .. } => false,
+            ReconcileError::Kube { .. }
+            | ReconcileError::NotLeader { .. }
+            | ReconcileError::Internal { .. } => false,
         }
     }
 
@@ -118,6 +132,7 @@ impl ReconcileError {
             ReconcileError::Kube { .. } => Reason::KubernetesError,
             ReconcileError::NamespaceNotServed { .. } => Reason::NamespaceNotServed,
             ReconcileError::NotLeader { .. } => Reason::NotLeader,
+            ReconcileError::Internal { .. } => Reason::InternalError,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! shared plan/apply engine, and reports status, Events and metrics.
 
 mod conditions;
+mod containment;
 mod context;
 mod controller;
 mod duration;

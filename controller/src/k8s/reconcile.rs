@@ -15,8 +15,9 @@ use kube::runtime::controller::Action as Requeue;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
+use super::containment::contain;
 use super::context::{Context, TenantSession};
-use super::duration::parse_duration;
+use super::duration::{MAX_RESYNC, bounded_resync};
 use super::error::ReconcileError;
 use super::events;
 use super::finalizer::{self, FinalizerChange};
@@ -43,13 +44,12 @@ fn tenant_name(obj: &DynamicObject) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// How often the tenant is re-read for drift.
+/// How often the tenant is re-read for drift, within the admission bounds.
 pub fn resync_interval(obj: &DynamicObject) -> Duration {
     obj.data
         .pointer("/spec/resyncInterval")
         .and_then(serde_json::Value::as_str)
-        .and_then(parse_duration)
-        .filter(|d| !d.is_zero())
+        .and_then(bounded_resync)
         .unwrap_or(DEFAULT_RESYNC)
 }
 
@@ -61,7 +61,15 @@ pub async fn reconcile(
     let name = tenant_name(&obj);
     let span = tracing::info_span!("reconcile", tenant = %name);
     let start = Instant::now();
-    let result = reconcile_tenant(&obj, &ctx, &name).instrument(span).await;
+    let run = reconcile_tenant(&obj, &ctx, &name).instrument(span.clone());
+    let result = contain(&name, run).await;
+    if let Err(error @ ReconcileError::Internal { .. }) = &result {
+        // Best effort: the panic left the run half done; the Tenant must say so.
+        let reported = contain(&name, report_failure(&ctx, &obj, error)).instrument(span);
+        if let Err(e) = reported.await {
+            tracing::warn!(tenant = %name, error = %e, "cannot report the internal error");
+        }
+    }
     ctx.metrics.reconciled(
         &name,
         start.elapsed(),
@@ -88,7 +96,7 @@ pub fn error_policy(obj: Arc<DynamicObject>, error: &ReconcileError, ctx: Arc<Co
     }
     let backoff = ctx.next_backoff(&name);
     if let Some(after) = error.retry_after() {
-        return Requeue::requeue(after.max(Duration::from_millis(100)));
+        return Requeue::requeue(after.clamp(Duration::from_millis(100), MAX_RESYNC));
     }
     if error.is_terminal() {
         return Requeue::requeue(resync_interval(&obj));
@@ -144,6 +152,11 @@ async fn report(
     Ok(())
 }
 
+/// The Tenant's status after `error`: `Ready=False` with the error's reason and message.
+fn tenant_failure(obj: &DynamicObject, error: &ReconcileError) -> StatusUpdate {
+    status::failed_status(Kind::Tenant, obj, error.reason(), &error.to_string(), now())
+}
+
 /// Marks the Tenant and every object of it as not reconciled, with the reason.
 async fn report_failure(
     ctx: &Context,
@@ -152,7 +165,7 @@ async fn report_failure(
 ) -> Result<(), ReconcileError> {
     let name = tenant_name(obj);
     let message = error.to_string();
-    let update = status::failed_status(Kind::Tenant, obj, error.reason(), &message, now());
+    let update = tenant_failure(obj, error);
     report(ctx, &name, &update, obj.uid(), Vec::new()).await?;
     let namespace = obj.namespace().unwrap_or_default();
     let dependents = ctx
@@ -626,5 +639,55 @@ fn record_metrics(
             "done",
             r.results.len().saturating_sub(t.failed + t.skipped),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contained_panic_marks_the_tenant_not_ready_with_reason_internal_error() {
+        let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "o365-controller.io/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": "corp", "namespace": "ns", "generation": 3},
+            "spec": {},
+        }))
+        .unwrap();
+        let error = ReconcileError::Internal {
+            name: "ns/corp".into(),
+            message: "attempt to subtract with overflow".into(),
+        };
+        let update = tenant_failure(&obj, &error);
+        let ready = update
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
+        assert_eq!(ready.status, crate::api::ConditionStatus::False);
+        assert_eq!(ready.reason, "InternalError");
+        assert!(ready.message.contains("please report"), "{}", ready.message);
+        assert!(ready.message.contains("attempt to subtract with overflow"));
+    }
+
+    #[test]
+    fn a_resync_interval_outside_the_bounds_is_clamped() {
+        let tenant = |interval: &str| -> DynamicObject {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "o365-controller.io/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": "corp", "namespace": "ns"},
+                "spec": {"resyncInterval": interval},
+            }))
+            .unwrap()
+        };
+        assert_eq!(resync_interval(&tenant("1ms")), Duration::from_secs(30));
+        assert_eq!(resync_interval(&tenant("9999h")), MAX_RESYNC);
+        assert_eq!(
+            resync_interval(&tenant("18446744073709551615s1s")),
+            DEFAULT_RESYNC
+        );
+        assert_eq!(resync_interval(&tenant("5m")), Duration::from_secs(300));
     }
 }

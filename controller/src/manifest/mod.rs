@@ -2,7 +2,11 @@
 //! `Namespace` (for its labels), checked against the same schema and CEL rules the API server
 //! enforces, with every error reported as `file:line:column: message`.
 
+mod budget;
+mod input;
+mod patterns;
 mod schema;
+mod secret;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -15,6 +19,7 @@ use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_saphyr::Spanned;
 
 use crate::api::{AppAssignment, FederatedDomain, GROUP, LicensePolicy, Tenant, VERSION};
+pub use input::{DEFAULT_MAX_FILE_SIZE, Limits, human_size, parse_size};
 pub use yaml::Position;
 use yaml::{Node, PathIndex};
 
@@ -129,23 +134,21 @@ impl Manifests {
 }
 
 /// Reads every `.yaml`/`.yml` file under `paths` (directories recursively, in name order) and
-/// returns the objects, or every problem found in any of them.
+/// returns the objects, or every problem found in any of them. Default [`Limits`].
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<Diagnostic>> {
-    let mut files = Vec::new();
+    load_with(paths, &Limits::default())
+}
+
+/// [`load`] within `limits`: regular files only, each at most `limits.max_file_size` bytes.
+pub fn load_with(paths: &[PathBuf], limits: &Limits) -> Result<Manifests, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
-    for path in paths {
-        collect_files(path, &mut files, &mut diagnostics);
-    }
+    let files = input::collect(paths, &mut diagnostics);
     let loader = Loader::new();
     let mut manifests = Manifests::default();
     for file in &files {
-        match std::fs::read_to_string(file) {
+        match input::read(file, limits) {
             Ok(text) => loader.load_text(file, &text, &mut manifests, &mut diagnostics),
-            Err(e) => diagnostics.push(Diagnostic {
-                file: file.clone(),
-                position: Position::default(),
-                message: format!("cannot read the file: {e}"),
-            }),
+            Err(d) => diagnostics.push(d),
         }
     }
     if diagnostics.is_empty() {
@@ -168,43 +171,14 @@ pub fn load_str(file: &Path, text: &str) -> Result<Manifests, Vec<Diagnostic>> {
     }
 }
 
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
-    let Ok(meta) = std::fs::metadata(path) else {
-        diagnostics.push(Diagnostic {
-            file: path.to_owned(),
-            position: Position::default(),
-            message: "no such file or directory".to_owned(),
-        });
-        return;
-    };
-    if !meta.is_dir() {
-        files.push(path.to_owned());
-        return;
-    }
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            diagnostics.push(Diagnostic {
-                file: path.to_owned(),
-                position: Position::default(),
-                message: format!("cannot list the directory: {e}"),
-            });
-            return;
-        }
-    };
-    entries.sort();
-    for entry in entries {
-        let is_yaml = entry.extension().is_some_and(|e| e == "yaml" || e == "yml");
-        if entry.is_dir() || is_yaml {
-            collect_files(&entry, files, diagnostics);
-        }
-    }
-}
-
 struct KindSchema {
     kind: String,
+    /// The CRD's schema, with the rules [`patterns::Patterns`] took over marked.
     structural: serde_json::Value,
+    /// Every other CEL rule, compiled.
     cel: CompiledSchema,
+    /// `self.matches('...')` rules, their regexes compiled once.
+    patterns: patterns::Patterns,
 }
 
 struct Loader {
@@ -226,12 +200,15 @@ impl Loader {
                     .as_ref()?
                     .open_api_v3_schema
                     .as_ref()?;
-                let structural = serde_json::to_value(schema).ok()?;
-                let cel = compile_schema(&structural);
+                let mut structural = serde_json::to_value(schema).ok()?;
+                let mut for_cel = structural.clone();
+                let patterns = patterns::Patterns::extract(&mut for_cel, &mut structural);
+                let cel = compile_schema(&for_cel);
                 Some(KindSchema {
                     kind,
                     structural,
                     cel,
+                    patterns,
                 })
             })
             .collect();
@@ -248,21 +225,22 @@ impl Loader {
         manifests: &mut Manifests,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        let documents: Vec<Spanned<Node>> = match serde_saphyr::from_multiple(text) {
-            Ok(docs) => docs,
-            Err(e) => {
-                let position = e
-                    .location()
-                    .map(Position::from_location)
-                    .unwrap_or_default();
-                diagnostics.push(Diagnostic {
-                    file: file.to_owned(),
-                    position,
-                    message: format!("not valid YAML: {}", first_line(&e.to_string())),
-                });
-                return;
-            }
-        };
+        let documents: Vec<Spanned<Node>> =
+            match serde_saphyr::from_multiple_with_options(text, budget::options(text.len())) {
+                Ok(docs) => docs,
+                Err(e) => {
+                    let position = e
+                        .location()
+                        .map(Position::from_location)
+                        .unwrap_or_default();
+                    diagnostics.push(Diagnostic {
+                        file: file.to_owned(),
+                        position,
+                        message: budget::explain(&e, text.len()),
+                    });
+                    return;
+                }
+            };
         for document in documents {
             if document.value == Node::Null {
                 continue; // an empty document, e.g. a trailing `---`
@@ -323,12 +301,17 @@ impl Loader {
             position: index.locate("").unwrap_or_default(),
         };
         if api_version == "v1" && kind == "Secret" {
-            match serde_json::from_value::<Secret>(value) {
+            // Messages about a Secret never quote its values.
+            match secret::parse(value) {
                 Ok(secret) => {
                     manifests.sources.insert(format!("Secret/{name}"), source);
                     manifests.secrets.push(secret);
                 }
-                Err(e) => report("", format!("invalid Secret: {e}")),
+                Err(problems) => {
+                    for (path, message) in problems {
+                        report(&path, message);
+                    }
+                }
             }
             return;
         }
@@ -372,11 +355,15 @@ impl Loader {
         if failed {
             return; // CEL rules assume a structurally valid object, as the API server does
         }
-        if let Err(errors) = self
+        let mismatches = kind_schema.patterns.check(&kind_schema.structural, &value);
+        let cel = self
             .validator
-            .validate_compiled(&kind_schema.cel, &value, None)
-        {
-            for error in errors.iter() {
+            .validate_compiled(&kind_schema.cel, &value, None);
+        if !mismatches.is_empty() || cel.is_err() {
+            for m in mismatches {
+                report(&m.path, format!("Invalid value: {}", m.message));
+            }
+            for error in cel.err().iter().flat_map(|e| e.iter()) {
                 report(
                     &error.field_path,
                     format!("Invalid value: {}", error.message),
@@ -409,8 +396,4 @@ impl Loader {
             Err(e) => report("", format!("invalid {kind}: {e}")),
         }
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }

@@ -74,9 +74,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        i64::try_from(v)
-            .map(Node::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
+        i64::try_from(v).map(Node::Int).map_err(|_| {
+            E::custom("an integer larger than 9223372036854775807 (quote it if it is text)")
+        })
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
         Ok(Node::Float(v))

@@ -147,6 +147,8 @@ reasons! {
     GraphError => Warning,
     /// The API server refused or failed a request.
     KubernetesError => Warning,
+    /// A bug: the reconcile panicked; contained to this tenant, retried with backoff.
+    InternalError => Error,
     /// This replica is not the leader.
     NotLeader => Info,
     /// The Tenant's namespace is not among the namespaces the controller serves.

@@ -215,10 +215,36 @@ async fn metrics(h: &Harness) -> Result<String> {
     http_get(h.metrics_addr().context("no controller")?, "/metrics").await
 }
 
+/// How many reconciles of the Tenant have finished (`o365_reconciles_total`).
+async fn reconciles(h: &Harness) -> Result<f64> {
+    let text = metrics(h).await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("o365_reconciles_total{") && l.contains("contoso"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// Drift made outside the controller is found at the next reconcile. The resync interval is at
+/// least 30 s, so a test asks for the next reconcile at once: any change of the Tenant's
+/// metadata (here an annotation) triggers one.
+fn reconcile_now(h: &Harness, value: &str) -> Result<()> {
+    kubectl_ok([
+        "annotate",
+        "o365tenant",
+        "contoso",
+        "-n",
+        h.ns.name(),
+        "--overwrite",
+        &format!("e2e.o365-controller.io/nudge={value}"),
+    ])?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn drift_is_corrected_in_enforce_mode_and_reported() -> Result<()> {
     let h = Harness::start("ctl-drift-enforce", Fixture::demo()).await?;
-    h.tenant(json!({"resyncInterval": "1s"})).await?;
+    h.tenant(json!({"resyncInterval": "30s"})).await?;
     h.managed_domain(json!({})).await?;
     h.assignment("team", &[format!("adele.vance@{DOMAIN}")], json!({}))
         .await?;
@@ -228,6 +254,7 @@ async fn drift_is_corrected_in_enforce_mode_and_reported() -> Result<()> {
             .update_user(&format!("adele.vance@{DOMAIN}"), |u| u.display_name =
                 "Someone Else".into())
     );
+    reconcile_now(&h, "1")?;
     wait_until("the display name is corrected", DEFAULT_TIMEOUT, || async {
         Ok(h.sim
             .user(&format!("adele.vance@{DOMAIN}"))
@@ -264,7 +291,7 @@ async fn drift_is_corrected_in_enforce_mode_and_reported() -> Result<()> {
 #[tokio::test]
 async fn drift_is_only_reported_in_audit_mode() -> Result<()> {
     let h = Harness::start("ctl-drift-audit", Fixture::demo()).await?;
-    h.tenant(json!({"resyncInterval": "1s", "mode": "Audit"}))
+    h.tenant(json!({"resyncInterval": "30s", "mode": "Audit"}))
         .await?;
     h.managed_domain(json!({})).await?;
     h.assignment("team", &[format!("adele.vance@{DOMAIN}")], json!({}))
@@ -275,6 +302,7 @@ async fn drift_is_only_reported_in_audit_mode() -> Result<()> {
             .update_user(&format!("adele.vance@{DOMAIN}"), |u| u.display_name =
                 "Someone Else".into())
     );
+    reconcile_now(&h, "1")?;
     let before = h.sim.stats().writes;
     let a = wait_for(
         &h.api::<AppAssignment>(),
@@ -300,8 +328,15 @@ async fn drift_is_only_reported_in_audit_mode() -> Result<()> {
             .then_some(()))
     })
     .await?;
-    // Several resyncs later, still nothing was written.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Two more reconciles later, still nothing was written.
+    for nudge in ["2", "3"] {
+        let done = reconciles(&h).await?;
+        reconcile_now(&h, nudge)?;
+        wait_until("one more reconcile", DEFAULT_TIMEOUT, || async {
+            Ok((reconciles(&h).await? > done).then_some(()))
+        })
+        .await?;
+    }
     ensure!(
         h.sim.stats().writes == before,
         "Audit mode wrote to the tenant"
