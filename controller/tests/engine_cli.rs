@@ -358,8 +358,8 @@ fn cli_admits_an_assignment_of_another_namespace_only_with_the_domains_grant() {
             "json",
         ],
     );
-    // Not in sync (the refused object is reported like DomainNotFound: drift Unknown).
-    assert!(matches!(out.status.code(), Some(1 | 2)), "{}", text(&out));
+    // Blocked by a refusal (not a failed read): exit 2, as for any Blocked object.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let view: serde_json::Value = serde_json::from_slice(&out.stdout).must("JSON");
     let tenant = &view["tenants"][0];
     let blocked: Vec<&serde_json::Value> = tenant["findings"]

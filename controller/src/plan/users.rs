@@ -78,8 +78,9 @@ impl<'a> Run<'_, 'a> {
         };
         let Some(di) = ctx.assignment_domain[ai] else {
             counts.skipped = counts.desired;
+            // Not Unknown: nothing failed to read. The Error finding below makes the object
+            // Blocked (DESIGN §7), so `plan` exits 2 and the condition says why.
             out.state(owner).counts = Some(counts);
-            out.state(owner).unknown = true;
             let (reason, message) = match &a.not_permitted {
                 Some(message) => (Reason::ReferenceNotPermitted, message.clone()),
                 None => (

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::model::{Action, DesiredAssignment, Kind, ObjectKey, Reason, Severity};
+use crate::model::{Action, DesiredAssignment, Kind, ObjectKey, Reason, Severity, State};
 use crate::plan::testing::*;
 
 const REFUSED: &str = "FederatedDomain it/corp does not admit AppAssignments from namespace \
@@ -64,6 +64,8 @@ fn an_assignment_not_admitted_is_blocked_with_reference_not_permitted_and_writes
     assert!(plan.actions.is_empty(), "{:#?}", plan.actions);
     let counts = object(&plan, &key).counts.clone().unwrap_or_default();
     assert_eq!((counts.desired, counts.skipped, counts.create), (1, 1, 0));
+    // A refusal, not a failed read: Blocked (plan exits 2), never Unknown (exit 1).
+    assert_eq!(object(&plan, &key).state, State::Blocked);
 }
 
 #[test]

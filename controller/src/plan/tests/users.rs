@@ -63,6 +63,11 @@ fn assignment_with_unknown_domain_ref_gets_domain_not_found() {
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.object, assignment_key("team-a"));
     assert!(plan.actions.is_empty());
+    // A dangling reference is a refusal, not a failed read: Blocked, never Unknown.
+    assert_eq!(
+        object(&plan, &assignment_key("team-a")).state,
+        crate::model::State::Blocked
+    );
 }
 
 #[test]
