@@ -9,21 +9,6 @@ use o365_controller::model::{Action, Outcome};
 use o365_controller::plan::derive_immutable_id;
 use o365_controller::resolve::Overrides;
 
-const E3_POLICY: &str = r#"apiVersion: o365-controller.io/v1alpha1
-kind: LicensePolicy
-metadata:
-  name: e3
-spec:
-  tenantRef:
-    name: corp
-  appliesTo:
-    domainRefs:
-      - name: corp
-  licenses:
-    - skuPartNumber: ENTERPRISEPACK
-  usageLocation: US
-"#;
-
 fn create_outcome<'r>(report: &'r o365_controller::model::Report, upn: &str) -> &'r Outcome {
     report
         .results

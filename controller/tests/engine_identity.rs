@@ -285,20 +285,7 @@ rules:
     let objects = docs(&[
         &managed_domain("corp", DOMAIN, ""),
         &assignment("team", "corp", &[ANN], ""),
-        r#"apiVersion: o365-controller.io/v1alpha1
-kind: LicensePolicy
-metadata:
-  name: e3
-spec:
-  tenantRef:
-    name: corp
-  appliesTo:
-    domainRefs:
-      - name: corp
-  licenses:
-    - skuPartNumber: ENTERPRISEPACK
-  usageLocation: US
-"#,
+        E3_POLICY,
     ]);
     let run = converge(&sim, &objects).await;
     run.assert_converged();

@@ -13,21 +13,6 @@ use o365_controller::manifest;
 use o365_controller::resolve::Overrides;
 use o365_graph_sim::{Fixture, ReplicationLag, SimConfig, Simulator};
 
-const E3_POLICY: &str = r#"apiVersion: o365-controller.io/v1alpha1
-kind: LicensePolicy
-metadata:
-  name: e3
-spec:
-  tenantRef:
-    name: corp
-  appliesTo:
-    domainRefs:
-      - name: corp
-  licenses:
-    - skuPartNumber: ENTERPRISEPACK
-  usageLocation: US
-"#;
-
 /// Lag on: for `window` seconds after a create, a `probability` of the requests touching the
 /// user miss it.
 fn config(lag: Option<(f64, f64)>) -> SimConfig {
@@ -139,20 +124,7 @@ async fn users_created_and_licensed_under_replication_lag_converge_without_failu
     let objects = docs(&[
         &managed_domain("corp", DOMAIN, ""),
         &assignment("team", "corp", &refs, ""),
-        r#"apiVersion: o365-controller.io/v1alpha1
-kind: LicensePolicy
-metadata:
-  name: e3
-spec:
-  tenantRef:
-    name: corp
-  appliesTo:
-    domainRefs:
-      - name: corp
-  licenses:
-    - skuPartNumber: ENTERPRISEPACK
-  usageLocation: US
-"#,
+        E3_POLICY,
     ]);
     let run = converge(&sim, &objects).await;
     run.assert_no_failures();

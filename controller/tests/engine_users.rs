@@ -301,20 +301,7 @@ spec:
     - userPrincipalName: stayer@corp.example.com
       displayName: Stayer
 "#;
-    let policy = r#"apiVersion: o365-controller.io/v1alpha1
-kind: LicensePolicy
-metadata:
-  name: e3
-spec:
-  tenantRef:
-    name: corp
-  appliesTo:
-    domainRefs:
-      - name: corp
-  licenses:
-    - skuPartNumber: ENTERPRISEPACK
-  usageLocation: US
-"#;
+    let policy = E3_POLICY;
     let run = converge(&sim, &docs(&[&domain, team, policy])).await;
     run.assert_no_failures();
 

@@ -35,6 +35,22 @@ pub const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 pub const EMS: &str = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e";
 pub const SMALL: &str = "a403ebcc-fae0-4ca2-8c8c-7a907fd6c235";
 pub const YAMMER: &str = "7547a3fe-08ee-4ccb-b430-5077c5041653";
+
+/// A LicensePolicy `e3` of tenant `corp`: ENTERPRISEPACK for domain `corp`, usage location US.
+pub const E3_POLICY: &str = r#"apiVersion: o365-controller.io/v1alpha1
+kind: LicensePolicy
+metadata:
+  name: e3
+spec:
+  tenantRef:
+    name: corp
+  appliesTo:
+    domainRefs:
+      - name: corp
+  licenses:
+    - skuPartNumber: ENTERPRISEPACK
+  usageLocation: US
+"#;
 pub const TEAMS: &str = "57ff2da0-773e-42df-b2af-ffb7a2317929";
 pub const SWAY: &str = "a23b959c-7ce8-4e57-9140-b90eb88a9e97";
 
