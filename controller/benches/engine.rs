@@ -193,6 +193,8 @@ fn objects(users: usize, sim: &Simulator) -> BenchObjects {
             usage_location: Some("US".into()),
             remove_unlisted: false,
             mode: None,
+            assignment: Default::default(),
+            group_id: None,
         },
     );
     BenchObjects {
@@ -368,6 +370,7 @@ fn main() {
                     disabled_plans: vec![],
                     direct: true,
                     inherited_from: vec![],
+                    group_states: vec![],
                 }],
                 ..ObservedUser::default()
             })

@@ -90,6 +90,16 @@ pub async fn converge(
     writes: Writes,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Cycle {
+    // Groups LicensePolicies name by id are read from now on (the controller's own groups are
+    // found by name on every refresh).
+    let group_ids: Vec<String> = desired
+        .policies
+        .iter()
+        .filter_map(|p| p.spec.group_id.clone())
+        .collect();
+    if !group_ids.is_empty() {
+        mirror.watch_groups(client, &group_ids).await;
+    }
     let before = crate::plan::plan(desired, mirror.observed());
     let mut reads_failed = self::reads_failed(mirror.observed());
     // Objects whose reads failed are `Unknown` and the plan holds no action for them; the

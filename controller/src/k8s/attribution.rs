@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{Action, DesiredTenant, ObjectKey, Outcome};
+use crate::model::{Action, DesiredTenant, ObjectKey, Outcome, license_group_name};
 
 use crate::plan::policy_covers;
 
@@ -71,6 +71,37 @@ pub fn by_object<'r>(
             Action::CreateFederation { domain, .. }
             | Action::UpdateFederation { domain, .. }
             | Action::RevertToManaged { domain } => keys.extend(domain_key(domain)),
+            Action::CreateGroup { .. }
+            | Action::AddGroupMembers { .. }
+            | Action::RemoveGroupMember { .. }
+            | Action::AssignGroupLicenses { .. } => {
+                let (id, name) = match action {
+                    Action::CreateGroup { group } => ("", group.display_name.as_str()),
+                    Action::AddGroupMembers {
+                        group, group_name, ..
+                    }
+                    | Action::RemoveGroupMember {
+                        group, group_name, ..
+                    }
+                    | Action::AssignGroupLicenses {
+                        group, group_name, ..
+                    } => (group.as_str(), group_name.as_str()),
+                    _ => ("", ""),
+                };
+                keys.extend(
+                    desired
+                        .policies
+                        .iter()
+                        .filter(|p| {
+                            p.spec
+                                .group_id
+                                .as_deref()
+                                .is_some_and(|g| !id.is_empty() && g.eq_ignore_ascii_case(id))
+                                || license_group_name(&p.key).eq_ignore_ascii_case(name)
+                        })
+                        .map(|p| p.key.clone()),
+                );
+            }
         }
         keys.sort();
         keys.dedup();
