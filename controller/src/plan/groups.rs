@@ -222,13 +222,12 @@ pub(crate) fn plan_groups(
     for u in users {
         by_id.insert(u.id.to_ascii_lowercase(), u);
     }
-    for pi in 0..ctx.desired.policies.len() {
-        let p = &ctx.desired.policies[pi];
+    for (pi, (p, policy_grants)) in ctx.desired.policies.iter().zip(grants).enumerate() {
         if p.spec.assignment == Assignment::Group && lg.usable[pi] {
             let policy = Policy {
                 pi,
                 enforced: p.mode == Mode::Enforce,
-                grants: &grants[pi],
+                grants: policy_grants,
                 group: lg.group_of[pi],
             };
             plan_group_policy(ctx, managed, &by_id, &policy, out);

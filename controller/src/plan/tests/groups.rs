@@ -64,7 +64,7 @@ fn counts(plan: &Plan) -> PolicyCounts {
         .unwrap_or_default()
 }
 
-fn named<'p>(plan: &'p Plan, f: impl Fn(&Action) -> bool) -> Vec<&'p Action> {
+fn named(plan: &Plan, f: impl Fn(&Action) -> bool) -> Vec<&Action> {
     plan.actions.iter().filter(|a| f(a)).collect()
 }
 
