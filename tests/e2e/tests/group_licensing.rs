@@ -80,14 +80,18 @@ async fn group_licensing_status_counts_licensed_members_and_entras_errors() -> R
     h.apply::<LicensePolicy>(group_policy()).await?;
 
     let name = format!("o365-controller license {}/e3", h.ns.name());
-    let group = wait_until("the controller's group has the three users", DEFAULT_TIMEOUT, || {
-        let group = h
-            .sim
-            .groups()
-            .into_iter()
-            .find(|g| g.display_name == name && g.members.len() == 3);
-        async move { Ok(group) }
-    })
+    let group = wait_until(
+        "the controller's group has the three users",
+        DEFAULT_TIMEOUT,
+        || {
+            let group = h
+                .sim
+                .groups()
+                .into_iter()
+                .find(|g| g.display_name == name && g.members.len() == 3);
+            async move { Ok(group) }
+        },
+    )
     .await?;
     ensure!(
         group
@@ -117,7 +121,9 @@ async fn group_licensing_status_counts_licensed_members_and_entras_errors() -> R
         let u = h.sim.user(upn).context("the user exists")?;
         ensure!(u.licenses.is_empty(), "{upn}: nothing assigned directly");
         ensure!(
-            u.group_licenses.iter().any(|l| l.sku == E3 && l.is_active()),
+            u.group_licenses
+                .iter()
+                .any(|l| l.sku == E3 && l.is_active()),
             "{upn}: E3 through the group"
         );
     }
@@ -134,7 +140,8 @@ async fn group_licensing_status_counts_licensed_members_and_entras_errors() -> R
     .await?;
     let status = serde_json::to_value(&p.status)?;
     ensure!(
-        status.pointer("/users/errors/0/examples/0") == Some(&json!(format!("group.user4@{DOMAIN}"))),
+        status.pointer("/users/errors/0/examples/0")
+            == Some(&json!(format!("group.user4@{DOMAIN}"))),
         "the user in error is named: {status:#}"
     );
     ensure!(
