@@ -226,3 +226,109 @@ async fn removing_a_synced_user_from_git_disables_nobody() {
     assert!(!sim.user(&cloud_gone).must("still there").account_enabled);
     assert!(sim.user(&gone).must("still there").account_enabled);
 }
+
+/// Runs the CLI binary in `dir`.
+fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_o365-controller"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("O365_CLIENT_SECRET")
+        .output()
+        .must("the CLI runs")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn cli_plan_marks_synced_users_import_comments_them_and_plan_exits_0_after_apply() {
+    let dir = std::env::temp_dir().join(format!("o365-engine-dirsync-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).must("scratch dir");
+    let fixture = dir.join("tenant.yaml");
+    std::fs::write(&fixture, tenant().to_yaml().must("fixture YAML")).must("write fixture");
+    let upns = all_upns();
+    let manifests = dir.join("manifests.yaml");
+    let tenant_only = dir.join("tenant-only.yaml");
+    let placeholder = "http://127.0.0.1:9";
+    std::fs::write(
+        &manifests,
+        docs(&[
+            &tenant_docs_at(placeholder, placeholder, "Enforce"),
+            &objects(&upns),
+        ]),
+    )
+    .must("write manifests");
+    std::fs::write(
+        &tenant_only,
+        docs(&[
+            &tenant_docs_at(placeholder, placeholder, "Enforce"),
+            &domain(),
+        ]),
+    )
+    .must("write manifests");
+    let sim_args = |command: &'static str, file: &std::path::Path| -> Vec<String> {
+        vec![
+            command.into(),
+            "-f".into(),
+            file.display().to_string(),
+            "--simulate".into(),
+            "--fixture".into(),
+            fixture.display().to_string(),
+            "--sim-state".into(),
+            dir.join("state.json").display().to_string(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&dir, &refs)
+    };
+
+    // import: synced users listed with a comment instead of what AD masters.
+    let mut import = sim_args("import", &tenant_only);
+    import.extend(["--domain".into(), DOMAIN.into()]);
+    let out = run(import);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        yaml.matches("# synced from on-premises AD").count(),
+        SYNCED,
+        "{yaml}"
+    );
+    let synced_entry = yaml
+        .split("- userPrincipalName: ")
+        .find(|e| e.starts_with(&synced_upn(3)))
+        .must("the synced entry");
+    assert!(!synced_entry.contains("immutableId"), "{synced_entry}");
+    let cloud_entry = yaml
+        .split("- userPrincipalName: ")
+        .find(|e| e.starts_with(&cloud_upn(3)))
+        .must("the cloud entry");
+    assert!(!cloud_entry.contains("# synced"), "{cloud_entry}");
+
+    // plan: the sync and the synced users are marked.
+    let out = run(sim_args("plan", &manifests));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let table = text(&out);
+    assert!(
+        table.contains("Directory sync (Entra Connect): on, last run 2026-12-01T09:30:00Z; 50 user(s) synced"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("{} (synced from AD)", synced_upn(1))),
+        "{table}"
+    );
+    assert!(!table.contains(&format!("{} (synced", cloud_upn(1))), "{table}");
+
+    let out = run(sim_args("apply", &manifests));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(sim_args("plan", &manifests));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("ManagedOnPremises"), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
