@@ -316,14 +316,19 @@ fn cli_plan_marks_synced_users_import_comments_them_and_plan_exits_0_after_apply
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let table = text(&out);
     assert!(
-        table.contains("Directory sync (Entra Connect): on, last run 2026-12-01T09:30:00Z; 50 user(s) synced"),
+        table.contains(
+            "Directory sync (Entra Connect): on, last run 2026-12-01T09:30:00Z; 50 user(s) synced"
+        ),
         "{table}"
     );
     assert!(
         table.contains(&format!("{} (synced from AD)", synced_upn(1))),
         "{table}"
     );
-    assert!(!table.contains(&format!("{} (synced", cloud_upn(1))), "{table}");
+    assert!(
+        !table.contains(&format!("{} (synced", cloud_upn(1))),
+        "{table}"
+    );
 
     let out = run(sim_args("apply", &manifests));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
