@@ -48,6 +48,9 @@ pub struct ObservedTenant {
     /// The security groups group-based licensing goes through: those named like the groups
     /// the controller creates ([`LICENSE_GROUP_PREFIX`]) and those LicensePolicies name by id.
     pub groups: Read<Vec<ObservedGroup>>,
+    /// Directory synchronization (Entra Connect / DirSync) of the organization, from
+    /// `GET /organization`; `None` when it was never turned on (or not read).
+    pub directory_sync: Option<DirectorySync>,
 }
 
 /// The display name of every group the controller creates for a LicensePolicy starts so.
@@ -86,6 +89,15 @@ pub struct ObservedGroupLicense {
     pub sku_id: String,
     /// Disabled plan ids (lower case, sorted).
     pub disabled_plans: Vec<String>,
+}
+
+/// The organization's directory synchronization from on-premises Active Directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectorySync {
+    /// `onPremisesSyncEnabled`: true while it runs, false once turned off.
+    pub enabled: bool,
+    /// `onPremisesLastSyncDateTime` (RFC 3339), when it last ran.
+    pub last_sync: Option<String>,
 }
 
 /// The name of the role whose holders count as break-glass administrators.
@@ -196,6 +208,11 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// `onPremisesSyncEnabled` is true: the user is synced from on-premises Active Directory
+    /// (Entra Connect), which masters its name, UPN, enabled state, immutable ID (the sync's
+    /// source anchor) and existence; Graph refuses to write those. Its licences and usage
+    /// location are the cloud's.
+    pub synced: bool,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
 }
