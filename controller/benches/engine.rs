@@ -278,7 +278,10 @@ fn b1g(
             let cycle =
                 engine::converge(&client, &mut mirror, &desired, Writes::Apply, &|_, _| {}).await;
             // What was applied, the follow-up pass included.
-            let applied = cycle.report.iter().flat_map(|r| r.results.iter().map(|(a, _)| a));
+            let applied = cycle
+                .report
+                .iter()
+                .flat_map(|r| r.results.iter().map(|(a, _)| a));
             for a in applied {
                 let name = match a {
                     Action::CreateUser { .. } => "createUser",
