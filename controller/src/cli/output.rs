@@ -114,7 +114,16 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
             parts.extend(remove.iter().map(|id| format!("-{}", sku(id))));
             ("assign licenses", parts.join(" "))
         }
-        Action::DisableUser { .. } => ("disable user", String::new()),
+        Action::DisableUser { mark_leaver, .. } => (
+            "disable user",
+            if *mark_leaver {
+                "leaver clock starts".into()
+            } else {
+                String::new()
+            },
+        ),
+        Action::MarkLeaver { .. } => ("start leaver clock", String::new()),
+        Action::RevokeSessions { .. } => ("revoke sessions", String::new()),
         Action::DeleteUser { .. } => ("delete user", String::new()),
     }
 }

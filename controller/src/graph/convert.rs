@@ -91,6 +91,9 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
     if let Some(enabled) = u.account_enabled {
         into.account_enabled = enabled.unwrap_or(false);
     }
+    if let Some(ext) = u.on_premises_extension_attributes {
+        into.leaver_mark = ext.and_then(|e| e.extension_attribute15);
+    }
     match (u.assigned_licenses, u.license_assignment_states) {
         (None, None) => {}
         (assigned, states) => {

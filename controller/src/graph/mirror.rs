@@ -135,6 +135,7 @@ impl Mirror {
                 role_holders: Read::Unknown("not read yet".into()),
                 skus: Read::Unknown("not read yet".into()),
                 display_name: None,
+                observed_at: None,
             },
             ..Mirror::default()
         };
@@ -160,6 +161,8 @@ impl Mirror {
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        // "Now" for the plan's leaver stages: the state read below is at least this fresh.
+        self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
         let mut plan = Plan::default();
         if full || self.observed.display_name.is_none() {
             plan.organization =

@@ -65,7 +65,10 @@ pub fn by_object<'r>(
                     }
                 }
             }
-            Action::DisableUser { .. } | Action::DeleteUser { .. } => {
+            Action::DisableUser { .. }
+            | Action::MarkLeaver { .. }
+            | Action::RevokeSessions { .. }
+            | Action::DeleteUser { .. } => {
                 keys.extend(domain_key(&domain_of(action.subject())));
             }
             Action::CreateFederation { domain, .. }

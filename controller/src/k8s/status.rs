@@ -665,6 +665,7 @@ mod tests {
         let action = Action::DisableUser {
             id: "x".into(),
             user_principal_name: "x@other.example".into(),
+            mark_leaver: true,
         };
         let report = Report {
             plan_id: "p1".into(),

@@ -45,6 +45,9 @@ pub struct ObservedTenant {
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,
     /// Subscribed SKUs.
     pub skus: Read<Vec<ObservedSku>>,
+    /// When this state was read: the "now" the plan times leaver stages against (the plan
+    /// itself reads no clock). `None`: unknown, so no timed stage is due.
+    pub observed_at: Option<time::OffsetDateTime>,
 }
 
 /// The name of the role whose holders count as break-glass administrators.
@@ -155,6 +158,9 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
+    /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
+    pub leaver_mark: Option<String>,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
 }

@@ -98,6 +98,9 @@ reasons! {
     RestoreBlocked => Error,
     /// An account an administrator disabled stays disabled: git does not say `accountEnabled`.
     DisabledOutsideGit => Warning,
+    /// A leaver's `extensionAttribute15` holds a value the controller did not write: its leaver
+    /// clock cannot be kept there, so only the disable stage applies to it.
+    LeaverMarkTaken => Warning,
     // ---- plan findings: conflicts between objects ----
     /// Two FederatedDomains name the same domain.
     DuplicateDomain => Error,

@@ -16,6 +16,7 @@ mod drift;
 mod federation;
 mod federation_settings;
 mod immutable_id;
+mod leavers;
 mod license_resolve;
 mod licenses;
 mod names;
@@ -49,6 +50,7 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     federation::plan_federation(&ctx, &users, &mut out);
     licenses::plan_licenses(&ctx, &users.managed, &mut out);
     deprovision::plan_deprovision(&ctx, &users, &mut out);
+    leavers::sort_timelines(&mut out);
     let unmanaged = unmanaged::unmanaged_report(&ctx, &users, &mut out);
     drift::drop_unknown(&mut out);
     conflicts::drop_blocked(&blocked, &mut out);

@@ -6,6 +6,7 @@ mod conflicts;
 mod deprovision;
 mod federation;
 mod identity;
+mod leavers;
 mod licenses;
 mod modes;
 mod namespaces;
