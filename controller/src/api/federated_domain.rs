@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Condition, DriftEntry, DriftState, KeyRef, LocalRef, Mode};
 use super::grants::AllowedAssignments;
-use super::leavers::LeaverStages;
+use super::leavers::{LeaverStages, LeaversStatus};
 
 /// A domain of the tenant: whether it is federated to your identity provider (SSO), with which
 /// settings, and what happens to its users that no AppAssignment lists.
@@ -346,6 +346,10 @@ pub struct FederatedDomainStatus {
     /// Users of the domain in the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<i32>,
+    /// With `spec.leaverStages`: the leavers on their timeline (read from the leaver marks in
+    /// the tenant at every run; the tenant, not this status, is where the clock is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leavers: Option<LeaversStatus>,
 }
 
 /// Federation settings read from the tenant.

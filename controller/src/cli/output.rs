@@ -195,6 +195,37 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
         out.push_str("\nDrift:\n");
         out.push_str(&table(&["OBJECT", "FIELD", "DESIRED", "OBSERVED"], &drift));
     }
+    let leavers: Vec<Vec<String>> = plan
+        .objects
+        .iter()
+        .flat_map(|(key, o)| {
+            o.leavers.iter().map(move |l| {
+                let at = |t: &Option<String>| t.clone().unwrap_or_else(|| "-".into());
+                vec![
+                    key.to_string(),
+                    l.user_principal_name.clone(),
+                    format!("{:?}", l.stage),
+                    at(&l.disabled_at),
+                    at(&l.remove_licenses_at),
+                    at(&l.delete_at),
+                ]
+            })
+        })
+        .collect();
+    if !leavers.is_empty() {
+        out.push_str("\nLeavers:\n");
+        out.push_str(&table(
+            &[
+                "OBJECT",
+                "USER",
+                "STAGE",
+                "DISABLED",
+                "LICENSES REMOVED",
+                "DELETED",
+            ],
+            &leavers,
+        ));
+    }
     if !plan.findings.is_empty() {
         out.push_str("\nFindings:\n");
         let rows: Vec<Vec<String>> = plan
