@@ -133,7 +133,10 @@ pub fn extension_attributes(u: &User) -> Map<String, Value> {
     (1..=15)
         .map(|n| {
             let key = format!("extensionAttribute{n}");
-            let value = set.and_then(|m| m.get(&key)).cloned().unwrap_or(Value::Null);
+            let value = set
+                .and_then(|m| m.get(&key))
+                .cloned()
+                .unwrap_or(Value::Null);
             (key, value)
         })
         .collect()

@@ -80,7 +80,9 @@ impl LeaverStages {
 }
 
 /// Where a leaver is on its timeline.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
 pub enum LeaverStage {
     /// Enabled in the tenant: this run disables it (and starts its clock).
     Disabling,

@@ -69,7 +69,10 @@ mod tests {
     fn a_value_the_controller_did_not_write_is_foreign_and_empty_is_none() {
         assert_eq!(LeaverMark::parse(None), LeaverMark::None);
         assert_eq!(LeaverMark::parse(Some("  ")), LeaverMark::None);
-        assert_eq!(LeaverMark::parse(Some("cost-centre 42")), LeaverMark::Foreign);
+        assert_eq!(
+            LeaverMark::parse(Some("cost-centre 42")),
+            LeaverMark::Foreign
+        );
         assert_eq!(
             LeaverMark::parse(Some("o365-controller leaver since yesterday")),
             LeaverMark::Foreign

@@ -38,7 +38,12 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
     };
     let (id, name) = (u.id.clone(), upn.to_string());
     if u.account_enabled {
-        out.drift(owner, format!("users[{upn}].accountEnabled"), "false", "true");
+        out.drift(
+            owner,
+            format!("users[{upn}].accountEnabled"),
+            "false",
+            "true",
+        );
         if enforce {
             let action = Action::DisableUser {
                 id: id.clone(),
@@ -87,9 +92,7 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
         let secs = after.as_deref().and_then(stage_seconds)?;
         since.checked_add(Duration::seconds(secs))
     };
-    let reached = |at: Option<OffsetDateTime>| {
-        matches!((at, ctx.observed_at), (Some(at), Some(now)) if now >= at)
-    };
+    let reached = |at: Option<OffsetDateTime>| matches!((at, ctx.observed_at), (Some(at), Some(now)) if now >= at);
     let (remove_at, delete_at) = (
         due(&stages.remove_licenses_after),
         due(&stages.delete_after),
@@ -132,7 +135,13 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
     } else {
         LeaverStage::Disabled
     };
-    let entry = timeline(upn, stage, Some(since), Some(stages), Some((remove_at, delete_at)));
+    let entry = timeline(
+        upn,
+        stage,
+        Some(since),
+        Some(stages),
+        Some((remove_at, delete_at)),
+    );
     out.state(owner).leavers.push(entry);
 }
 

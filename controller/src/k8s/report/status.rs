@@ -9,9 +9,10 @@ use serde::Serialize;
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use crate::api::{
     AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DriftState,
-    EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LeaversStatus, LicensePolicy,
-    LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning, SkuDemand,
-    SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
+    EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LeaversStatus,
+    LicensePolicy, LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning,
+    SkuDemand, SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts,
+    UserFailure,
 };
 use crate::k8s::reconcile::objects::api_resource;
 use crate::model::{

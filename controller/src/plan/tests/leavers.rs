@@ -83,7 +83,10 @@ fn without_stages_disable_keeps_its_old_meaning_and_revokes_nothing() {
     let mut w = world();
     w.domain().spec.leaver_stages = None;
     let actions = leaver_actions(&w);
-    assert!(matches!(actions[..], [Action::DisableUser { .. }]), "{actions:#?}");
+    assert!(
+        matches!(actions[..], [Action::DisableUser { .. }]),
+        "{actions:#?}"
+    );
     assert!(object(&w.plan(), &domain_key("corp")).leavers.is_empty());
 }
 
@@ -125,7 +128,10 @@ fn after_remove_licenses_after_only_direct_licenses_are_removed() {
         }]
     );
     // Once removed, nothing more until deleteAfter.
-    let gone = w.users_mut().iter_mut().find(|u| u.user_principal_name == GONE);
+    let gone = w
+        .users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE);
     gone.unwrap().licenses.retain(|l| !l.direct);
     let plan = w.plan();
     assert!(actions_for(&plan, GONE).is_empty());
@@ -180,7 +186,10 @@ fn without_a_known_now_no_timed_stage_is_due() {
 #[test]
 fn a_leaver_disabled_without_a_mark_gets_its_clock_started_not_budgeted() {
     let mut w = world();
-    let gone = w.users_mut().iter_mut().find(|u| u.user_principal_name == GONE);
+    let gone = w
+        .users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE);
     gone.unwrap().account_enabled = false;
     let plan = w.plan();
     assert_eq!(
@@ -201,7 +210,10 @@ fn a_leaver_disabled_without_a_mark_gets_its_clock_started_not_budgeted() {
 fn a_leaver_re_enabled_by_hand_is_disabled_again_without_restarting_its_clock() {
     let mut w = world();
     disabled_since(&mut w, t0() - Duration::days(2));
-    let gone = w.users_mut().iter_mut().find(|u| u.user_principal_name == GONE);
+    let gone = w
+        .users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE);
     gone.unwrap().account_enabled = true;
     let actions = leaver_actions(&w);
     assert!(
@@ -219,7 +231,10 @@ fn a_leaver_re_enabled_by_hand_is_disabled_again_without_restarting_its_clock() 
 #[test]
 fn a_foreign_value_in_the_mark_attribute_is_never_overwritten() {
     let mut w = world();
-    let gone = w.users_mut().iter_mut().find(|u| u.user_principal_name == GONE);
+    let gone = w
+        .users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE);
     gone.unwrap().leaver_mark = Some("cost centre 42".into());
     let plan = w.plan();
     assert!(matches!(
@@ -229,8 +244,14 @@ fn a_foreign_value_in_the_mark_attribute_is_never_overwritten() {
             ..
         }
     ));
-    assert_eq!(finding(&plan, Reason::LeaverMarkTaken).user.as_deref(), Some(GONE));
-    assert_eq!(LeaverMark::parse(Some("cost centre 42")), LeaverMark::Foreign);
+    assert_eq!(
+        finding(&plan, Reason::LeaverMarkTaken).user.as_deref(),
+        Some(GONE)
+    );
+    assert_eq!(
+        LeaverMark::parse(Some("cost centre 42")),
+        LeaverMark::Foreign
+    );
 }
 
 #[test]
@@ -270,7 +291,10 @@ fn a_leaver_listed_again_is_enabled_relicensed_and_its_mark_cleared() {
         vec![license("ENTERPRISEPACK", &[])],
     )];
     disabled_since(&mut w, t0() - Duration::days(8));
-    let gone = w.users_mut().iter_mut().find(|u| u.user_principal_name == GONE);
+    let gone = w
+        .users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE);
     gone.unwrap().licenses.retain(|l| !l.direct);
     let plan = w.plan();
     let actions = actions_for(&plan, GONE);
@@ -289,7 +313,10 @@ fn a_leaver_listed_again_is_enabled_relicensed_and_its_mark_cleared() {
 #[test]
 fn a_user_disabled_by_hand_without_a_mark_stays_disabled_when_listed() {
     let mut w = world().listing(&[GONE]);
-    let gone = w.users_mut().iter_mut().find(|u| u.user_principal_name == GONE);
+    let gone = w
+        .users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE);
     gone.unwrap().account_enabled = false;
     let plan = w.plan();
     assert!(actions_for(&plan, GONE).is_empty(), "{:#?}", plan.actions);
@@ -311,7 +338,10 @@ fn a_deleted_leaver_listed_again_is_restored_then_enabled() {
     w.observed.deleted_users = Read::Known(vec![gone]);
     let plan = w.plan();
     let actions = actions_for(&plan, GONE);
-    assert!(matches!(actions[0], Action::RestoreUser { .. }), "{actions:#?}");
+    assert!(
+        matches!(actions[0], Action::RestoreUser { .. }),
+        "{actions:#?}"
+    );
     assert!(
         matches!(actions[1], Action::UpdateUser { changes, .. } if changes.account_enabled == Some(true) && changes.clear_leaver_mark),
         "{actions:#?}"
