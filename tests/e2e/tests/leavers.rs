@@ -95,7 +95,7 @@ async fn a_staged_leaver_moves_through_its_stages_across_controller_restarts() -
         u.extra.contains_key("signInSessionsValidFromDateTime"),
         "its sessions were revoked"
     );
-    let disabled_at = entry.disabled_at.context("no disabledAt")?;
+    let disabled_at = entry.disabled_at.clone().context("no disabledAt")?;
     ensure!(
         entry.delete_at.is_some(),
         "the delete time is shown: {entry:?}"
