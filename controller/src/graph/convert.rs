@@ -94,6 +94,9 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
     if let Some(ext) = u.on_premises_extension_attributes {
         into.leaver_mark = ext.and_then(|e| e.extension_attribute15);
     }
+    if let Some(synced) = u.on_premises_sync_enabled {
+        into.synced = synced == Some(true);
+    }
     match (u.assigned_licenses, u.license_assignment_states) {
         (None, None) => {}
         (assigned, states) => {

@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AuthenticationType, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser, Read,
+    AuthenticationType, DirectorySync, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser,
+    Read,
 };
 
 use super::batch::{BatchItem, RawOutcome};
-use super::calls::{USER_PROPERTIES, segment};
+use super::calls::{ORGANIZATION_URL, USER_PROPERTIES, segment};
 use super::client::GraphClient;
 use super::convert;
 use super::delta::{DeltaRound, needs_resync};
@@ -136,6 +137,7 @@ impl Mirror {
                 skus: Read::Unknown("not read yet".into()),
                 display_name: None,
                 observed_at: None,
+                directory_sync: None,
             },
             ..Mirror::default()
         };
@@ -164,9 +166,9 @@ impl Mirror {
         // "Now" for the plan's leaver stages: the state read below is at least this fresh.
         self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
         let mut plan = Plan::default();
-        if full || self.observed.display_name.is_none() {
-            plan.organization =
-                Some(plan.push(BatchItem::get("/organization?$select=id,displayName")));
+        // Re-read while directory sync is on, so its last run stays current.
+        if full || self.observed.display_name.is_none() || self.observed.directory_sync.is_some() {
+            plan.organization = Some(plan.push(BatchItem::get(ORGANIZATION_URL)));
         }
         plan.domains = Some(plan.push(BatchItem::get("/domains")));
         plan.skus = Some(plan.push(BatchItem::get("/subscribedSkus")));
@@ -200,8 +202,14 @@ impl Mirror {
         if let Some(outcome) = take(&mut results, plan.organization)
             && let Ok(orgs) =
                 collection::<wire::Organization>(client, "organization", Some(outcome)).await
+            && let Some(org) = orgs.into_iter().next()
         {
-            self.observed.display_name = orgs.into_iter().find_map(|o| o.display_name);
+            self.observed.display_name = org.display_name;
+            self.observed.directory_sync =
+                org.on_premises_sync_enabled.map(|enabled| DirectorySync {
+                    enabled,
+                    last_sync: org.on_premises_last_sync_date_time,
+                });
         }
         let delta_outcome = take(&mut results, plan.delta);
         let skus = collection::<wire::SubscribedSku>(

@@ -48,6 +48,18 @@ pub struct ObservedTenant {
     /// When this state was read: the "now" the plan times leaver stages against (the plan
     /// itself reads no clock). `None`: unknown, so no timed stage is due.
     pub observed_at: Option<time::OffsetDateTime>,
+    /// Directory synchronization (Entra Connect / DirSync) of the organization, from
+    /// `GET /organization`; `None` when it was never turned on (or not read).
+    pub directory_sync: Option<DirectorySync>,
+}
+
+/// The organization's directory synchronization from on-premises Active Directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectorySync {
+    /// `onPremisesSyncEnabled`: true while it runs, false once turned off.
+    pub enabled: bool,
+    /// `onPremisesLastSyncDateTime` (RFC 3339), when it last ran.
+    pub last_sync: Option<String>,
 }
 
 /// The name of the role whose holders count as break-glass administrators.
@@ -161,6 +173,11 @@ pub struct ObservedUser {
     /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
     /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
     pub leaver_mark: Option<String>,
+    /// `onPremisesSyncEnabled` is true: the user is synced from on-premises Active Directory
+    /// (Entra Connect), which masters its name, UPN, enabled state, immutable ID (the sync's
+    /// source anchor) and existence; Graph refuses to write those. Its licences and usage
+    /// location are the cloud's.
+    pub synced: bool,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
 }

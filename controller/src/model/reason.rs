@@ -101,6 +101,9 @@ reasons! {
     /// A leaver's `extensionAttribute15` holds a value the controller did not write: its leaver
     /// clock cannot be kept there, so only the disable stage applies to it.
     LeaverMarkTaken => Warning,
+    /// The user is synced from on-premises AD (Entra Connect), which masters the attribute (or
+    /// its existence): the controller does not write it; change it in AD.
+    ManagedOnPremises => Info,
     // ---- plan findings: conflicts between objects ----
     /// Two FederatedDomains name the same domain.
     DuplicateDomain => Error,

@@ -24,6 +24,7 @@ mod order;
 mod output;
 mod preflight;
 mod seats;
+mod synced;
 mod unmanaged;
 mod user_changes;
 mod users;

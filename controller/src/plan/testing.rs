@@ -201,7 +201,19 @@ pub(crate) fn tenant_user(upn: &str) -> ObservedUser {
         usage_location: Some("US".into()),
         account_enabled: true,
         leaver_mark: None,
+        synced: false,
         licenses: Vec::new(),
+    }
+}
+
+/// A tenant user synced from on-premises AD: its immutable ID is the sync's source anchor (not
+/// the one the controller would derive), and AD masters its name.
+pub(crate) fn synced_user(upn: &str) -> ObservedUser {
+    ObservedUser {
+        immutable_id: Some(format!("anchor-{upn}")),
+        display_name: Some(format!("AD {upn}")),
+        synced: true,
+        ..tenant_user(upn)
     }
 }
 
@@ -272,6 +284,7 @@ impl World {
                     sku("ENTERPRISEPREMIUM", E5, 100, 0),
                 ]),
                 observed_at: None,
+                directory_sync: None,
             },
         }
     }
