@@ -534,6 +534,10 @@ pub fn action_name(a: &Action) -> &'static str {
         Action::MarkLeaver { .. } => "MarkLeaver",
         Action::RevokeSessions { .. } => "RevokeSessions",
         Action::DeleteUser { .. } => "DeleteUser",
+        Action::CreateGroup { .. } => "CreateGroup",
+        Action::AddGroupMembers { .. } => "AddGroupMembers",
+        Action::RemoveGroupMember { .. } => "RemoveGroupMember",
+        Action::AssignGroupLicenses { .. } => "AssignGroupLicenses",
     }
 }
 
