@@ -33,6 +33,8 @@ pub struct Mirror {
     parked: Option<Vec<ObservedUser>>,
     /// Activated directory roles: (id, display name).
     roles: Vec<(String, String)>,
+    /// The first read that failed in the last sync (none when every part was read).
+    read_failure: Option<GraphError>,
 }
 
 /// What one `$batch` of small reads asked for, by position.
@@ -154,12 +156,26 @@ impl Mirror {
         &self.observed
     }
 
+    /// The first read that failed in the last load or refresh, if any: why parts of
+    /// [`Mirror::observed`] are `Unknown` or the last known values.
+    pub fn read_failure(&self) -> Option<&GraphError> {
+        self.read_failure.as_ref()
+    }
+
+    /// Records a failed read (the first of a sync is kept) and says what failed.
+    fn failed(&mut self, what: &str, e: GraphError) -> String {
+        let text = unknown(what, &e);
+        self.read_failure.get_or_insert(e);
+        text
+    }
+
     /// The stored deltaLink (where the next users round starts).
     pub fn delta_link(&self) -> Option<&str> {
         self.delta_link.as_deref()
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        self.read_failure = None;
         let mut plan = Plan::default();
         if full || self.observed.display_name.is_none() {
             plan.organization =
@@ -213,7 +229,7 @@ impl Mirror {
                     .map(convert::sku)
                     .collect::<Vec<ObservedSku>>(),
             ),
-            Err(e) => Read::Unknown(unknown("subscribedSkus", &e)),
+            Err(e) => Read::Unknown(self.failed("subscribedSkus", e)),
         };
         let deleted = collection::<wire::User>(
             client,
@@ -223,7 +239,7 @@ impl Mirror {
         .await;
         self.observed.deleted_users = match deleted {
             Ok(users) => Read::Known(users.into_iter().map(convert::user).collect()),
-            Err(e) => Read::Unknown(unknown("deleted users", &e)),
+            Err(e) => Read::Unknown(self.failed("deleted users", e)),
         };
         let domains = take(&mut results, plan.domains);
         self.observed.domains = match self
@@ -231,13 +247,13 @@ impl Mirror {
             .await
         {
             Ok(d) => Read::Known(d),
-            Err(e) => Read::Unknown(unknown("domains", &e)),
+            Err(e) => Read::Unknown(self.failed("domains", e)),
         };
         let roles = take(&mut results, plan.roles);
         self.observed.role_holders = match self.read_roles(client, roles, &plan, &mut results).await
         {
             Ok(r) => Read::Known(r),
-            Err(e) => Read::Unknown(unknown("directory roles", &e)),
+            Err(e) => Read::Unknown(self.failed("directory roles", e)),
         };
         self.read_users(client, delta_outcome).await;
         if let Read::Known(users) = &self.observed.users {
@@ -336,7 +352,7 @@ impl Mirror {
                 {
                     self.parked = Some(users);
                 }
-                self.observed.users = Read::Unknown(unknown("users", &e));
+                self.observed.users = Read::Unknown(self.failed("users", e));
             }
         }
     }

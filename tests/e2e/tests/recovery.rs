@@ -260,3 +260,96 @@ async fn a_standby_applies_a_change_within_the_lease_after_the_leader_is_killed(
     result?;
     h.finish().await
 }
+
+/// The Tenant's `Ready` condition: (status, reason, message).
+async fn tenant_ready(h: &Harness) -> Result<(String, String, String)> {
+    let t = h
+        .api::<o365_controller::api::Tenant>()
+        .get("contoso")
+        .await?;
+    let field = |f: &str| o365_e2e::condition_field(&t, "Ready", f).unwrap_or_default();
+    Ok((field("status"), field("reason"), field("message")))
+}
+
+#[tokio::test]
+async fn a_graph_outage_is_reported_with_its_reason_and_the_last_known_counts() -> Result<()> {
+    use o365_controller::api::AppAssignment;
+    let h = Harness::start("outage", Fixture::demo()).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.assignment("team", &[format!("one@{DOMAIN}")], json!({}))
+        .await?;
+    wait_until("the Tenant is Ready", Duration::from_secs(60), || async {
+        Ok((tenant_ready(&h).await?.0 == "True").then_some(()))
+    })
+    .await?;
+    let counts = |a: AppAssignment| a.status.and_then(|s| s.counts);
+    let before = wait_until(
+        "the assignment is counted",
+        Duration::from_secs(60),
+        || async {
+            Ok(counts(h.api::<AppAssignment>().get("team").await?).filter(|c| c.pending == 0))
+        },
+    )
+    .await?;
+    let graph = h.sim.graph_base_url();
+    let metrics_addr = h.metrics_addr().context("no controller")?;
+    let Harness {
+        client,
+        ns,
+        sim,
+        controller,
+    } = h;
+    sim.shutdown().await;
+    let h = Harness {
+        client,
+        ns,
+        // Another simulator (elsewhere): the Tenant still points at the one that went away.
+        sim: Simulator::start(Fixture::demo(), SimConfig::default()).await?,
+        controller,
+    };
+    // Any change of the Tenant's metadata starts a reconcile at once.
+    o365_e2e::kubectl_ok([
+        "annotate",
+        "o365tenant",
+        "contoso",
+        "-n",
+        h.ns.name(),
+        "--overwrite",
+        "e2e.o365-controller.io/nudge=outage",
+    ])?;
+    let (status, _, message) = wait_until(
+        "the Tenant says Graph is unreachable",
+        Duration::from_secs(60),
+        || async {
+            let ready = tenant_ready(&h).await?;
+            Ok((ready.1 == "GraphUnreachable").then_some(ready))
+        },
+    )
+    .await?;
+    ensure!(
+        status == "Unknown",
+        "Ready is {status} during an outage, want Unknown"
+    );
+    ensure!(
+        message.contains(&graph),
+        "the message names {graph}: {message}"
+    );
+    ensure!(
+        message.contains("ConnectionError"),
+        "the message has the last error: {message}"
+    );
+    let during = counts(h.api::<AppAssignment>().get("team").await?);
+    ensure!(
+        during.as_ref() == Some(&before),
+        "counts changed during the outage: {during:?}, before {before:?}"
+    );
+    let text = http_get(metrics_addr, "/metrics").await?;
+    ensure!(
+        text.lines()
+            .any(|l| l.starts_with("o365_reconcile_errors_total{")
+                && l.contains("category=\"graph_unreachable\"")),
+        "no graph_unreachable reconcile error in the metrics"
+    );
+    h.finish().await
+}
