@@ -133,6 +133,7 @@ fn changed_fields(changes: &impl Serialize) -> String {
 /// The plan as tables.
 pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> String {
     let skus = sku_names(observed);
+    let synced = super::synced::synced_upns(observed);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -153,12 +154,15 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
                 vec![
                     format!("{:?}", a.phase()),
                     what.to_owned(),
-                    a.subject().to_owned(),
+                    super::synced::subject(a.subject(), &synced),
                     detail,
                 ]
             })
             .collect()
     };
+    if let Some(line) = super::synced::summary(observed, synced.len()) {
+        let _ = writeln!(out, "{line}");
+    }
     if !plan.actions.is_empty() {
         out.push('\n');
         out.push_str(&table(

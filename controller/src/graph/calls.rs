@@ -31,7 +31,12 @@ pub const USER_PROPERTIES: &[&str] = &[
     "accountEnabled",
     "assignedLicenses",
     "licenseAssignmentStates",
+    "onPremisesSyncEnabled",
 ];
+
+/// The organization properties read: the display name and directory synchronization.
+pub const ORGANIZATION_URL: &str =
+    "/organization?$select=id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime";
 
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -443,15 +448,10 @@ impl GraphClient {
         Ok(skus.into_iter().map(convert::sku).collect())
     }
 
-    /// `GET /organization?$select=id,displayName`: the tenant itself.
+    /// `GET /organization`: the tenant itself (display name, directory synchronization).
     pub async fn organization(&self) -> Result<Option<wire::Organization>, GraphError> {
         let orgs: Vec<wire::Organization> = self
-            .get_all(
-                "organization",
-                "",
-                "/organization?$select=id,displayName",
-                &[],
-            )
+            .get_all("organization", "", ORGANIZATION_URL, &[])
             .await?;
         Ok(orgs.into_iter().next())
     }

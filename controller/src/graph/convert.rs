@@ -91,6 +91,9 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
     if let Some(enabled) = u.account_enabled {
         into.account_enabled = enabled.unwrap_or(false);
     }
+    if let Some(synced) = u.on_premises_sync_enabled {
+        into.synced = synced == Some(true);
+    }
     match (u.assigned_licenses, u.license_assignment_states) {
         (None, None) => {}
         (assigned, states) => {

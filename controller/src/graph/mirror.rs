@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AuthenticationType, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser, Read,
+    AuthenticationType, DirectorySync, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser,
+    Read,
 };
 
 use super::batch::{BatchItem, RawOutcome};
-use super::calls::{USER_PROPERTIES, segment};
+use super::calls::{ORGANIZATION_URL, USER_PROPERTIES, segment};
 use super::client::GraphClient;
 use super::convert;
 use super::delta::{DeltaRound, needs_resync};
@@ -137,6 +138,7 @@ impl Mirror {
                 role_holders: Read::Unknown("not read yet".into()),
                 skus: Read::Unknown("not read yet".into()),
                 display_name: None,
+                directory_sync: None,
             },
             ..Mirror::default()
         };
@@ -177,9 +179,9 @@ impl Mirror {
     async fn sync(&mut self, client: &GraphClient, full: bool) {
         self.read_failure = None;
         let mut plan = Plan::default();
-        if full || self.observed.display_name.is_none() {
-            plan.organization =
-                Some(plan.push(BatchItem::get("/organization?$select=id,displayName")));
+        // Re-read while directory sync is on, so its last run stays current.
+        if full || self.observed.display_name.is_none() || self.observed.directory_sync.is_some() {
+            plan.organization = Some(plan.push(BatchItem::get(ORGANIZATION_URL)));
         }
         plan.domains = Some(plan.push(BatchItem::get("/domains")));
         plan.skus = Some(plan.push(BatchItem::get("/subscribedSkus")));
@@ -213,8 +215,14 @@ impl Mirror {
         if let Some(outcome) = take(&mut results, plan.organization)
             && let Ok(orgs) =
                 collection::<wire::Organization>(client, "organization", Some(outcome)).await
+            && let Some(org) = orgs.into_iter().next()
         {
-            self.observed.display_name = orgs.into_iter().find_map(|o| o.display_name);
+            self.observed.display_name = org.display_name;
+            self.observed.directory_sync =
+                org.on_premises_sync_enabled.map(|enabled| DirectorySync {
+                    enabled,
+                    last_sync: org.on_premises_last_sync_date_time,
+                });
         }
         let delta_outcome = take(&mut results, plan.delta);
         let skus = collection::<wire::SubscribedSku>(

@@ -119,6 +119,8 @@ pub struct User {
     pub assigned_licenses: Option<Option<Vec<AssignedLicense>>>,
     #[serde(default, deserialize_with = "present")]
     pub license_assignment_states: Option<Option<Vec<LicenseAssignmentState>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub on_premises_sync_enabled: Option<Option<bool>>,
     /// Delta: the user was deleted (`reason` `changed` = soft, `deleted` = permanent).
     #[serde(rename = "@removed", default)]
     pub removed: Option<Value>,
@@ -206,7 +208,7 @@ pub struct DirectoryObject {
     pub odata_type: Option<String>,
 }
 
-/// `microsoft.graph.organization` (the tenant's display name).
+/// `microsoft.graph.organization` (the tenant's display name and directory synchronization).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
@@ -214,6 +216,11 @@ pub struct Organization {
     pub id: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// null: never synced; true: Entra Connect runs; false: it was turned off.
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub on_premises_last_sync_date_time: Option<String>,
 }
 
 /// Graph's error body (notes §7).

@@ -45,6 +45,18 @@ pub struct ObservedTenant {
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,
     /// Subscribed SKUs.
     pub skus: Read<Vec<ObservedSku>>,
+    /// Directory synchronization (Entra Connect / DirSync) of the organization, from
+    /// `GET /organization`; `None` when it was never turned on (or not read).
+    pub directory_sync: Option<DirectorySync>,
+}
+
+/// The organization's directory synchronization from on-premises Active Directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectorySync {
+    /// `onPremisesSyncEnabled`: true while it runs, false once turned off.
+    pub enabled: bool,
+    /// `onPremisesLastSyncDateTime` (RFC 3339), when it last ran.
+    pub last_sync: Option<String>,
 }
 
 /// The name of the role whose holders count as break-glass administrators.
@@ -155,6 +167,11 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// `onPremisesSyncEnabled` is true: the user is synced from on-premises Active Directory
+    /// (Entra Connect), which masters its name, UPN, enabled state, immutable ID (the sync's
+    /// source anchor) and existence; Graph refuses to write those. Its licences and usage
+    /// location are the cloud's.
+    pub synced: bool,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
 }

@@ -98,6 +98,9 @@ reasons! {
     RestoreBlocked => Error,
     /// An account an administrator disabled stays disabled: git does not say `accountEnabled`.
     DisabledOutsideGit => Warning,
+    /// The user is synced from on-premises AD (Entra Connect), which masters the attribute (or
+    /// its existence): the controller does not write it; change it in AD.
+    ManagedOnPremises => Info,
     // ---- plan findings: conflicts between objects ----
     /// Two FederatedDomains name the same domain.
     DuplicateDomain => Error,

@@ -23,6 +23,7 @@ mod order;
 mod output;
 mod preflight;
 mod seats;
+mod synced;
 mod unmanaged;
 mod user_changes;
 mod users;

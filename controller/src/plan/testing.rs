@@ -199,7 +199,19 @@ pub(crate) fn tenant_user(upn: &str) -> ObservedUser {
         immutable_id: Some(crate::plan::derive_immutable_id(upn)),
         usage_location: Some("US".into()),
         account_enabled: true,
+        synced: false,
         licenses: Vec::new(),
+    }
+}
+
+/// A tenant user synced from on-premises AD: its immutable ID is the sync's source anchor (not
+/// the one the controller would derive), and AD masters its name.
+pub(crate) fn synced_user(upn: &str) -> ObservedUser {
+    ObservedUser {
+        immutable_id: Some(format!("anchor-{upn}")),
+        display_name: Some(format!("AD {upn}")),
+        synced: true,
+        ..tenant_user(upn)
     }
 }
 
@@ -269,6 +281,7 @@ impl World {
                     sku("ENTERPRISEPACK", E3, 100, 0),
                     sku("ENTERPRISEPREMIUM", E5, 100, 0),
                 ]),
+                directory_sync: None,
             },
         }
     }

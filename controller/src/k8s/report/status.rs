@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use crate::api::{
-    AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DriftState,
-    EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LicensePolicy,
+    AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DirectorySyncStatus,
+    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LicensePolicy,
     LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning, SkuDemand,
     SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
 };
@@ -200,6 +200,26 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// Directory synchronization as observed (its synced users counted when the users were read),
+/// else as last reported.
+fn directory_sync(
+    observed: &ObservedTenant,
+    previous: Option<&TenantStatus>,
+) -> Option<DirectorySyncStatus> {
+    let sync = observed.directory_sync.as_ref()?;
+    let synced_users = match observed.users.known() {
+        Some(users) => count(users.iter().filter(|u| u.synced).count()),
+        None => previous
+            .and_then(|s| s.directory_sync.as_ref())
+            .map_or(0, |d| d.synced_users),
+    };
+    Some(DirectorySyncStatus {
+        enabled: sync.enabled,
+        last_sync_time: sync.last_sync.clone(),
+        synced_users,
+    })
+}
+
 /// The Tenant's status after a reconcile that reached Graph.
 pub fn tenant_status(view: &RunView<'_>, tenant: &Tenant) -> StatusUpdate {
     let previous = tenant.status.as_ref();
@@ -258,6 +278,7 @@ pub fn tenant_status(view: &RunView<'_>, tenant: &Tenant) -> StatusUpdate {
                     .collect(),
             }),
         },
+        directory_sync: directory_sync(observed, previous),
     };
     StatusUpdate::new(
         Kind::Tenant,

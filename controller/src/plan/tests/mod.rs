@@ -12,4 +12,5 @@ mod namespaces;
 mod ordering;
 mod scale;
 mod states;
+mod synced;
 mod users;
