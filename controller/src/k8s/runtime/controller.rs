@@ -31,10 +31,10 @@ use crate::k8s::reconcile::mappers;
 use crate::k8s::reconcile::objects::{Stores, api_resource};
 use crate::k8s::reconcile::tenant::{error_policy, reconcile};
 
-/// The watches of the four kinds; with one Secret and one ConfigMap watch per served scope
-/// (and the Namespace watch when every namespace is watched), their first lists make the
-/// controller ready.
-const WATCHED_KINDS: usize = 4;
+/// The watches of the four kinds plus the second Tenant watch (for Tenants sharing a tenantId);
+/// with one Secret and one ConfigMap watch per served scope (and the Namespace watch when every
+/// namespace is watched), their lists make the controller ready.
+const WATCHED_KINDS: usize = 5;
 
 /// How `run_controller` runs.
 #[derive(Debug, Clone)]
