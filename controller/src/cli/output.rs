@@ -116,6 +116,23 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
         }
         Action::DisableUser { .. } => ("disable user", String::new()),
         Action::DeleteUser { .. } => ("delete user", String::new()),
+        Action::CreateGroup { .. } => ("create license group", String::new()),
+        Action::AddGroupMembers {
+            user_principal_names,
+            ..
+        } => (
+            "add group members",
+            format!("{} user(s)", user_principal_names.len()),
+        ),
+        Action::RemoveGroupMember { group_name, .. } => {
+            ("remove group member", format!("from {group_name}"))
+        }
+        Action::AssignGroupLicenses { add, remove, .. } => {
+            let mut parts: Vec<String> =
+                add.iter().map(|g| format!("+{}", sku(&g.sku_id))).collect();
+            parts.extend(remove.iter().map(|id| format!("-{}", sku(id))));
+            ("assign group licenses", parts.join(" "))
+        }
     }
 }
 
@@ -346,6 +363,7 @@ pub fn report_table(report: &TenantReport) -> String {
             "RESTORED",
             "UPDATED",
             "LICENSED",
+            "GROUPS",
             "FEDERATION",
             "DISABLED",
             "DELETED",
@@ -359,6 +377,7 @@ pub fn report_table(report: &TenantReport) -> String {
             t.restored.to_string(),
             t.updated.to_string(),
             t.licensed.to_string(),
+            t.groups.to_string(),
             t.federation.to_string(),
             t.disabled.to_string(),
             t.deleted.to_string(),

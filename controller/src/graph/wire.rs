@@ -75,6 +75,20 @@ pub struct AssignedLicense {
     pub disabled_plans: Vec<String>,
 }
 
+/// `microsoft.graph.group`, as the license-group reads select it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub assigned_licenses: Option<Vec<AssignedLicense>>,
+}
+
 /// `microsoft.graph.licenseAssignmentState`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

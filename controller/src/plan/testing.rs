@@ -171,6 +171,8 @@ pub(crate) fn policy(name: &str, domain_refs: &[&str], licenses: Vec<License>) -
             usage_location: Some("US".into()),
             remove_unlisted: false,
             mode: None,
+            assignment: Default::default(),
+            group_id: None,
         },
         mode: Mode::Enforce,
     }
@@ -221,6 +223,7 @@ pub(crate) fn direct(sku: &str, disabled: &[&str]) -> ObservedLicense {
         disabled_plans: disabled.iter().map(|s| s.to_string()).collect(),
         direct: true,
         inherited_from: Vec::new(),
+        group_states: Vec::new(),
     }
 }
 
@@ -230,6 +233,7 @@ pub(crate) fn inherited(sku: &str, group: &str) -> ObservedLicense {
         disabled_plans: Vec::new(),
         direct: false,
         inherited_from: vec![group.into()],
+        group_states: Vec::new(),
     }
 }
 
@@ -281,6 +285,7 @@ impl World {
                     sku("ENTERPRISEPACK", E3, 100, 0),
                     sku("ENTERPRISEPREMIUM", E5, 100, 0),
                 ]),
+                groups: Read::Known(Vec::new()),
                 directory_sync: None,
             },
         }

@@ -9,9 +9,10 @@ use serde::Serialize;
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use crate::api::{
     AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DirectorySyncStatus,
-    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LicensePolicy,
-    LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning, SkuDemand,
-    SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
+    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus,
+    LicenseErrorCount, LicenseGroupStatus, LicensePolicy, LicensePolicyStatus, LicensedUsers, Mode,
+    ObservedFederation, Provisioning, SkuDemand, SkuSeats, Tenant, TenantDomain, TenantStatus,
+    UnmanagedReport, UserCounts, UserFailure,
 };
 use crate::k8s::reconcile::objects::api_resource;
 use crate::model::{
@@ -522,12 +523,27 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
             _ => Some(LicensedUsers {
                 licensed: licenses.licensed,
                 pending: licenses.pending,
-                failed: count(view.failures(&key).len()),
+                failed: count(view.failures(&key).len()).saturating_add(licenses.failed),
+                processing: licenses.processing,
+                errors: licenses
+                    .errors
+                    .iter()
+                    .map(|e| LicenseErrorCount {
+                        reason: e.reason.clone(),
+                        users: e.users,
+                        examples: e.examples.clone(),
+                    })
+                    .collect(),
             }),
         },
         drift_state: Some(drift_state(
             object.map(|o| o.state).unwrap_or(State::InSync),
         )),
+        group: licenses.group.as_ref().map(|g| LicenseGroupStatus {
+            id: g.id.clone(),
+            display_name: g.display_name.clone(),
+            members: g.members,
+        }),
     };
     StatusUpdate::new(
         Kind::LicensePolicy,
@@ -607,6 +623,8 @@ mod tests {
                 usage_location: None,
                 remove_unlisted: false,
                 mode: None,
+                assignment: Default::default(),
+                group_id: None,
             },
         );
         p.metadata.namespace = Some("ns".into());
@@ -683,6 +701,7 @@ mod tests {
                     licensed: 2,
                     pending: 4,
                     short_of_seats: 4,
+                    ..PolicyCounts::default()
                 }),
                 ..ObjectPlan::default()
             },
@@ -702,8 +721,7 @@ mod tests {
         policy.status = Some(LicensePolicyStatus {
             users: Some(LicensedUsers {
                 licensed: 5000,
-                pending: 0,
-                failed: 0,
+                ..LicensedUsers::default()
             }),
             ..LicensePolicyStatus::default()
         });

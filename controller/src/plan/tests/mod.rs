@@ -5,6 +5,7 @@ mod budget;
 mod conflicts;
 mod deprovision;
 mod federation;
+mod groups;
 mod identity;
 mod licenses;
 mod modes;
