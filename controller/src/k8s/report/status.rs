@@ -742,9 +742,8 @@ mod tests {
                     state: State::Unknown,
                     licenses: Some(PolicyCounts {
                         covered: 5000,
-                        licensed: 0,
                         pending: 5000,
-                        short_of_seats: 0,
+                        ..PolicyCounts::default()
                     }),
                     counts: Some(PlannedCounts {
                         desired: 5000,
