@@ -368,18 +368,10 @@ pub fn dispatch(sh: &Shared, req: &GraphRequest, ctx: &Ctx) -> GraphResponse {
             return error_response(&e, ctx);
         }
     };
-    let mut cost = throttle::cost(&req.method, template, &req.query);
-    // Each member added through `members@odata.bind` is a write of its own.
-    if let Some(n) = req
-        .body
-        .as_ref()
-        .and_then(|b| b.get("members@odata.bind"))
-        .and_then(Value::as_array)
-        .map(Vec::len)
-        .filter(|n| *n > 1)
-    {
-        cost.writes = u32::try_from(n).unwrap_or(u32::MAX);
-    }
+    // A PATCH binding up to 20 members is one write, as Microsoft's cost table prices every
+    // identity write (graph-api-notes §6.2: "POST / PATCH / PUT / DELETE … 1 write"); there is
+    // no documented per-member charge.
+    let cost = throttle::cost(&req.method, template, &req.query);
     if sh.config.throttling {
         let (tenant_id, users) = {
             let st = crate::lock(&sh.state);
