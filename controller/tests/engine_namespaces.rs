@@ -119,7 +119,7 @@ async fn cycle_for(m: &Manifests, namespace: &str) -> Run {
         plan: cycle.before.clone(),
         report: cycle.report.clone().unwrap_or_default(),
         observed_after,
-        replan: cycle.after.clone(),
+        replan: cycle.after().clone(),
         cycle,
         tenant_report,
     }

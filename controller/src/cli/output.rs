@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::session::CliError;
 use crate::api::DriftEntry;
-use crate::engine::TenantReport;
+use crate::engine::{SignInLink, TenantReport};
 use crate::model::{
     Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason, State,
 };
@@ -33,8 +33,15 @@ pub enum Format {
 
 /// Prints `value` as pretty JSON.
 pub fn emit_json(value: &impl Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError(e.to_string()))?;
-    emit(&format!("{text}\n"));
+    use std::io::Write as _;
+    // Serialised straight to standard output: a 100,000-user report is tens of megabytes.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    match serde_json::to_writer_pretty(&mut stdout, value) {
+        Err(e) if !e.is_io() => return Err(CliError(e.to_string())),
+        // A closed pipe (`| head`) ends the output quietly.
+        _ => {}
+    }
+    let _ = stdout.write_all(b"\n").and_then(|()| stdout.flush());
     Ok(())
 }
 
@@ -45,17 +52,28 @@ pub fn blocked_line(tenant: &str, reason: Reason, message: &str) -> String {
 
 /// Renders rows as columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    write_table(&mut out, header, || rows.iter().cloned());
+    out
+}
+
+/// Writes rows as columns separated by two spaces. The rows are made twice, once to measure
+/// the columns and once to write them, so a 100,000-action plan is never held as text.
+fn write_table<I>(out: &mut dyn Write, header: &[&str], rows: impl Fn() -> I)
+where
+    I: Iterator<Item = Vec<String>>,
+{
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
+    for row in rows() {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
             }
         }
     }
-    let mut out = String::new();
-    let mut line = |cells: Vec<String>| {
-        let mut text = String::new();
+    let mut text = String::new();
+    let mut line = |cells: &[String]| {
+        text.clear();
         for (i, cell) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
                 text.push_str(cell);
@@ -63,14 +81,31 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 let _ = write!(text, "{cell:<width$}  ", width = widths[i]);
             }
         }
-        out.push_str(text.trim_end());
-        out.push('\n');
+        let _ = writeln!(out, "{}", text.trim_end());
     };
-    line(header.iter().map(|h| (*h).to_owned()).collect());
-    for row in rows {
-        line(row.clone());
+    line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    for row in rows() {
+        line(&row);
     }
-    out
+}
+
+/// Text written straight to a byte sink (standard output), for output too large to build as
+/// one string first.
+pub struct Sink<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> Write for Sink<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+    }
+}
+
+/// Runs `write` on standard output (buffered). A closed pipe (`| head`) ends the output
+/// quietly.
+pub fn emit_with(write: impl FnOnce(&mut dyn Write)) {
+    use std::io::Write as _;
+    let mut sink = Sink(std::io::BufWriter::new(std::io::stdout().lock()));
+    write(&mut sink);
+    let _ = sink.0.flush();
 }
 
 fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
@@ -132,8 +167,14 @@ fn changed_fields(changes: &impl Serialize) -> String {
 
 /// The plan as tables.
 pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> String {
-    let skus = sku_names(observed);
     let mut out = String::new();
+    write_plan_table(&mut out, tenant, plan, observed);
+    out
+}
+
+/// [`plan_table`], written to `out` as it is made.
+pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed: &ObservedTenant) {
+    let skus = sku_names(observed);
     let _ = writeln!(
         out,
         "Tenant {tenant}: plan {} with {} action(s){}",
@@ -145,26 +186,22 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
             format!(", {} held by the change budget", plan.held.len())
         }
     );
-    let action_rows = |actions: &[Action]| -> Vec<Vec<String>> {
-        actions
-            .iter()
-            .map(|a| {
-                let (what, detail) = describe(a, &skus);
-                vec![
-                    format!("{:?}", a.phase()),
-                    what.to_owned(),
-                    a.subject().to_owned(),
-                    detail,
-                ]
-            })
-            .collect()
+    let action_rows = |actions: &[Action]| {
+        actions.iter().map(|a| {
+            let (what, detail) = describe(a, &skus);
+            vec![
+                format!("{:?}", a.phase()),
+                what.to_owned(),
+                a.subject().to_owned(),
+                detail,
+            ]
+        })
     };
     if !plan.actions.is_empty() {
-        out.push('\n');
-        out.push_str(&table(
-            &["PHASE", "ACTION", "SUBJECT", "DETAIL"],
-            &action_rows(&plan.actions),
-        ));
+        let _ = out.write_char('\n');
+        write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
+            action_rows(&plan.actions)
+        });
     }
     if !plan.held.is_empty() {
         let _ = writeln!(
@@ -172,26 +209,23 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
             "\nHeld by the change budget (release with: o365-controller apply --approve {}):",
             plan.id
         );
-        out.push_str(&table(
-            &["PHASE", "ACTION", "SUBJECT", "DETAIL"],
-            &action_rows(&plan.held),
-        ));
+        write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
+            action_rows(&plan.held)
+        });
     }
-    let drift: Vec<Vec<String>> = plan
+    let drift = || plan.objects.iter().flat_map(|(key, o)| drift_rows(key, o));
+    if plan
         .objects
-        .iter()
-        .flat_map(|(key, o)| drift_rows(key, o))
-        .collect();
-    if !drift.is_empty() {
-        out.push_str("\nDrift:\n");
-        out.push_str(&table(&["OBJECT", "FIELD", "DESIRED", "OBSERVED"], &drift));
+        .values()
+        .any(|o| o.drift == Drift::Unknown || !o.drift_entries.is_empty())
+    {
+        let _ = out.write_str("\nDrift:\n");
+        write_table(out, &["OBJECT", "FIELD", "DESIRED", "OBSERVED"], drift);
     }
     if !plan.findings.is_empty() {
-        out.push_str("\nFindings:\n");
-        let rows: Vec<Vec<String>> = plan
-            .findings
-            .iter()
-            .map(|f| {
+        let _ = out.write_str("\nFindings:\n");
+        write_table(out, &["SEVERITY", "OBJECT", "REASON", "MESSAGE"], || {
+            plan.findings.iter().map(|f| {
                 vec![
                     format!("{:?}", f.severity),
                     f.object.to_string(),
@@ -199,13 +233,11 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
                     f.message.clone(),
                 ]
             })
-            .collect();
-        out.push_str(&table(&["SEVERITY", "OBJECT", "REASON", "MESSAGE"], &rows));
+        });
     }
-    out.push_str(&states_table(plan));
-    out.push('\n');
-    out.push_str(&verdict_line(plan));
-    out
+    let _ = out.write_str(&states_table(plan));
+    let _ = out.write_char('\n');
+    let _ = out.write_str(&verdict_line(plan));
 }
 
 /// Each object's state, drift, actions and held actions.
@@ -268,12 +300,11 @@ pub fn after_table(report: &TenantReport, after: &Plan) -> String {
 }
 
 /// The sign-in smart link of each federated domain.
-pub fn links_table(report: &TenantReport) -> String {
-    if report.sign_in_links.is_empty() {
+pub fn links_table(links: &[SignInLink]) -> String {
+    if links.is_empty() {
         return String::new();
     }
-    let rows: Vec<Vec<String>> = report
-        .sign_in_links
+    let rows: Vec<Vec<String>> = links
         .iter()
         .map(|l| vec![l.domain.clone(), l.url.clone()])
         .collect();

@@ -54,13 +54,16 @@ pub async fn run(args: PlanArgs) -> Result<ExitCode, CliError> {
         let desired = session.desired(tenant, &overrides);
         let cycle =
             engine::converge(&client, &mut mirror, &desired, Writes::None, &|_, _| {}).await;
-        let report = engine::report(&name, &desired, &cycle);
         if args.output == Format::Table {
-            output::emit(&output::plan_table(&name, &cycle.before, mirror.observed()));
-            output::emit(&output::links_table(&report));
+            output::emit_with(|out| {
+                output::write_plan_table(out, &name, &cycle.before, mirror.observed());
+            });
+            output::emit(&output::links_table(&engine::sign_in_links(&desired)));
+        } else {
+            // The report (a copy of every action) only for JSON.
+            reports.push(engine::report(&name, &desired, &cycle));
         }
         verdicts.push(cycle.verdict());
-        reports.push(report);
     }
     if args.output == Format::Json {
         output::emit_json(&CycleReport::new("plan", reports))?;

@@ -15,7 +15,7 @@ use crate::model::{DesiredTenant, Plan, Read, Report, State};
 
 pub use report::{
     CycleReport, JSON_SCHEMA, JSON_VERSION, ObjectReport, SignInLink, SkippedUser, TenantReport,
-    Totals, report,
+    Totals, report, sign_in_links,
 };
 
 /// Whether the cycle may write to the tenant.
@@ -34,9 +34,10 @@ pub struct Cycle {
     pub before: Plan,
     /// The report, when actions were applied.
     pub report: Option<Report>,
-    /// The plan made from the refreshed mirror after applying, or `before` when nothing was
-    /// applied. Each object's state after the cycle is read from here.
-    pub after: Plan,
+    /// The plan made from the refreshed mirror after applying; `None` when nothing was
+    /// applied ([`Cycle::after`] is then `before`, not a copy of it: a 100,000-user plan is
+    /// tens of megabytes).
+    pub replanned: Option<Plan>,
     /// Whether a read of the tenant failed (before or after applying).
     pub reads_failed: bool,
 }
@@ -54,12 +55,17 @@ pub enum Verdict {
 }
 
 impl Cycle {
+    /// The plan after the cycle: each object's state after the cycle is read from here.
+    pub fn after(&self) -> &Plan {
+        self.replanned.as_ref().unwrap_or(&self.before)
+    }
+
     /// The verdict: failures first, then anything not `InSync`.
     pub fn verdict(&self) -> Verdict {
         let failed = self.report.as_ref().is_some_and(|r| r.failures().count > 0);
-        if failed || self.reads_failed || self.after.state() == State::Unknown {
+        if failed || self.reads_failed || self.after().state() == State::Unknown {
             Verdict::Failed
-        } else if self.after.is_in_sync() {
+        } else if self.after().is_in_sync() {
             Verdict::Converged
         } else {
             Verdict::Pending
@@ -69,7 +75,7 @@ impl Cycle {
     /// The plan id that releases what the change budget holds after this cycle: the held
     /// remainder's, which is what an approval must name.
     pub fn held_plan_id(&self) -> Option<&str> {
-        (!self.after.held.is_empty()).then_some(self.after.id.as_str())
+        (!self.after().held.is_empty()).then_some(self.after().id.as_str())
     }
 }
 
@@ -96,7 +102,7 @@ pub async fn converge(
     // rest is applied, and the verdict is `Failed` either way.
     if writes == Writes::None || before.actions.is_empty() {
         return Cycle {
-            after: before.clone(),
+            replanned: None,
             before,
             report: None,
             reads_failed,
@@ -112,7 +118,7 @@ pub async fn converge(
     Cycle {
         before,
         report: Some(report),
-        after,
+        replanned: Some(after),
         reads_failed,
     }
 }
