@@ -151,6 +151,23 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
         }
         Action::DisableUser { .. } => ("disable user", String::new()),
         Action::DeleteUser { .. } => ("delete user", String::new()),
+        Action::CreateGroup { .. } => ("create license group", String::new()),
+        Action::AddGroupMembers {
+            user_principal_names,
+            ..
+        } => (
+            "add group members",
+            format!("{} user(s)", user_principal_names.len()),
+        ),
+        Action::RemoveGroupMember { group_name, .. } => {
+            ("remove group member", format!("from {group_name}"))
+        }
+        Action::AssignGroupLicenses { add, remove, .. } => {
+            let mut parts: Vec<String> =
+                add.iter().map(|g| format!("+{}", sku(&g.sku_id))).collect();
+            parts.extend(remove.iter().map(|id| format!("-{}", sku(id))));
+            ("assign group licenses", parts.join(" "))
+        }
     }
 }
 
@@ -175,6 +192,7 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
 /// [`plan_table`], written to `out` as it is made.
 pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed: &ObservedTenant) {
     let skus = sku_names(observed);
+    let synced = super::synced::synced_upns(observed);
     let _ = writeln!(
         out,
         "Tenant {tenant}: plan {} with {} action(s){}",
@@ -192,11 +210,14 @@ pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed
             vec![
                 format!("{:?}", a.phase()),
                 what.to_owned(),
-                a.subject().to_owned(),
+                super::synced::subject(a.subject(), &synced),
                 detail,
             ]
         })
     };
+    if let Some(line) = super::synced::summary(observed, synced.len()) {
+        let _ = writeln!(out, "{line}");
+    }
     if !plan.actions.is_empty() {
         let _ = out.write_char('\n');
         write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
@@ -373,6 +394,7 @@ pub fn report_table(report: &TenantReport) -> String {
             "RESTORED",
             "UPDATED",
             "LICENSED",
+            "GROUPS",
             "FEDERATION",
             "DISABLED",
             "DELETED",
@@ -386,6 +408,7 @@ pub fn report_table(report: &TenantReport) -> String {
             t.restored.to_string(),
             t.updated.to_string(),
             t.licensed.to_string(),
+            t.groups.to_string(),
             t.federation.to_string(),
             t.disabled.to_string(),
             t.deleted.to_string(),

@@ -15,18 +15,18 @@ use kube::runtime::controller::Action as Requeue;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use super::containment::contain;
 use super::context::{Context, TenantSession};
 use super::duration::{MAX_RESYNC, bounded_resync};
 use super::error::ReconcileError;
-use super::events;
 use super::finalizer::{self, FinalizerChange};
 use super::mappers::by_tenant_ref;
 use super::objects::{NamespaceObjects, api_resource};
-use super::status::{self, RunView, StatusUpdate};
 use crate::api::{DeletionPolicy, FederatedDomain, Mode, Tenant};
 use crate::engine::{self, Writes};
 use crate::graph::{GraphClient, Mirror};
+use crate::k8s::report::events;
+use crate::k8s::report::status::{self, RunView, StatusUpdate};
+use crate::k8s::runtime::containment::contain;
 use crate::model::{Action, DesiredTenant, Drift, Failures, Kind, Outcome, Plan, Reason, Report};
 use crate::resolve::{self, Objects, Overrides};
 
@@ -431,7 +431,7 @@ async fn converge(
     let cycle =
         engine::converge(&session.client, mirror, &desired, Writes::Apply, &|_, _| {}).await;
     let view = RunView {
-        after: &cycle.after,
+        after: cycle.after(),
         report: cycle.report.as_ref(),
         applied: cycle.report.is_some(),
         observed: mirror.observed(),
@@ -444,7 +444,7 @@ async fn converge(
         name,
         &desired,
         &cycle.before,
-        &cycle.after,
+        cycle.after(),
         cycle.report.as_ref(),
         mirror.observed(),
     );
