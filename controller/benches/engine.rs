@@ -289,7 +289,7 @@ fn b1g(
                 *requests.entry(name).or_default() += 1;
             }
             failed += cycle.report.as_ref().map_or(0, |r| r.failures().count);
-            if cycle.after.is_in_sync() {
+            if cycle.after().is_in_sync() {
                 converged = true;
                 break;
             }

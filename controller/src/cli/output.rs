@@ -182,14 +182,7 @@ fn changed_fields(changes: &impl Serialize) -> String {
         .unwrap_or_default()
 }
 
-/// The plan as tables.
-pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> String {
-    let mut out = String::new();
-    write_plan_table(&mut out, tenant, plan, observed);
-    out
-}
-
-/// [`plan_table`], written to `out` as it is made.
+/// The plan as tables, written to `out` as they are made.
 pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed: &ObservedTenant) {
     let skus = sku_names(observed);
     let synced = super::synced::synced_upns(observed);
@@ -204,24 +197,28 @@ pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed
             format!(", {} held by the change budget", plan.held.len())
         }
     );
-    let action_rows = |actions: &[Action]| {
-        actions.iter().map(|a| {
-            let (what, detail) = describe(a, &skus);
+    fn action_rows<'a>(
+        actions: &'a [Action],
+        skus: &'a BTreeMap<String, String>,
+        synced: &'a std::collections::BTreeSet<String>,
+    ) -> impl Iterator<Item = Vec<String>> + 'a {
+        actions.iter().map(move |a| {
+            let (what, detail) = describe(a, skus);
             vec![
                 format!("{:?}", a.phase()),
                 what.to_owned(),
-                super::synced::subject(a.subject(), &synced),
+                super::synced::subject(a.subject(), synced),
                 detail,
             ]
         })
-    };
+    }
     if let Some(line) = super::synced::summary(observed, synced.len()) {
         let _ = writeln!(out, "{line}");
     }
     if !plan.actions.is_empty() {
         let _ = out.write_char('\n');
         write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
-            action_rows(&plan.actions)
+            action_rows(&plan.actions, &skus, &synced)
         });
     }
     if !plan.held.is_empty() {
@@ -231,7 +228,7 @@ pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed
             plan.id
         );
         write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
-            action_rows(&plan.held)
+            action_rows(&plan.held, &skus, &synced)
         });
     }
     let drift = || plan.objects.iter().flat_map(|(key, o)| drift_rows(key, o));

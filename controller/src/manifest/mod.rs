@@ -20,8 +20,8 @@ use serde_saphyr::Spanned;
 
 use crate::api::{AppAssignment, FederatedDomain, GROUP, LicensePolicy, Tenant, VERSION};
 pub use input::{DEFAULT_MAX_FILE_SIZE, Limits, human_size, parse_size};
-pub use yaml::Position;
 use yaml::Node;
+pub use yaml::Position;
 
 /// One problem in one document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -364,7 +364,10 @@ impl Loader {
         let broken = kind_schema.schema.check_rules(&self.validator, &value);
         if !broken.is_empty() {
             for violation in broken {
-                report(&violation.path, format!("Invalid value: {}", violation.message));
+                report(
+                    &violation.path,
+                    format!("Invalid value: {}", violation.message),
+                );
             }
             return;
         }

@@ -75,8 +75,9 @@ mod tests {
 
     #[test]
     fn a_matches_rule_with_a_message_is_extracted_and_others_are_not() {
-        let rule = extract(&json!({"rule": "self.matches('^[A-Z]{2}$')", "message": "two capitals"}))
-            .map(|r| (r.regex.is_match("US"), r.regex.is_match("us"), r.message));
+        let rule =
+            extract(&json!({"rule": "self.matches('^[A-Z]{2}$')", "message": "two capitals"}))
+                .map(|r| (r.regex.is_match("US"), r.regex.is_match("us"), r.message));
         assert_eq!(rule, Some((true, false, "two capitals".to_owned())));
         assert!(extract(&json!({"rule": "self.matches('^[A-Z]{2}$')"})).is_none());
         assert!(extract(&json!({"rule": "self.matches('(')", "message": "m"})).is_none());

@@ -118,7 +118,10 @@ impl Schema {
         let get_u64 = |key: &str| schema.get(key).and_then(Value::as_u64);
         let get_f64 = |key: &str| schema.get(key).and_then(Value::as_f64);
         let mut node = Schema {
-            type_name: schema.get("type").and_then(Value::as_str).map(str::to_owned),
+            type_name: schema
+                .get("type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             nullable: schema.get("nullable").and_then(Value::as_bool) == Some(true),
             enumeration: schema.get("enum").and_then(Value::as_array).cloned(),
             max_length: get_u64("maxLength"),
@@ -136,7 +139,12 @@ impl Schema {
                     schema
                         .get("x-kubernetes-list-map-keys")
                         .and_then(Value::as_array)
-                        .map(|k| k.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .map(|k| {
+                            k.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 ),
                 Some("set") => ListType::Set,
@@ -153,7 +161,12 @@ impl Schema {
             required: schema
                 .get("required")
                 .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
             preserve_unknown: schema
                 .get("x-kubernetes-preserve-unknown-fields")
@@ -266,7 +279,11 @@ impl Schema {
                     && !self.preserve_unknown
                 {
                     for (key, v) in map {
-                        if self.properties.as_ref().is_some_and(|p| p.contains_key(key)) {
+                        if self
+                            .properties
+                            .as_ref()
+                            .is_some_and(|p| p.contains_key(key))
+                        {
                             continue;
                         }
                         let len = push_key(path, key);
@@ -480,7 +497,8 @@ impl Schema {
                 additional.walk(child, path, out);
             } else if at_root && ["apiVersion", "kind", "metadata"].contains(&key.as_str()) {
                 // Checked by the loader itself: the API server owns these.
-            } else if !self.preserve_unknown && !matches!(self.additional, Additional::Allowed(true))
+            } else if !self.preserve_unknown
+                && !matches!(self.additional, Additional::Allowed(true))
             {
                 // As the API server: an object schema without properties (e.g.
                 // `workloadIdentity: {}`) declares no field, so every field is unknown.
@@ -723,7 +741,10 @@ mod tests {
             .and_then(|u| u.items.as_ref())
             .and_then(|i| i.properties.as_ref())
             .and_then(|p| p.get("loc"));
-        assert_eq!(loc.map(|l| (l.patterns.len(), l.cel.is_some())), Some((1, true)));
+        assert_eq!(
+            loc.map(|l| (l.patterns.len(), l.cel.is_some())),
+            Some((1, true))
+        );
         let found = schema.check_rules(
             &Validator::new(),
             &json!({"users": [{"loc": "US"}, {"loc": "us"}, {"loc": "USA"}], "budget": {"percent": 5}}),
