@@ -158,6 +158,7 @@ impl Mirror {
                 skus: Read::Unknown("not read yet".into()),
                 groups: Read::Unknown("not read yet".into()),
                 display_name: None,
+                observed_at: None,
                 directory_sync: None,
             },
             ..Mirror::default()
@@ -212,6 +213,8 @@ impl Mirror {
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        // "Now" for the plan's leaver stages: the state read below is at least this fresh.
+        self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
         let mut plan = Plan::default();
         // Re-read while directory sync is on (or a synced user appeared), so the status shows
         // when it last ran.
