@@ -267,8 +267,8 @@ pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed
         })
         .collect();
     if !leavers.is_empty() {
-        out.push_str("\nLeavers:\n");
-        out.push_str(&table(
+        let _ = out.write_str("\nLeavers:\n");
+        let _ = out.write_str(&table(
             &[
                 "OBJECT",
                 "USER",
