@@ -1,29 +1,22 @@
 //! The Kubernetes controller (`o365-controller run`): one kube-runtime Controller over Tenants
 //! that watches the other kinds and referenced Secrets, converges each tenant through the
 //! shared plan/apply engine, and reports status, Events and metrics.
+//!
+//! Split by concern: [`runtime`] runs the process (controller loop, leader election, health
+//! and metrics endpoints, served namespaces, panic containment); [`reconcile`] is one
+//! reconcile of one Tenant (context, objects and Secrets read from the stores, finalizer,
+//! watch mappers, errors); [`report`] turns its outcome into status, conditions and Events.
 
-mod conditions;
-mod containment;
-mod context;
-mod controller;
-mod duration;
-mod error;
-mod events;
-mod finalizer;
-mod health;
-mod keys;
-mod leader;
-mod mappers;
-mod metrics;
-mod objects;
 mod reconcile;
-mod served;
-mod status;
+mod report;
+mod runtime;
 
-pub use context::ReconcileSettings;
-pub use controller::{RunOptions, default_identity, install_crypto_provider, run_controller};
-pub use error::ReconcileError;
-pub use finalizer::REVERT_FINALIZER;
-pub use leader::{LEASE_DURATION, LEASE_NAME};
-pub use served::ServedNamespaces;
-pub use status::FIELD_MANAGER;
+pub use reconcile::context::ReconcileSettings;
+pub use reconcile::error::ReconcileError;
+pub use reconcile::finalizer::REVERT_FINALIZER;
+pub use report::status::FIELD_MANAGER;
+pub use runtime::controller::{
+    RunOptions, default_identity, install_crypto_provider, run_controller,
+};
+pub use runtime::leader::{LEASE_DURATION, LEASE_NAME};
+pub use runtime::served::ServedNamespaces;

@@ -15,18 +15,18 @@ use kube::runtime::controller::Action as Requeue;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use super::containment::contain;
 use super::context::{Context, TenantSession};
 use super::duration::{MAX_RESYNC, bounded_resync};
 use super::error::ReconcileError;
-use super::events;
 use super::finalizer::{self, FinalizerChange};
 use super::mappers::by_tenant_ref;
 use super::objects::{NamespaceObjects, api_resource};
-use super::status::{self, RunView, StatusUpdate};
 use crate::api::{DeletionPolicy, FederatedDomain, Mode, Tenant};
 use crate::engine::{self, Writes};
 use crate::graph::{GraphClient, Mirror};
+use crate::k8s::report::events;
+use crate::k8s::report::status::{self, RunView, StatusUpdate};
+use crate::k8s::runtime::containment::contain;
 use crate::model::{Action, DesiredTenant, Drift, Failures, Kind, Outcome, Plan, Reason, Report};
 use crate::resolve::{self, Objects, Overrides};
 

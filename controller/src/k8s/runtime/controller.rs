@@ -21,15 +21,15 @@ use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{oneshot, watch};
 
-use super::context::{Context, ReconcileSettings};
 use super::health::{self, Readiness};
 use super::leader::{LeaderElector, Leadership};
-use super::mappers;
 use super::metrics::{self, Metrics};
-use super::objects::{Stores, api_resource};
-use super::reconcile::{error_policy, reconcile};
 use super::served::ServedNamespaces;
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
+use crate::k8s::reconcile::context::{Context, ReconcileSettings};
+use crate::k8s::reconcile::mappers;
+use crate::k8s::reconcile::objects::{Stores, api_resource};
+use crate::k8s::reconcile::tenant::{error_policy, reconcile};
 
 /// The watches of the four kinds; with one Secret and one ConfigMap watch per served scope
 /// (and the Namespace watch when every namespace is watched), their first lists make the

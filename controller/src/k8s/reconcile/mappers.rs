@@ -186,7 +186,7 @@ fn domains_using(
 mod tests {
     use super::*;
     use crate::api::{FederatedDomain, Tenant};
-    use crate::k8s::objects::api_resource;
+    use crate::k8s::reconcile::objects::api_resource;
 
     fn object(ar: &ApiResource, name: &str, data: Value) -> DynamicObject {
         let mut o = DynamicObject::new(name, ar).within("team-a");

@@ -7,13 +7,13 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
-use super::objects::api_resource;
 use crate::api::{
     AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DriftState,
     EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LicensePolicy,
     LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning, SkuDemand,
     SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
 };
+use crate::k8s::reconcile::objects::api_resource;
 use crate::model::{
     Action, FederationSettings, Kind, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason,
     Report, State,

@@ -8,11 +8,11 @@ use std::time::Duration;
 use kube::Client;
 use kube::runtime::events::Recorder;
 
-use super::leader::Leadership;
-use super::metrics::Metrics;
 use super::objects::Stores;
-use super::served::ServedNamespaces;
 use crate::graph::{ClientStats, GraphClient, Mirror};
+use crate::k8s::runtime::leader::Leadership;
+use crate::k8s::runtime::metrics::Metrics;
+use crate::k8s::runtime::served::ServedNamespaces;
 use crate::resolve::OperatorSettings;
 
 /// Graph state kept between reconciles of one tenant.

@@ -10,7 +10,7 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
 
-use super::error::ReconcileError;
+use crate::k8s::reconcile::error::ReconcileError;
 
 /// The longest panic message carried into status and logs.
 const MAX_MESSAGE_CHARS: usize = 200;
@@ -18,7 +18,7 @@ const MAX_MESSAGE_CHARS: usize = 200;
 /// Runs one tenant's reconcile; a panic inside it becomes [`ReconcileError::Internal`].
 ///
 /// `AssertUnwindSafe` is sound here: what a reconcile shares across the panic is the
-/// [`super::context::Context`], whose mutexes recover from poisoning and whose per-tenant
+/// [`crate::k8s::reconcile::context::Context`], whose mutexes recover from poisoning and whose per-tenant
 /// session is taken out for the reconcile (a panic drops it; the next run rebuilds it).
 pub async fn contain<T, F>(tenant: &str, run: F) -> Result<T, ReconcileError>
 where
