@@ -135,6 +135,7 @@ impl Mirror {
                 role_holders: Read::Unknown("not read yet".into()),
                 skus: Read::Unknown("not read yet".into()),
                 display_name: None,
+                read_at: None,
             },
             ..Mirror::default()
         };
@@ -160,6 +161,10 @@ impl Mirror {
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        self.observed.read_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok());
         let mut plan = Plan::default();
         if full || self.observed.display_name.is_none() {
             plan.organization =

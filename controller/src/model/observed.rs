@@ -45,6 +45,9 @@ pub struct ObservedTenant {
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,
     /// Subscribed SKUs.
     pub skus: Read<Vec<ObservedSku>>,
+    /// When the tenant was last read (Unix seconds): certificate expiry is measured from it
+    /// (the plan itself reads no clock). `None`: not checked.
+    pub read_at: Option<i64>,
 }
 
 /// The name of the role whose holders count as break-glass administrators.

@@ -65,6 +65,8 @@ pub(crate) struct Ctx<'a> {
     /// Assignments, domains and policies in object-key order (the order of "first").
     pub assignment_order: Vec<usize>,
     pub domain_order: Vec<usize>,
+    /// When the tenant was read (Unix seconds), if known: certificate expiry is measured from it.
+    pub read_at: Option<i64>,
 }
 
 fn read<T>(r: &Read<T>) -> Result<&T, &str> {
@@ -148,6 +150,7 @@ impl<'a> Ctx<'a> {
             listed,
             assignment_order,
             domain_order,
+            read_at: observed.read_at,
         }
     }
 

@@ -269,6 +269,7 @@ impl World {
                     sku("ENTERPRISEPACK", E3, 100, 0),
                     sku("ENTERPRISEPREMIUM", E5, 100, 0),
                 ]),
+                read_at: None,
             },
         }
     }
