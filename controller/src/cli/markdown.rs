@@ -267,6 +267,7 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Users => "Users",
         Phase::Federation => "Federation",
         Phase::Licenses => "Licenses",
+        Phase::Groups => "License groups",
         Phase::Deprovision => "Deprovisioning",
     }
 }
