@@ -218,8 +218,15 @@ impl Mirror {
             .ok()
             .and_then(|d| i64::try_from(d.as_secs()).ok());
         let mut plan = Plan::default();
-        // Re-read while directory sync is on, so its last run stays current.
-        if full || self.observed.display_name.is_none() || self.observed.directory_sync.is_some() {
+        // Re-read while directory sync is on (or a synced user appeared), so the status shows
+        // when it last ran.
+        let syncing = self.observed.directory_sync.is_some()
+            || self
+                .observed
+                .users
+                .known()
+                .is_some_and(|users| users.iter().any(|u| u.synced));
+        if full || self.observed.display_name.is_none() || syncing {
             plan.organization = Some(plan.push(BatchItem::get(ORGANIZATION_URL)));
         }
         plan.domains = Some(plan.push(BatchItem::get("/domains")));

@@ -779,4 +779,41 @@ mod tests {
         let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
         assert_eq!(condition(&u, "Ready"), ("False", "ActionsPending"));
     }
+
+    #[test]
+    fn the_tenant_status_shows_directory_sync_and_its_synced_users() {
+        let tenant: Tenant = serde_json::from_value(serde_json::json!({
+            "apiVersion": "o365-controller.io/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": "corp", "namespace": "ns", "generation": 1},
+            "spec": {
+                "tenantId": "33333333-3333-3333-3333-333333333333",
+                "clientId": "22222222-2222-2222-2222-222222222222",
+                "credentials": {"clientSecret": {"secretName": "s", "key": "k"}}
+            }
+        }))
+        .unwrap();
+        let plan = Plan::default();
+        let synced = crate::model::ObservedUser {
+            synced: true,
+            ..crate::model::ObservedUser::default()
+        };
+        let observed = ObservedTenant {
+            users: crate::model::Read::Known(vec![synced, crate::model::ObservedUser::default()]),
+            directory_sync: Some(crate::model::DirectorySync {
+                enabled: true,
+                last_sync: Some("2026-12-01T09:30:00Z".into()),
+            }),
+            ..ObservedTenant::default()
+        };
+        let u = tenant_status(&view(&plan, None, &observed), &tenant);
+        assert_eq!(
+            u.status["directorySync"],
+            serde_json::json!({"enabled": true, "lastSyncTime": "2026-12-01T09:30:00Z",
+                               "syncedUsers": 1})
+        );
+        // A tenant that never synced has no such field.
+        let u = tenant_status(&view(&plan, None, &ObservedTenant::default()), &tenant);
+        assert!(u.status.get("directorySync").is_none(), "{}", u.status);
+    }
 }
