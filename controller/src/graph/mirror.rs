@@ -158,6 +158,7 @@ impl Mirror {
                 skus: Read::Unknown("not read yet".into()),
                 groups: Read::Unknown("not read yet".into()),
                 display_name: None,
+                observed_at: None,
                 directory_sync: None,
                 read_at: None,
             },
@@ -213,6 +214,8 @@ impl Mirror {
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        // "Now" for the plan's leaver stages: the state read below is at least this fresh.
+        self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
         self.observed.read_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()

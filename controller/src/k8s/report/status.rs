@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use crate::api::{
     AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DirectorySyncStatus,
-    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus,
+    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LeaversStatus,
     LicenseErrorCount, LicenseGroupStatus, LicensePolicy, LicensePolicyStatus, LicensedUsers, Mode,
     ObservedFederation, Provisioning, SkuDemand, SkuSeats, Tenant, TenantDomain, TenantStatus,
     UnmanagedReport, UserCounts, UserFailure,
@@ -302,6 +302,27 @@ fn federation_summary(f: &FederationSettings) -> ObservedFederation {
     }
 }
 
+/// The leavers on their timeline, from this run's plan (which read them from the leaver
+/// marks in the tenant); the previous status while users could not be read.
+fn leavers_status(
+    view: &RunView<'_>,
+    domain: &FederatedDomain,
+    object: Option<&crate::model::ObjectPlan>,
+) -> Option<LeaversStatus> {
+    domain.spec.leaver_stages.as_ref()?;
+    if view.observed.users.known().is_none() {
+        return domain.status.as_ref().and_then(|s| s.leavers.clone());
+    }
+    let all = object.map(|o| o.leavers.as_slice()).unwrap_or_default();
+    Some(LeaversStatus {
+        count: count(all.len()),
+        users: all.iter().take(MAX_LEAVERS).cloned().collect(),
+    })
+}
+
+/// Leavers listed in a FederatedDomain's status (`plan` lists all of them).
+const MAX_LEAVERS: usize = 50;
+
 /// A FederatedDomain's status.
 pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -> StatusUpdate {
     let previous = domain.status.as_ref();
@@ -351,6 +372,7 @@ pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -
         sign_in_link: federated.then(|| crate::plan::sign_in_link(&domain.spec.domain)),
         held_plan_id: held.then(|| view.after.id.clone()),
         users: users.or_else(|| previous.and_then(|s| s.users)),
+        leavers: leavers_status(view, domain, object),
     };
     StatusUpdate::new(
         Kind::FederatedDomain,
@@ -705,6 +727,7 @@ mod tests {
         let action = Action::DisableUser {
             id: "x".into(),
             user_principal_name: "x@other.example".into(),
+            mark_leaver: true,
         };
         let report = Report {
             plan_id: "p1".into(),
