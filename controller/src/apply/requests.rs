@@ -80,6 +80,7 @@ mod tests {
                 immutable_id: Some("YW5u".into()),
                 usage_location: Some("US".into()),
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let r = request_for(&action, Some(&p)).unwrap();
@@ -111,6 +112,7 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let shown = format!("{:?}", request_for(&action, Some(&p)).unwrap());
@@ -129,6 +131,7 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         assert!(request_for(&action, None).is_err());
