@@ -31,6 +31,18 @@ pub enum Format {
     Json,
 }
 
+/// `plan -o table|json|markdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum PlanFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// One JSON document (`controller/schema/report.v1.json`).
+    Json,
+    /// A pull-request comment (GitHub and GitLab Markdown).
+    Markdown,
+}
+
 /// Prints `value` as pretty JSON.
 pub fn emit_json(value: &impl Serialize) -> Result<(), CliError> {
     use std::io::Write as _;
@@ -108,7 +120,8 @@ pub fn emit_with(write: impl FnOnce(&mut dyn Write)) {
     let _ = sink.0.flush();
 }
 
-fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
+/// SKU ids (lower case) to part numbers, as the tenant names them.
+pub fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
     observed
         .skus
         .known()
