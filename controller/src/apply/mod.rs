@@ -16,9 +16,10 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-pub use requests::{Request, request_for};
+pub use requests::{Request, RequestError, request_for};
 pub use runner::GraphRunner;
 
+use crate::graph::GraphError;
 use crate::model::{Action, FederationSettings, ObjectKey, Outcome, Phase, Plan, Report, Retry};
 
 /// How one request ended, as `apply` needs to know it.
@@ -65,9 +66,13 @@ pub trait Runner: Sync {
     fn federation(
         &self,
         domain: &str,
-    ) -> impl Future<Output = Result<Option<FederationSettings>, String>> + Send {
+    ) -> impl Future<Output = Result<Option<FederationSettings>, GraphError>> + Send {
         let _ = domain;
-        async { Err("this runner cannot read federation configurations".to_string()) }
+        async {
+            Err(GraphError::config(
+                "this runner cannot read federation configurations",
+            ))
+        }
     }
 }
 
@@ -136,9 +141,8 @@ pub async fn apply<R: Runner>(
                                 responses.push(Err(String::new()));
                             }
                             // Never send a request whose body could not be built.
-                            Err(reason) => {
-                                responses.push(Ok(Response::unsent(reason, Retry::Terminal)))
-                            }
+                            Err(reason) => responses
+                                .push(Ok(Response::unsent(reason.to_string(), Retry::Terminal))),
                         }
                     }
                 }
@@ -246,7 +250,9 @@ async fn retry_replication_lag<R: Runner>(
                     again.push(request);
                     resent.push(i);
                 }
-                Err(reason) => responses[i] = Ok(Response::unsent(reason, Retry::Terminal)),
+                Err(reason) => {
+                    responses[i] = Ok(Response::unsent(reason.to_string(), Retry::Terminal))
+                }
             }
         }
         let answers = runner.run(again).await;
@@ -353,7 +359,12 @@ async fn outcome_of<R: Runner>(runner: &R, action: &Action, response: Response) 
                             "{description}; {domain} already has a federation configuration \
                              with other settings: the next run updates it"
                         )),
-                        Ok(None) | Err(_) => failed(description),
+                        Ok(None) => failed(description),
+                        // Not silently: the failure says that the read-back failed too.
+                        Err(e) => failed(format!(
+                            "{description}; reading {domain}'s federation configuration back \
+                             failed too ({e}): the next run reads it again"
+                        )),
                     }
                 }
                 _ => failed(description),

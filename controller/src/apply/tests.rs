@@ -320,7 +320,10 @@ async fn a_federation_read_back_with_other_settings_is_a_failure() {
         async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
             requests.iter().map(|_| failure(400, "")).collect()
         }
-        async fn federation(&self, _domain: &str) -> Result<Option<FederationSettings>, String> {
+        async fn federation(
+            &self,
+            _domain: &str,
+        ) -> Result<Option<FederationSettings>, crate::graph::GraphError> {
             Ok(Some(self.0.clone()))
         }
     }

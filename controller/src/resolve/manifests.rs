@@ -5,7 +5,9 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::{KeySource, NamespaceLabels, Objects, Overrides, desired_tenant, domain_namespace};
+use super::{
+    KeyError, KeySource, NamespaceLabels, Objects, Overrides, desired_tenant, domain_namespace,
+};
 use crate::api::Tenant;
 use crate::manifest::Manifests;
 use crate::model::DesiredTenant;
@@ -27,24 +29,22 @@ impl std::fmt::Debug for ManifestKeys<'_> {
 }
 
 impl KeySource for ManifestKeys<'_> {
-    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, KeyError> {
         let secret = self
             .0
             .iter()
             .find(|s| s.namespace().unwrap_or_default() == namespace && s.name_any() == name)
-            .ok_or_else(|| {
-                format!(
-                    "Secret {name:?} is not among the manifests of namespace {namespace:?} \
-                     (references never cross namespaces)"
-                )
+            .ok_or_else(|| KeyError::NotInManifests {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
             })?;
         super::secret_value(secret, key)
     }
 
-    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, String> {
-        Err(format!(
-            "ConfigMap {name:?}: ConfigMaps are not read from manifest files; give the certificate inline (value) or in a Secret"
-        ))
+    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, KeyError> {
+        Err(KeyError::ConfigMapFromFiles {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -216,7 +216,8 @@ spec:
         let keys = ManifestKeys(&m.secrets);
         let err = keys
             .secret_key("dev", "graph-credentials", "client-secret")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("namespace \"dev\""), "{err}");
         assert!(!err.contains("prod-value"));
         assert_eq!(
@@ -229,7 +230,7 @@ spec:
             &|_| None,
             &crate::resolve::OperatorSettings::default(),
         );
-        let err = config.err().unwrap_or_default();
+        let err = config.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("\"dev\""), "{err}");
     }
 

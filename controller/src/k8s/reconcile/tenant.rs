@@ -202,10 +202,10 @@ async fn reconcile_tenant(
 ) -> Result<Requeue, ReconcileError> {
     let tenant: Tenant = match ctx.stores.tenant(obj) {
         Ok(t) => t,
-        Err(reason) => {
+        Err(source) => {
             let error = ReconcileError::InvalidTenant {
                 name: name.to_owned(),
-                reason,
+                source,
             };
             report_failure(ctx, obj, &error).await?;
             return Err(error);
@@ -236,10 +236,10 @@ async fn reconcile_tenant(
     // No credential comes from the controller's environment except the operator's settings.
     let config = match resolve::graph_config(&tenant, &keys, &|_| None, &ctx.settings.operator) {
         Ok(c) => c,
-        Err(reason) => {
+        Err(source) => {
             let error = ReconcileError::Configuration {
                 name: name.to_owned(),
-                reason,
+                source,
             };
             report_failure(ctx, obj, &error).await?;
             return Err(error);
@@ -327,7 +327,8 @@ async fn report_invalid(
                 .iter()
                 .any(|r| r.name == tenant.name_any());
         if ours {
-            let update = status::failed_status(kind, obj, Reason::InvalidSpec, reason, now());
+            let update =
+                status::failed_status(kind, obj, Reason::InvalidSpec, &reason.to_string(), now());
             report(ctx, name, &update, obj.uid(), Vec::new()).await?;
         }
     }
