@@ -327,6 +327,62 @@ spec:
         assert_eq!(unbound_objects(&m).len(), 1);
     }
 
+    /// The Manual-export state machine as resolve sees it: an export is requested while the
+    /// annotation holds a value the status has not recorded as done (or `--export`).
+    #[test]
+    fn a_manual_export_is_requested_until_its_annotation_value_is_recorded() {
+        let manual =
+            assignment("prod", None).replace("  users:", "  provisioning: Manual\n  users:");
+        let m = load(&[
+            &tenant("prod", "graph-credentials"),
+            &domain("prod", ""),
+            &manual,
+        ]);
+        let requested = |annotation: Option<&str>, done: Option<&str>, export: bool| {
+            let mut m = m.clone();
+            let a = &mut m.assignments[0];
+            a.metadata.annotations = annotation.map(|v| {
+                std::collections::BTreeMap::from([(
+                    crate::api::EXPORT_REQUESTED_ANNOTATION.to_owned(),
+                    v.to_owned(),
+                )])
+            });
+            a.status = done.map(|d| crate::api::AppAssignmentStatus {
+                last_export_requested_at: Some(d.to_owned()),
+                ..Default::default()
+            });
+            let overrides = Overrides {
+                export,
+                ..Overrides::default()
+            };
+            let desired = desired_from_manifests(&m, tenant_in(&m, "prod"), &overrides);
+            desired.assignments[0].export_requested
+        };
+        // Waiting: no annotation.
+        assert!(!requested(None, None, false));
+        // Requested: an annotation never acted on.
+        assert!(requested(Some("T1"), None, false));
+        // Done: the status recorded that value.
+        assert!(!requested(Some("T1"), Some("T1"), false));
+        // Requested again: a new value.
+        assert!(requested(Some("T2"), Some("T1"), false));
+        // The CLI's --export requests one whatever the annotation says.
+        assert!(requested(None, None, true));
+        assert!(requested(Some("T1"), Some("T1"), true));
+        // Auto provisioning never waits for, nor records, an export.
+        let auto = load(&[
+            &tenant("prod", "graph-credentials"),
+            &domain("prod", ""),
+            &assignment("prod", None),
+        ]);
+        let overrides = Overrides {
+            export: true,
+            ..Overrides::default()
+        };
+        let desired = desired_from_manifests(&auto, tenant_in(&auto, "prod"), &overrides);
+        assert!(!desired.assignments[0].export_requested);
+    }
+
     #[test]
     fn documents_without_namespace_take_the_default_one() {
         let mut m = load(&[
