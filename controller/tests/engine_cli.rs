@@ -37,6 +37,7 @@ fn cli(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("RUST_LOG", "trace")
         .env_remove("O365_CLIENT_SECRET")
+        .env_remove("NO_COLOR")
         .output()
         .must("the CLI runs")
 }
@@ -562,6 +563,102 @@ fn cli_skus_lists_subscribed_skus_with_seats_and_service_plans() {
     assert!(
         table.contains("SERVICE PLANS") && table.contains("ENTERPRISEPACK"),
         "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sim` started in `dir` with `args`, once it serves; its stdout is kept open (and read to the
+/// end by [`terminate`]) so that its last lines can be written.
+fn serving_sim(
+    dir: &Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_o365-controller"))
+        .arg("sim")
+        .args(["--listen", "127.0.0.1:0", "--no-throttling"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .must("sim starts");
+    let mut out = std::io::BufReader::new(child.stdout.take().must("stdout"));
+    let mut line = String::new();
+    while !line.contains("serving until interrupted") {
+        line.clear();
+        let n = out.read_line(&mut line).must("sim output");
+        assert!(n > 0, "sim ended before serving");
+    }
+    (child, out)
+}
+
+/// SIGTERM, as a supervisor stops it; returns the rest of its stdout.
+fn terminate(
+    mut child: std::process::Child,
+    mut out: std::io::BufReader<std::process::ChildStdout>,
+) -> String {
+    use std::io::Read;
+    let status = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .must("kill runs");
+    assert!(status.success());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).must("sim output");
+    assert!(child.wait().must("sim exits").success(), "{rest}");
+    rest
+}
+
+#[test]
+fn sim_state_keeps_the_tenant_across_restarts() {
+    let dir = scratch("sim-state");
+    let state = dir.join("tenant.json");
+    let state_arg = state.to_str().must("utf-8 path");
+    let (child, out) = serving_sim(&dir, &["--state", state_arg]);
+    let rest = terminate(child, out);
+    assert!(rest.contains("saved to"), "{rest}");
+    let mut saved = Fixture::from_path(&state).must("the state is a fixture");
+    assert_eq!(saved.users.len(), Fixture::demo().users.len());
+
+    // A user only the saved state has: the next start reads the state, not the demo tenant.
+    saved.users.push(o365_graph_sim::User::new(
+        "kept@contoso.com",
+        "Kept across restarts",
+    ));
+    std::fs::write(&state, saved.to_json().must("JSON")).must("write the state");
+    let (child, out) = serving_sim(&dir, &["--state", state_arg]);
+    terminate(child, out);
+    let again = Fixture::from_path(&state).must("the state is a fixture");
+    assert!(
+        again
+            .users
+            .iter()
+            .any(|u| u.user_principal_name == "kept@contoso.com"),
+        "the restarted simulator served the saved tenant"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let dir = scratch("no-ansi");
+    let qs = quickstart();
+    let out = cli(
+        &dir,
+        &["plan", "-f", qs.to_str().must("utf-8 path"), "--simulate"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI codes in piped logs: {stderr:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -40,16 +40,29 @@ pub struct Fixture {
 const DEMO_YAML: &str = include_str!("../fixtures/demo.yaml");
 
 impl Fixture {
+    /// Reads a YAML fixture. Fixtures are trusted test input (written by the tester or exported
+    /// by the simulator), so serde-saphyr's structural budget is off: its default of 250,000
+    /// nodes refuses a tenant of ~15,000 users, and benchmarks load 200,000. Manifests, which
+    /// are not trusted, keep a budget (the controller's `manifest` module).
     pub fn from_yaml(text: &str) -> Result<Fixture, SimError> {
-        serde_saphyr::from_str(text).map_err(|e| SimError::Yaml(e.to_string()))
+        let mut options = serde_saphyr::Options::default();
+        options.budget = None;
+        serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| SimError::Yaml(e.to_string()))
     }
 
+    /// Reads a fixture file: JSON when it opens with `{` (as `--sim-state` files and
+    /// [`Fixture::to_json`] write them), YAML otherwise.
     pub fn from_path(path: &Path) -> Result<Fixture, SimError> {
         let text = std::fs::read_to_string(path).map_err(|source| SimError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_yaml(&text)
+        if text.trim_start().starts_with('{') {
+            Self::from_json(&text)
+        } else {
+            Self::from_yaml(&text)
+        }
     }
 
     /// The demo tenant of the quickstart (`fixtures/demo.yaml`).

@@ -41,6 +41,7 @@ pub use model::{
     ServicePlan, SigningCertificateUpdateStatus, Sku, Tenant, User,
 };
 pub use stats::{RequestKey, Stats};
+pub use tls::{CA_CERT_FILE, CA_KEY_FILE};
 
 use state::TenantState;
 
@@ -51,6 +52,9 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     /// Serve HTTPS with a generated CA (see [`Simulator::ca_pem`]).
     pub tls: bool,
+    /// With `tls`: a directory holding the CA (`ca.pem`, `ca.key`), reused across restarts;
+    /// created with a new CA when it holds none. `None`: a new CA each start.
+    pub ca_dir: Option<std::path::PathBuf>,
     /// Compresses throttling windows: 10.0 makes a 150 s window last 15 s.
     pub time_scale: f64,
     /// Enforce the Entra throttling model.
@@ -72,6 +76,7 @@ impl Default for SimConfig {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,
+            ca_dir: None,
             time_scale: 1.0,
             throttling: true,
             faults: None,
@@ -153,7 +158,7 @@ impl Simulator {
             None => None,
         };
         let tls = if config.tls {
-            Some(tls::generate()?)
+            Some(tls::generate(config.ca_dir.as_deref())?)
         } else {
             None
         };

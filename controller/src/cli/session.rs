@@ -223,7 +223,7 @@ impl Session {
 
 /// Writes `bytes` to `path` readable by its owner only (mode 0600, also when the file already
 /// existed with a wider mode): the simulated tenant holds the generated passwords.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -18,6 +18,14 @@ pub struct SimArgs {
     /// Serve HTTPS with a generated CA; its PEM is written next to the printed URLs.
     #[arg(long)]
     pub tls: bool,
+    /// With --tls: keep the CA in this directory (ca.pem, ca.key) and reuse it on the next
+    /// start, so clients that trust it keep working across restarts.
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    pub ca_dir: Option<PathBuf>,
+    /// Keep the tenant in this file across restarts: read at start when it exists (instead of
+    /// --fixture), written on shutdown (Ctrl-C or SIGTERM), as --simulate does with --sim-state.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// Compress throttling windows by this factor (10 makes a 150 s window last 15 s).
     #[arg(long, default_value_t = 1.0, value_name = "N")]
     pub time_scale: f64,
@@ -59,9 +67,12 @@ pub fn run(args: SimArgs) -> ExitCode {
 }
 
 async fn serve(args: SimArgs) -> anyhow::Result<()> {
-    let fixture = match &args.fixture {
-        Some(path) => Fixture::from_path(path)?,
-        None => Fixture::demo(),
+    let fixture = match (&args.state, &args.fixture) {
+        (Some(state), _) if state.exists() => Fixture::from_path(state).map_err(|e| {
+            anyhow::anyhow!("{}: not a saved simulator state: {e}", state.display())
+        })?,
+        (_, Some(path)) => Fixture::from_path(path)?,
+        (_, None) => Fixture::demo(),
     };
     let faults = args
         .faults
@@ -71,6 +82,7 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
     let config = SimConfig {
         listen: args.listen,
         tls: args.tls,
+        ca_dir: args.ca_dir.clone(),
         time_scale: args.time_scale,
         throttling: !args.no_throttling,
         faults,
@@ -91,17 +103,53 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
         sim.tenant_id()
     );
     if let Some(ca) = sim.ca_pem() {
-        let path =
-            std::env::temp_dir().join(format!("o365-sim-ca-{}.pem", sim.local_addr().port()));
-        std::fs::write(&path, ca)?;
+        let path = match &args.ca_dir {
+            Some(dir) => dir.join(o365_graph_sim::CA_CERT_FILE),
+            None => {
+                let path = std::env::temp_dir()
+                    .join(format!("o365-sim-ca-{}.pem", sim.local_addr().port()));
+                std::fs::write(&path, ca)?;
+                path
+            }
+        };
         println!("ca:      {}", path.display());
     }
     // A Tenant pointing here is Blocked (EndpointNotAllowed) unless its host is allowed.
     let allow =
         crate::graph::HostPort::of_url(&sim.graph_base_url()).map_err(anyhow::Error::msg)?;
     println!("allow:   --allow-endpoint {allow} (for run, plan, apply and import)");
+    let stop = shutdown_signal()?;
     println!("serving until interrupted (Ctrl-C)");
-    tokio::signal::ctrl_c().await?;
+    stop.await;
+    if let Some(path) = &args.state {
+        let state = sim.export_fixture().to_json()?;
+        super::session::write_private(path, state.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("state:   saved to {}", path.display());
+    }
     sim.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C or (on Unix) SIGTERM, the signal a supervisor or `kill` sends. The handlers are
+/// installed when this is called, so a signal sent right after the "serving" line counts.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

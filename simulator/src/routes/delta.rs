@@ -3,6 +3,8 @@
 //! Tokens are self-contained: base64url JSON with the version range, the last id returned
 //! (skip tokens), the `$select` list and the issue time, so expiry needs no server storage.
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 use super::{GraphRequest, GraphResponse, GraphResult, context};
 use crate::Shared;
 use crate::error::GraphError;
+use crate::model::User;
 use crate::render;
 use crate::state::{RemovalReason, TenantState};
 
@@ -118,53 +121,74 @@ pub fn users_delta(sh: &Shared, req: &GraphRequest) -> GraphResult {
     Ok(delta_page(sh, items, next, &token))
 }
 
-/// One page of entries after `token.after`, the last id, and whether more remain.
+/// One page of entries after `token.after`, the last id, and whether more remain. Costs
+/// O(page) in the initial round (users are kept in id order) and O(changes since the token)
+/// in later rounds, never O(tenant): only the entries of the page are rendered.
 fn collect(st: &TenantState, token: &Token) -> (Vec<Value>, Option<String>, bool) {
     let select = token.select.as_deref();
-    let mut entries: Vec<(String, Value)> = Vec::new();
-    for (id, user) in &st.users {
-        if token.after.as_deref().is_some_and(|a| id.as_str() <= a) {
-            continue;
-        }
-        let changed = token.initial
-            || st.user_versions.get(id).is_some_and(|v| match select {
-                Some(props) => props
-                    .iter()
-                    .any(|p| v.props.get(p).is_some_and(|ver| *ver > token.since)),
-                None => v.last > token.since,
-            });
-        if changed {
-            entries.push((id.clone(), render::user_selected(user, select)));
+    let start = match &token.after {
+        Some(a) => Bound::Excluded(a.clone()),
+        None => Bound::Unbounded,
+    };
+    if token.initial {
+        let mut rest = st.users.range((start, Bound::Unbounded));
+        let page: Vec<(&String, &User)> = rest.by_ref().take(PAGE).collect();
+        let more = rest.next().is_some();
+        let last = page.last().map(|(id, _)| (*id).clone());
+        let items = page
+            .into_iter()
+            .map(|(_, u)| render::user_selected(u, select))
+            .collect();
+        return (items, last, more);
+    }
+    let past = |id: &str| token.after.as_deref().is_none_or(|a| id > a);
+    // Users changed since the token, by id.
+    let mut entries: BTreeMap<&str, Entry<'_>> = BTreeMap::new();
+    for id in st
+        .by_version
+        .range((Bound::Excluded(token.since), Bound::Unbounded))
+        .map(|(_, id)| id)
+    {
+        if past(id)
+            && let (Some(user), Some(v)) = (st.users.get(id), st.user_versions.get(id))
+            && v.changed_since(token.since, select)
+        {
+            entries.insert(id, Entry::User(user));
         }
     }
-    if !token.initial {
-        // The latest removal of each id still removed (a restored user appears as a user).
-        let mut removed: std::collections::BTreeMap<&str, RemovalReason> = Default::default();
-        for (version, id, reason) in &st.removals {
-            if *version > token.since
-                && *version <= token.upto
-                && !st.users.contains_key(id)
-                && token.after.as_deref().is_none_or(|a| id.as_str() > a)
-            {
-                removed.insert(id.as_str(), *reason);
-            }
+    // The latest removal of each id still removed (a restored user appears as a user).
+    let first = st.removals.partition_point(|(v, _, _)| *v <= token.since);
+    for (version, id, reason) in &st.removals[first..] {
+        if *version > token.upto {
+            break;
         }
-        for (id, reason) in removed {
-            let reason = match reason {
-                RemovalReason::Changed => "changed",
-                RemovalReason::Deleted => "deleted",
-            };
-            entries.push((
-                id.to_string(),
-                json!({"id": id, "@removed": {"reason": reason}}),
-            ));
+        if past(id) && !st.users.contains_key(id) {
+            entries.insert(id, Entry::Removed(*reason));
         }
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
     let more = entries.len() > PAGE;
-    entries.truncate(PAGE);
-    let last = entries.last().map(|e| e.0.clone());
-    (entries.into_iter().map(|e| e.1).collect(), last, more)
+    let page: Vec<(&str, Entry<'_>)> = entries.into_iter().take(PAGE).collect();
+    let last = page.last().map(|(id, _)| (*id).to_string());
+    let items = page
+        .into_iter()
+        .map(|(id, entry)| match entry {
+            Entry::User(u) => render::user_selected(u, select),
+            Entry::Removed(reason) => {
+                let reason = match reason {
+                    RemovalReason::Changed => "changed",
+                    RemovalReason::Deleted => "deleted",
+                };
+                json!({"id": id, "@removed": {"reason": reason}})
+            }
+        })
+        .collect();
+    (items, last, more)
+}
+
+/// One entry of a later delta round.
+enum Entry<'a> {
+    User(&'a User),
+    Removed(RemovalReason),
 }
 
 fn delta_page(sh: &Shared, items: Vec<Value>, next: Option<Token>, token: &Token) -> GraphResponse {

@@ -19,6 +19,7 @@ mod identity;
 mod lag;
 mod licenses;
 mod lost_responses;
+mod scale;
 mod strict;
 mod throttling;
 mod tls;

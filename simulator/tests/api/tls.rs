@@ -138,6 +138,50 @@ async fn a_client_without_the_ca_rejects_the_certificate() {
 }
 
 #[tokio::test]
+async fn a_restarted_simulator_with_a_ca_dir_is_trusted_by_clients_of_the_first() {
+    let dir = std::env::temp_dir().join(format!("o365-sim-ca-dir-{}", std::process::id()));
+    let config = SimConfig {
+        tls: true,
+        ca_dir: Some(dir.clone()),
+        throttling: false,
+        ..SimConfig::default()
+    };
+    let first = Simulator::start(Fixture::demo(), config.clone())
+        .await
+        .unwrap();
+    let ca = first.ca_pem().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join(o365_graph_sim::CA_CERT_FILE)).unwrap(),
+        ca
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = std::fs::metadata(dir.join(o365_graph_sim::CA_KEY_FILE)).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+    first.shutdown().await;
+
+    let second = Simulator::start(Fixture::demo(), config).await.unwrap();
+    assert_eq!(
+        second.ca_pem().unwrap(),
+        ca,
+        "the CA is reused, not replaced"
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let token = common::token(&client, &second).await;
+    assert!(
+        !token.is_empty(),
+        "a client trusting the first CA talks to the second"
+    );
+    second.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn a_certificate_signed_assertion_with_x5t_gets_a_token() {
     let sim = Simulator::start(fixture(), SimConfig::default())
         .await
