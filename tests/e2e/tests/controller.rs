@@ -576,8 +576,17 @@ async fn deleting_an_orphan_domain_leaves_it_federated() -> Result<()> {
             .then_some(()))
     })
     .await?;
-    // Give the controller a moment to (wrongly) act on the deletion.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Instead of a fixed wait: two nudged reconciles after the deletion (the second surely
+    // started after it, even if the first was already under way) have seen it, so had the
+    // controller wanted to act on it, it would have.
+    for nudge in ["after-delete-1", "after-delete-2"] {
+        let done = reconciles(&h).await?;
+        reconcile_now(&h, nudge)?;
+        wait_until("one more reconcile", DEFAULT_TIMEOUT, || async {
+            Ok((reconciles(&h).await? > done).then_some(()))
+        })
+        .await?;
+    }
     ensure!(
         h.sim
             .domain(DOMAIN)
