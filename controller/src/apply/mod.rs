@@ -188,8 +188,13 @@ fn note_created(action: &Action, created: &mut BTreeSet<String>) {
         Action::CreateUser { user } => {
             created.insert(user.user_principal_name.to_ascii_lowercase());
         }
-        Action::RestoreUser { id, .. } => {
+        // Later actions may name the restored user by id or by UPN.
+        Action::RestoreUser {
+            id,
+            user_principal_name,
+        } => {
             created.insert(id.to_ascii_lowercase());
+            created.insert(user_principal_name.to_ascii_lowercase());
         }
         _ => {}
     }

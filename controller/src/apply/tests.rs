@@ -351,3 +351,22 @@ async fn a_federation_read_back_with_other_settings_is_a_failure() {
         matches!(&report.results[0].1, Outcome::Failed { reason, .. } if reason.contains("other settings"))
     );
 }
+
+#[test]
+fn a_restored_user_counts_as_created_by_id_and_by_upn() {
+    // Its update names it by id, its licences may name it by UPN: a 404 on either is lag.
+    let mut created = BTreeSet::new();
+    note_created(
+        &Action::RestoreUser {
+            id: "U1".into(),
+            user_principal_name: "Ann@Corp.example".into(),
+        },
+        &mut created,
+    );
+    assert!(created.contains("u1"));
+    assert!(created.contains("ann@corp.example"));
+    assert_eq!(
+        lag_target(&license("ann@corp.example")).map(str::to_ascii_lowercase),
+        Some("ann@corp.example".to_string())
+    );
+}
