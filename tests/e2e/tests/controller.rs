@@ -1036,6 +1036,98 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
     h.finish().await
 }
 
+/// The other refusals of the truth table in the cluster: a FederatedDomain whose signing
+/// certificate Secret does not exist, and a LicensePolicy naming a SKU the tenant lacks, are
+/// Blocked with their reason (never Ready, never `Drifted=False`), and nothing is written for
+/// them, while the rest of the tenant converges.
+#[tokio::test]
+async fn a_missing_certificate_secret_and_an_unknown_sku_are_blocked() -> Result<()> {
+    let mut fixture = fixture_ready_for_federation();
+    fixture
+        .domains
+        .push(serde_json::from_value(json!({"id": "northwind.example"}))?);
+    let h = Harness::start("ctl-refusals", fixture).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.apply::<FederatedDomain>(json!({
+        "metadata": {"name": "northwind"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": "northwind.example",
+            "authentication": "Federated",
+            "federation": {
+                "issuerUri": "https://sso.northwind.example/idp",
+                "passiveSignInUri": "https://sso.northwind.example/idp/wsfed",
+                "signOutUri": "https://sso.northwind.example/idp/logout",
+                "signingCertificate": {"secretKeyRef": {"name": "idp-cert", "key": "tls.crt"}},
+            },
+        },
+    }))
+    .await?;
+    h.apply::<LicensePolicy>(json!({
+        "metadata": {"name": "e9"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "appliesTo": {"domainRefs": [{"name": "contoso-com"}]},
+            "usageLocation": "US",
+            "licenses": [{"skuPartNumber": "SPE_E9_NO_SUCH_SKU"}],
+        },
+    }))
+    .await?;
+    for (kind, name, reason) in [
+        ("o365domain", "northwind", "CertificateUnavailable"),
+        ("o365license", "e9", "UnknownSku"),
+    ] {
+        let blocked = |obj: Option<&serde_json::Value>| {
+            let conditions = obj
+                .and_then(|o| o.pointer("/status/conditions"))
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let has = |t: &str, s: &str| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == t && c["status"] == s)
+            };
+            conditions
+                .iter()
+                .any(|c| c["type"] == "Blocked" && c["status"] == "True" && c["reason"] == reason)
+                && has("Drifted", "True")
+                && has(READY, "False")
+        };
+        wait_until(
+            &format!("{kind}/{name} Blocked by {reason}"),
+            DEFAULT_TIMEOUT,
+            || async {
+                let out = kubectl(["get", kind, name, "-n", h.ns.name(), "-o", "json"])?;
+                let obj: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+                Ok(blocked(Some(&obj)).then_some(()))
+            },
+        )
+        .await?;
+        let waited = kubectl([
+            "wait",
+            "-n",
+            h.ns.name(),
+            "--for=condition=Ready",
+            "--timeout=2s",
+            &format!("{kind}/{name}"),
+        ])?;
+        ensure!(
+            !waited.status.success(),
+            "kubectl wait for Ready returned on Blocked {kind}/{name}"
+        );
+    }
+    wait_ready::<FederatedDomain>(&h, "contoso-com").await?;
+    ensure!(
+        h.sim
+            .domain("northwind.example")
+            .is_some_and(|d| d.authentication_type == "Managed"),
+        "a domain without its certificate was federated"
+    );
+    h.finish().await
+}
+
 #[tokio::test]
 async fn an_assignment_of_another_namespace_is_admitted_by_selector_and_refused_otherwise()
 -> Result<()> {
