@@ -8,6 +8,9 @@
 //! - B1: converge N new users with one license each from an empty domain against the
 //!   simulator's throttle model; ratio = throttle floor / achieved time (the ratio does not
 //!   depend on the time scale), failures, duplicates.
+//! - B1g: the same with group-based licensing (`assignment: Group`) on a fresh simulator of the
+//!   same fixture: cycles until every user is licensed through the group; its time against
+//!   B1's in the same run, and each path against its own throttle floor.
 //! - B2: a resync with nothing changed and N users mirrored: Graph requests and the CPU time of
 //!   the client thread (the simulator runs on other threads).
 //! - B3: growth of the resident set while the mirror loads N users.
@@ -17,13 +20,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use o365_controller::api::{
-    AppAssignment, AppAssignmentSpec, AppliesTo, AssignedUser, ClientSecretRef, Cloud, Credentials,
-    DomainRef, FederatedDomain, License, LicensePolicy, LicensePolicySpec, LocalRef, Mode, Tenant,
-    TenantSpec,
+    AppAssignment, AppAssignmentSpec, AppliesTo, AssignedUser, Assignment, ClientSecretRef, Cloud,
+    Credentials, DomainRef, FederatedDomain, License, LicensePolicy, LicensePolicySpec, LocalRef,
+    Mode, Tenant, TenantSpec,
 };
 use o365_controller::engine::{self, Writes};
 use o365_controller::graph::{GraphClient, Mirror};
-use o365_controller::model::{ObservedLicense, ObservedSku, ObservedTenant, ObservedUser, Read};
+use o365_controller::model::{
+    Action, ObservedLicense, ObservedSku, ObservedTenant, ObservedUser, Read,
+};
 use o365_controller::resolve::{self, KeyError, KeySource, Objects, Overrides};
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 use serde_json::json;
@@ -129,6 +134,10 @@ struct BenchObjects {
 }
 
 fn objects(users: usize, sim: &Simulator) -> BenchObjects {
+    objects_with(users, sim, Assignment::Direct)
+}
+
+fn objects_with(users: usize, sim: &Simulator, assignment: Assignment) -> BenchObjects {
     let tenant = Tenant::new(
         "bench",
         TenantSpec {
@@ -195,6 +204,8 @@ fn objects(users: usize, sim: &Simulator) -> BenchObjects {
             usage_location: Some("US".into()),
             remove_unlisted: false,
             mode: None,
+            assignment,
+            group_id: None,
         },
     );
     BenchObjects {
@@ -203,6 +214,129 @@ fn objects(users: usize, sim: &Simulator) -> BenchObjects {
         assignments,
         policies: vec![policy],
     }
+}
+
+/// B1g: converges `args.users` new users with group-based licensing on a fresh simulator
+/// (the same fixture and throttle model as B1), cycle after cycle as the controller does
+/// (Entra processes the group asynchronously), until every user is licensed through the group.
+fn b1g(
+    args: &Args,
+    sim_runtime: &tokio::runtime::Runtime,
+    client_runtime: &tokio::runtime::Runtime,
+    direct: (Duration, Duration),
+) -> serde_json::Value {
+    let (direct_achieved, direct_floor) = direct;
+    let config = SimConfig {
+        time_scale: args.time_scale,
+        ..SimConfig::default()
+    };
+    let sim = sim_runtime
+        .block_on(Simulator::start(fixture(args.users + 10), config))
+        .expect("simulator");
+    let objs = objects_with(args.users, &sim, Assignment::Group);
+    let env = |_: &str| None;
+    let operator = resolve::OperatorSettings {
+        allowed_endpoints: o365_controller::graph::AllowedEndpoints::with([
+            o365_controller::graph::HostPort::of_url(&sim.graph_base_url()).expect("sim URL"),
+        ]),
+        federated_token_file: None,
+    };
+    let mut graph =
+        resolve::graph_config(&objs.tenant, &Keys, &env, &operator).expect("graph config");
+    graph.limits.time_scale = args.time_scale;
+    graph.max_concurrency = 8;
+    let desired = resolve::desired_tenant(
+        &objs.tenant,
+        Objects {
+            domains: &objs.domains,
+            assignments: &objs.assignments,
+            policies: &objs.policies,
+            namespaces: &Default::default(),
+        },
+        &Keys,
+        &Overrides::default(),
+    );
+    let (achieved, cycles, requests, failed, converged) = client_runtime.block_on(async {
+        let started = Instant::now();
+        let client = GraphClient::new(graph).expect("client");
+        let mut mirror = Mirror::load(&client).await;
+        let mut cycles = 0;
+        let mut requests: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut failed = 0;
+        let mut converged = false;
+        while cycles < 20 {
+            if cycles > 0 {
+                // Entra licenses the members asynchronously: wait for it, then resync.
+                while sim
+                    .groups()
+                    .iter()
+                    .any(|g| sim.group_license_processing_pending(&g.id))
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                mirror.refresh(&client).await;
+            }
+            cycles += 1;
+            let cycle =
+                engine::converge(&client, &mut mirror, &desired, Writes::Apply, &|_, _| {}).await;
+            for a in &cycle.before.actions {
+                let name = match a {
+                    Action::CreateUser { .. } => "createUser",
+                    Action::CreateGroup { .. } => "createGroup",
+                    Action::AddGroupMembers { .. } => "addGroupMembers",
+                    Action::AssignGroupLicenses { .. } => "assignGroupLicenses",
+                    Action::AssignLicenses { .. } => "assignLicenses",
+                    _ => "other",
+                };
+                *requests.entry(name).or_default() += 1;
+            }
+            failed += cycle.report.as_ref().map_or(0, |r| r.failures().count);
+            if cycle.after.is_in_sync() {
+                converged = true;
+                break;
+            }
+        }
+        (started.elapsed(), cycles, requests, failed, converged)
+    });
+    let write_units = sim.stats().writes;
+    let write_requests: usize = requests.values().sum();
+    // The simulator charges every member bound as a write of its own; Microsoft's documented
+    // cost table charges a PATCH one write whatever it binds. Both floors are reported.
+    let floor = sim.throttle_floor(write_units, 0);
+    let floor_per_request = sim.throttle_floor(write_requests as u64, 0);
+    let licensed = sim
+        .users()
+        .iter()
+        .filter(|u| {
+            u.user_principal_name.ends_with(DOMAIN)
+                && u.group_licenses.iter().any(|l| l.is_active())
+        })
+        .count();
+    let result = json!({
+        "users": args.users,
+        "timeScale": args.time_scale,
+        "cycles": cycles,
+        "converged": converged,
+        "writeRequests": write_requests,
+        "writeUnits": write_units,
+        "requests": requests,
+        "achievedSeconds": achieved.as_secs_f64(),
+        "floorSeconds": floor.as_secs_f64(),
+        "ratio": floor.as_secs_f64() / achieved.as_secs_f64(),
+        "directSeconds": direct_achieved.as_secs_f64(),
+        "directFloorSeconds": direct_floor.as_secs_f64(),
+        "timeVsDirect": achieved.as_secs_f64() / direct_achieved.as_secs_f64(),
+        "floorVsDirectFloor": floor.as_secs_f64() / direct_floor.as_secs_f64(),
+        "floorSecondsOneWritePerRequest": floor_per_request.as_secs_f64(),
+        "floorOneWritePerRequestVsDirectFloor":
+            floor_per_request.as_secs_f64() / direct_floor.as_secs_f64(),
+        "licensedThroughGroup": licensed,
+        "failed": failed,
+        "throttled429": sim.stats().throttled,
+        "target": {"timeVsDirect": 0.55},
+    });
+    sim_runtime.block_on(sim.shutdown());
+    result
 }
 
 /// CPU time of the calling thread, from the scheduler's own accounting (nanoseconds).
@@ -370,6 +504,7 @@ fn main() {
                     disabled_plans: vec![],
                     direct: true,
                     inherited_from: vec![],
+                    group_states: vec![],
                 }],
                 ..ObservedUser::default()
             })
@@ -405,6 +540,8 @@ fn main() {
         })
     };
 
+    let b1g = b1g(&args, &sim_runtime, &client_runtime, (achieved, floor_sim));
+
     let result = json!({
         "B1": {
             "users": args.users,
@@ -422,6 +559,7 @@ fn main() {
             "throttled429": throttled,
             "target": {"ratio": 0.9, "failed": 0, "duplicates": 0},
         },
+        "B1g": b1g,
         "B2": b2,
         "B3": b3,
         "B4": b4,

@@ -109,6 +109,12 @@ impl Shared {
         self.lag.as_ref().is_some_and(|l| l.misses(id))
     }
 
+    /// Counts a write refused because it targets a property (or the existence) of a user
+    /// mastered on-premises.
+    pub(crate) fn count_mastered_refusal(&self) {
+        lock(&self.stats).refused_on_premises_writes += 1;
+    }
+
     /// Records the creation of an object for replication lag.
     pub(crate) fn lag_created(&self, id: &str) {
         if let Some(l) = &self.lag {

@@ -27,6 +27,15 @@ pub struct Tenant {
     pub display_name: String,
     /// The initial `*.onmicrosoft.com` domain; added to `domains` when not listed there.
     pub initial_domain: String,
+    /// Directory synchronization (Entra Connect) of the organization: `true` while it runs,
+    /// `false` once turned off, absent (null) when never enabled. Derived from the users when
+    /// absent: on when any user is synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_sync_enabled: Option<bool>,
+    /// When directory synchronization last ran (RFC 3339). Derived from the users when absent:
+    /// their newest `onPremisesLastSyncDateTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_last_sync_date_time: Option<String>,
 }
 
 /// A domain of the tenant (`microsoft.graph.domain`).
@@ -181,8 +190,22 @@ pub struct User {
     pub mail_nickname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    /// Set by the sync's source anchor for a synced user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_premises_immutable_id: Option<String>,
+    /// Synced from on-premises Active Directory (Entra Connect / DirSync): the user is mastered
+    /// there, and writes of its mastered properties, and deletes, are refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_premises_sync_enabled: bool,
+    /// When the sync last wrote this user (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_last_sync_date_time: Option<String>,
+    /// The on-premises AD domain (`corp.example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_domain_name: Option<String>,
+    /// The on-premises `sAMAccountName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_sam_account_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_location: Option<String>,
     #[serde(default = "yes")]
@@ -218,6 +241,10 @@ impl User {
             mail_nickname: String::new(),
             mail: None,
             on_premises_immutable_id: None,
+            on_premises_sync_enabled: false,
+            on_premises_last_sync_date_time: None,
+            on_premises_domain_name: None,
+            on_premises_sam_account_name: None,
             usage_location: None,
             account_enabled: true,
             password: None,

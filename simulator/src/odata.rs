@@ -131,6 +131,7 @@ pub const USER_FILTERABLE: &[&str] = &[
     "onPremisesImmutableId",
     "accountEnabled",
     "usageLocation",
+    "onPremisesSyncEnabled",
 ];
 
 fn invalid_filter(clause: &str) -> GraphError {

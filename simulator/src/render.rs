@@ -149,7 +149,27 @@ pub fn user_full(u: &User) -> Map<String, Value> {
     m.insert("createdDateTime".into(), opt(&u.created_date_time));
     m.insert("deletedDateTime".into(), opt(&u.deleted_date_time));
     m.insert("passwordProfile".into(), Value::Null);
-    m.insert("onPremisesSyncEnabled".into(), Value::Null);
+    // null for a cloud-only user (never synced), true for a synced one.
+    m.insert(
+        "onPremisesSyncEnabled".into(),
+        if u.on_premises_sync_enabled {
+            json!(true)
+        } else {
+            Value::Null
+        },
+    );
+    m.insert(
+        "onPremisesLastSyncDateTime".into(),
+        opt(&u.on_premises_last_sync_date_time),
+    );
+    m.insert(
+        "onPremisesDomainName".into(),
+        opt(&u.on_premises_domain_name),
+    );
+    m.insert(
+        "onPremisesSamAccountName".into(),
+        opt(&u.on_premises_sam_account_name),
+    );
     m.insert("proxyAddresses".into(), json!([]));
     m.insert("otherMails".into(), json!([]));
     // Non-nullable in the schema; the simulator does not model them.

@@ -315,6 +315,17 @@ impl TenantState {
         if user.created_date_time.is_none() {
             user.created_date_time = Some(util::now_rfc3339());
         }
+        if user.on_premises_sync_enabled {
+            // The sync writes the source anchor on every object it creates.
+            if user.on_premises_immutable_id.is_none() {
+                return Err(SimError::Fixture(format!(
+                    "user {upn}: a synced user (onPremisesSyncEnabled) needs onPremisesImmutableId, the sync's source anchor"
+                )));
+            }
+            if user.on_premises_last_sync_date_time.is_none() {
+                user.on_premises_last_sync_date_time = user.created_date_time.clone();
+            }
+        }
         for lic in &mut user.licenses {
             let (sku, plans) = self.resolve_license(&upn, &lic.sku, &lic.disabled_plans)?;
             lic.sku = sku;
@@ -421,6 +432,27 @@ impl TenantState {
     }
 
     /// Number of active users: decides the throttling tenant size.
+    /// The organization's directory synchronization: (`onPremisesSyncEnabled`,
+    /// `onPremisesLastSyncDateTime`), from the tenant or, when the fixture leaves them out,
+    /// from the synced users (on when any user is synced; the newest sync time).
+    pub fn directory_sync(&self) -> (Option<bool>, Option<String>) {
+        let synced = || self.users.values().filter(|u| u.on_premises_sync_enabled);
+        let enabled = self
+            .tenant
+            .on_premises_sync_enabled
+            .or_else(|| synced().next().map(|_| true));
+        let last = self
+            .tenant
+            .on_premises_last_sync_date_time
+            .clone()
+            .or_else(|| {
+                synced()
+                    .filter_map(|u| u.on_premises_last_sync_date_time.clone())
+                    .max()
+            });
+        (enabled, last)
+    }
+
     pub fn user_count(&self) -> usize {
         self.users.len()
     }

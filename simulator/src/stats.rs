@@ -22,6 +22,10 @@ pub struct Stats {
     pub throttled: u64,
     /// Injected faults (errors, resets, forced 429s; not latency).
     pub faults: u64,
+    /// Writes refused because they targeted a mastered property of a user synced from
+    /// on-premises AD, or deleted one (400 "Unable to update the specified properties for
+    /// on-premises mastered Directory Sync objects ...").
+    pub refused_on_premises_writes: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
     /// Requests answered as a lagging replica would (404s, objects left out of lists), since

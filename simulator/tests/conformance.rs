@@ -534,3 +534,63 @@ async fn groups_and_license_assignment_states_match_the_schema() {
         errors.join("\n")
     );
 }
+
+#[tokio::test]
+async fn synced_users_and_the_organizations_sync_properties_match_the_schema() {
+    let schema = load_schema();
+    let c = Client::start().await;
+    let mut synced = o365_graph_sim::User::new("nestor.wilke@contoso.com", "Nestor Wilke");
+    synced.on_premises_immutable_id = Some("TmVzdG9yV2lsa2UtQUQ=".into());
+    synced.on_premises_sync_enabled = true;
+    synced.on_premises_last_sync_date_time = Some("2026-11-30T23:40:00Z".into());
+    synced.on_premises_domain_name = Some("corp.contoso.com".into());
+    synced.on_premises_sam_account_name = Some("nwilke".into());
+    c.sim.insert_user(synced).unwrap();
+    let all = all_user_properties(&schema);
+    let one = c
+        .call(
+            "GET",
+            &format!("/users/nestor.wilke@contoso.com?$select={all}"),
+            None,
+        )
+        .await;
+    // The synced values are there (not nulls that would pass any nullable type).
+    for p in [
+        "onPremisesSyncEnabled",
+        "onPremisesLastSyncDateTime",
+        "onPremisesDomainName",
+        "onPremisesSamAccountName",
+        "onPremisesImmutableId",
+    ] {
+        assert!(!one[p].is_null(), "{p} is null");
+    }
+    check_all(&schema, "user", &[one]);
+    let delta = c
+        .call(
+            "GET",
+            "/users/delta?$select=id,onPremisesSyncEnabled,onPremisesLastSyncDateTime",
+            None,
+        )
+        .await;
+    check_all(&schema, "user", &items(&delta));
+    // `organization` is not in the schema subset; its two sync properties are declared like the
+    // user's (Edm.Boolean, Edm.DateTimeOffset, both nullable), so they are checked against those.
+    let org = items(&c.call("GET", "/organization", None).await);
+    let mut errors = Vec::new();
+    for p in ["onPremisesSyncEnabled", "onPremisesLastSyncDateTime"] {
+        let (ty, nullable) = schema.property("user", p).unwrap();
+        assert!(!org[0][p].is_null(), "organization.{p} is null");
+        schema.check_value(
+            &ty,
+            nullable,
+            &org[0][p],
+            &format!("organization.{p}"),
+            &mut errors,
+        );
+    }
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
+}

@@ -2,6 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Condition, LocalRef, Mode};
@@ -27,6 +28,7 @@ use super::common::{Condition, LocalRef, Mode};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.groupId) || (has(self.assignment) && self.assignment == 'Group')").message("groupId names the group of group-based licensing: set assignment: Group with it"))]
 pub struct LicensePolicySpec {
     /// The Tenant (same namespace) whose SKUs these are.
     pub tenant_ref: LocalRef,
@@ -53,6 +55,35 @@ pub struct LicensePolicySpec {
     /// Overrides the Tenant's `mode` for this policy: `Enforce` or `Audit` (report only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
+
+    /// How the licenses reach the users: `Direct` (default), one assignment per user, or
+    /// `Group`: the users are put in a security group and the licenses are assigned to the
+    /// group (Entra's group-based licensing). Switching either way never leaves a user
+    /// unlicensed: the old path is removed only once the new one is active.
+    #[serde(default, skip_serializing_if = "is_direct")]
+    pub assignment: Assignment,
+
+    /// With `assignment: Group`, an existing security group (object id) the controller then
+    /// manages: members and licenses. Without it the controller creates and manages its own
+    /// group, named `o365-controller license <namespace>/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 36))]
+    #[x_kube(validation = Rule::new("self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')").message("groupId must be a group's object id (a GUID)"))]
+    pub group_id: Option<String>,
+}
+
+/// How a LicensePolicy's licenses reach its users.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Assignment {
+    /// One `assignLicense` per user.
+    #[default]
+    Direct,
+    /// Membership of a security group licensed once (group-based licensing).
+    Group,
+}
+
+fn is_direct(a: &Assignment) -> bool {
+    *a == Assignment::Direct
 }
 
 /// The users a LicensePolicy covers: those of the listed domains, plus those of the
@@ -111,6 +142,9 @@ pub struct LicensePolicyStatus {
     /// `InSync`, `Drifted` or `Unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_state: Option<super::common::DriftState>,
+    /// `assignment: Group`: the group the licenses go through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<LicenseGroupStatus>,
 }
 
 /// Seats needed against seats available for one SKU.
@@ -139,4 +173,42 @@ pub struct LicensedUsers {
     pub pending: i32,
     /// Users whose assignment failed.
     pub failed: i32,
+    /// `assignment: Group`: members whose group licenses Entra has not processed yet
+    /// (counted in `pending` too).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub processing: i32,
+    /// `assignment: Group`: members whose group license Entra could not assign, by Entra's
+    /// reason (`CountViolation`, `MutuallyExclusiveViolation`, …); counted in `failed` too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<LicenseErrorCount>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// Members in error for one reason Entra gave (`licenseAssignmentStates[].error`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseErrorCount {
+    /// Entra's reason, e.g. `CountViolation` (no seat left) or `MutuallyExclusiveViolation`.
+    pub reason: String,
+    /// Members in error for it.
+    pub users: i32,
+    /// Some of them (at most 10), by UPN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+}
+
+/// `assignment: Group`: the group the licenses are assigned through.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseGroupStatus {
+    /// The group's object id (empty until it exists).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Its members.
+    pub members: i32,
 }

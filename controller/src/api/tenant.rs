@@ -202,6 +202,26 @@ pub struct TenantStatus {
     /// Licensed users of managed domains that no AppAssignment lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmanaged: Option<UnmanagedReport>,
+    /// Directory synchronization from on-premises Active Directory (Entra Connect / DirSync),
+    /// when it was ever turned on for the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_sync: Option<DirectorySyncStatus>,
+}
+
+/// The tenant's directory synchronization (`GET /organization`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectorySyncStatus {
+    /// Whether Entra Connect syncs users from on-premises AD (`onPremisesSyncEnabled`); false
+    /// once it was turned off.
+    pub enabled: bool,
+    /// When the sync last ran (`onPremisesLastSyncDateTime`, RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<String>,
+    /// How many users of the tenant are synced from AD (their names, UPN, enabled state and
+    /// immutable ID are managed there; their licenses and usage location from git).
+    #[serde(default)]
+    pub synced_users: i32,
 }
 
 /// One domain of the tenant.

@@ -115,6 +115,7 @@ pub async fn apply<R: Runner>(
         Phase::Users,
         Phase::Federation,
         Phase::Licenses,
+        Phase::Groups,
         Phase::Deprovision,
     ] {
         let (indices, actions): (Vec<usize>, Vec<&Action>) = plan
@@ -349,7 +350,11 @@ async fn outcome_of<R: Runner>(runner: &R, action: &Action, response: Response) 
                 Action::CreateUser { .. } if status == Some(400) && conflict => {
                     Outcome::AlreadyDone
                 }
-                Action::DeleteUser { .. } | Action::DisableUser { .. } if status == Some(404) => {
+                Action::DeleteUser { .. }
+                | Action::DisableUser { .. }
+                | Action::RemoveGroupMember { .. }
+                    if status == Some(404) =>
+                {
                     Outcome::AlreadyDone
                 }
                 Action::RevertToManaged { .. } if status == Some(404) => Outcome::AlreadyDone,

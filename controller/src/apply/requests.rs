@@ -46,6 +46,16 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request
         Action::AssignLicenses {
             user, add, remove, ..
         } => BatchItem::assign_license(user, add, remove),
+        Action::CreateGroup { group } => BatchItem::create_group(group),
+        Action::AddGroupMembers { group, members, .. } => {
+            BatchItem::add_group_members(group, members)
+        }
+        Action::RemoveGroupMember { group, member, .. } => {
+            BatchItem::remove_group_member(group, member)
+        }
+        Action::AssignGroupLicenses {
+            group, add, remove, ..
+        } => BatchItem::assign_group_license(group, add, remove),
     })
 }
 

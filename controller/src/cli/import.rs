@@ -73,6 +73,12 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let mut listed = Vec::new();
     for u in &mine {
         let admin = role_holders.contains_key(&u.id);
+        if u.synced {
+            // AD masters it: list what identifies it and what git manages (see `annotate`);
+            // `--adopt` never writes its immutable ID (the sync's source anchor).
+            listed.push(super::synced::import_entry(u));
+            continue;
+        }
         let mut immutable_id = u.immutable_id.clone();
         if args.adopt && immutable_id.is_none() && !admin {
             let id = crate::plan::derive_immutable_id(&u.user_principal_name);
@@ -140,6 +146,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         },
     );
     let yaml = serde_saphyr::to_string(&assignment).map_err(|e| CliError(e.to_string()))?;
+    let yaml = super::synced::annotate(&yaml, &super::synced::synced_upns(mirror.observed()));
     let text = format!(
         "# Imported from tenant {} ({} users of {domain}).\n{yaml}",
         tenant.spec.tenant_id,

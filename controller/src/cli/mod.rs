@@ -9,6 +9,7 @@ mod run;
 mod session;
 mod sim;
 mod skus;
+mod synced;
 mod validate;
 
 use std::path::PathBuf;

@@ -116,6 +116,23 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
         }
         Action::DisableUser { .. } => ("disable user", String::new()),
         Action::DeleteUser { .. } => ("delete user", String::new()),
+        Action::CreateGroup { .. } => ("create license group", String::new()),
+        Action::AddGroupMembers {
+            user_principal_names,
+            ..
+        } => (
+            "add group members",
+            format!("{} user(s)", user_principal_names.len()),
+        ),
+        Action::RemoveGroupMember { group_name, .. } => {
+            ("remove group member", format!("from {group_name}"))
+        }
+        Action::AssignGroupLicenses { add, remove, .. } => {
+            let mut parts: Vec<String> =
+                add.iter().map(|g| format!("+{}", sku(&g.sku_id))).collect();
+            parts.extend(remove.iter().map(|id| format!("-{}", sku(id))));
+            ("assign group licenses", parts.join(" "))
+        }
     }
 }
 
@@ -133,6 +150,7 @@ fn changed_fields(changes: &impl Serialize) -> String {
 /// The plan as tables.
 pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> String {
     let skus = sku_names(observed);
+    let synced = super::synced::synced_upns(observed);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -153,12 +171,15 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
                 vec![
                     format!("{:?}", a.phase()),
                     what.to_owned(),
-                    a.subject().to_owned(),
+                    super::synced::subject(a.subject(), &synced),
                     detail,
                 ]
             })
             .collect()
     };
+    if let Some(line) = super::synced::summary(observed, synced.len()) {
+        let _ = writeln!(out, "{line}");
+    }
     if !plan.actions.is_empty() {
         out.push('\n');
         out.push_str(&table(
@@ -342,6 +363,7 @@ pub fn report_table(report: &TenantReport) -> String {
             "RESTORED",
             "UPDATED",
             "LICENSED",
+            "GROUPS",
             "FEDERATION",
             "DISABLED",
             "DELETED",
@@ -355,6 +377,7 @@ pub fn report_table(report: &TenantReport) -> String {
             t.restored.to_string(),
             t.updated.to_string(),
             t.licensed.to_string(),
+            t.groups.to_string(),
             t.federation.to_string(),
             t.disabled.to_string(),
             t.deleted.to_string(),

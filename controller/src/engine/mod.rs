@@ -4,14 +4,16 @@
 //!
 //! The caller brings a connected client and a mirror that is up to date (freshly loaded, or
 //! refreshed); `converge` plans, applies unless told not to (or nothing is to be done), refreshes
-//! the mirror after writing, plans again and returns both plans and the report. What the cycle
+//! the mirror after writing, plans again and returns both plans and the report. When the pass
+//! created users or a license group that group-based licensing must now add to the group, the
+//! plan after it is applied too (one follow-up pass, its results appended to the report). What the cycle
 //! means — each object's state, the verdict behind exit codes — is read from the [`Cycle`].
 
 mod report;
 
 use crate::apply::{self, GraphRunner};
 use crate::graph::{GraphClient, Mirror};
-use crate::model::{DesiredTenant, Plan, Read, Report, State};
+use crate::model::{Action, DesiredTenant, Outcome, Plan, Read, Report, State};
 
 pub use report::{
     CycleReport, JSON_SCHEMA, JSON_VERSION, ObjectReport, SignInLink, SkippedUser, TenantReport,
@@ -73,6 +75,22 @@ impl Cycle {
     }
 }
 
+/// Whether a follow-up pass is due: this pass created a user or a license group, and the plan
+/// after it adds group members or group licenses (which need the new objects' ids).
+fn needs_follow_up(report: &Report, after: &Plan) -> bool {
+    let created = report.results.iter().any(|(a, o)| {
+        matches!(a, Action::CreateUser { .. } | Action::CreateGroup { .. })
+            && matches!(o, Outcome::Done | Outcome::AlreadyDone)
+    });
+    created
+        && after.actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::AddGroupMembers { .. } | Action::AssignGroupLicenses { .. }
+            )
+        })
+}
+
 /// Whether any part of the observed tenant failed to read.
 pub fn reads_failed(observed: &crate::model::ObservedTenant) -> bool {
     matches!(observed.domains, Read::Unknown(_))
@@ -90,6 +108,16 @@ pub async fn converge(
     writes: Writes,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Cycle {
+    // Groups LicensePolicies name by id are read from now on (the controller's own groups are
+    // found by name on every refresh).
+    let group_ids: Vec<String> = desired
+        .policies
+        .iter()
+        .filter_map(|p| p.spec.group_id.clone())
+        .collect();
+    if !group_ids.is_empty() {
+        mirror.watch_groups(client, &group_ids).await;
+    }
     let before = crate::plan::plan(desired, mirror.observed());
     let mut reads_failed = self::reads_failed(mirror.observed());
     // Objects whose reads failed are `Unknown` and the plan holds no action for them; the
@@ -105,10 +133,23 @@ pub async fn converge(
     tracing::info!(actions = before.actions.len(), plan = %before.id, "applying");
     let runner = GraphRunner::new(client.clone());
     let total = before.actions.len();
-    let report = apply::apply(&runner, &before, &|done| progress(done, total)).await;
+    let mut report = apply::apply(&runner, &before, &|done| progress(done, total)).await;
     mirror.refresh(client).await;
     reads_failed |= self::reads_failed(mirror.observed());
-    let after = crate::plan::plan(desired, mirror.observed());
+    let mut after = crate::plan::plan(desired, mirror.observed());
+    if needs_follow_up(&report, &after) {
+        // Group membership needs the object ids of the users and groups this pass created:
+        // what became possible is applied now (once), not a resync later.
+        tracing::info!(actions = after.actions.len(), plan = %after.id, "applying the follow-up");
+        let more = after.actions.len();
+        let done = report.results.len();
+        let follow = apply::apply(&runner, &after, &|n| progress(done + n, total + more)).await;
+        report.results.extend(follow.results);
+        report.owners.extend(follow.owners);
+        mirror.refresh(client).await;
+        reads_failed |= self::reads_failed(mirror.observed());
+        after = crate::plan::plan(desired, mirror.observed());
+    }
     Cycle {
         before,
         report: Some(report),

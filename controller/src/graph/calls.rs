@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    FederationSettings, LicenseGrant, NewUser, ObservedDomain, ObservedSku, ObservedUser,
+    FederationSettings, LicenseGrant, NewGroup, NewUser, ObservedDomain, ObservedSku, ObservedUser,
     UserChanges,
 };
 
@@ -32,7 +32,12 @@ pub const USER_PROPERTIES: &[&str] = &[
     "accountEnabled",
     "assignedLicenses",
     "licenseAssignmentStates",
+    "onPremisesSyncEnabled",
 ];
+
+/// The organization properties read: the display name and directory synchronization.
+pub const ORGANIZATION_URL: &str =
+    "/organization?$select=id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime";
 
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -219,6 +224,54 @@ impl BatchItem {
             assign_license_body(add, remove),
         )
     }
+
+    /// `POST /groups`: a security group (not mail-enabled, no group types).
+    pub fn create_group(group: &NewGroup) -> BatchItem {
+        BatchItem::post(
+            "/groups",
+            json!({
+                "displayName": group.display_name,
+                "mailNickname": group.mail_nickname,
+                "description": group.description,
+                "mailEnabled": false,
+                "securityEnabled": true,
+            }),
+        )
+    }
+
+    /// `PATCH /groups/{id}` adding `members` (user ids; Graph takes at most 20 at once).
+    pub fn add_group_members(group: &str, members: &[String]) -> BatchItem {
+        let binds: Vec<String> = members
+            .iter()
+            .map(|m| {
+                format!(
+                    "https://graph.microsoft.com/v1.0/directoryObjects/{}",
+                    segment(m)
+                )
+            })
+            .collect();
+        BatchItem::patch(
+            format!("/groups/{}", segment(group)),
+            json!({ "members@odata.bind": binds }),
+        )
+    }
+
+    /// `DELETE /groups/{id}/members/{member}/$ref`.
+    pub fn remove_group_member(group: &str, member: &str) -> BatchItem {
+        BatchItem::delete(format!(
+            "/groups/{}/members/{}/$ref",
+            segment(group),
+            segment(member)
+        ))
+    }
+
+    /// `POST /groups/{id}/assignLicense`.
+    pub fn assign_group_license(group: &str, add: &[LicenseGrant], remove: &[String]) -> BatchItem {
+        BatchItem::post(
+            format!("/groups/{}/assignLicense", segment(group)),
+            assign_license_body(add, remove),
+        )
+    }
 }
 
 impl GraphClient {
@@ -297,15 +350,10 @@ impl GraphClient {
         Ok(skus.into_iter().map(convert::sku).collect())
     }
 
-    /// `GET /organization?$select=id,displayName`: the tenant itself.
+    /// `GET /organization`: the tenant itself (display name, directory synchronization).
     pub async fn organization(&self) -> Result<Option<wire::Organization>, GraphError> {
         let orgs: Vec<wire::Organization> = self
-            .get_all(
-                "organization",
-                "",
-                "/organization?$select=id,displayName",
-                &[],
-            )
+            .get_all("organization", "", ORGANIZATION_URL, &[])
             .await?;
         Ok(orgs.into_iter().next())
     }

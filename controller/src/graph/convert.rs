@@ -1,8 +1,8 @@
 //! Graph's JSON (`wire`) → the engine's observed model (`crate::model`).
 
 use crate::model::{
-    AuthenticationType, FederationSettings, ObservedDomain, ObservedLicense, ObservedSku,
-    ObservedUser,
+    AuthenticationType, FederationSettings, GroupLicenseState, ObservedDomain, ObservedGroup,
+    ObservedGroupLicense, ObservedLicense, ObservedSku, ObservedUser,
 };
 
 use super::wire;
@@ -61,6 +61,32 @@ pub fn sku(s: wire::SubscribedSku) -> ObservedSku {
     }
 }
 
+/// A group with its members (user ids).
+pub fn group(g: wire::Group, members: Vec<String>) -> ObservedGroup {
+    let mut members: Vec<String> = members.iter().map(|m| m.to_ascii_lowercase()).collect();
+    members.sort();
+    members.dedup();
+    let mut licenses: Vec<ObservedGroupLicense> = g
+        .assigned_licenses
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| {
+            Some(ObservedGroupLicense {
+                sku_id: l.sku_id?.to_ascii_lowercase(),
+                disabled_plans: lower_sorted(&l.disabled_plans),
+            })
+        })
+        .collect();
+    licenses.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
+    ObservedGroup {
+        id: g.id.to_ascii_lowercase(),
+        display_name: g.display_name.unwrap_or_default(),
+        description: g.description,
+        members,
+        licenses,
+    }
+}
+
 /// A user from a full read (absent properties stay empty).
 pub fn user(u: wire::User) -> ObservedUser {
     let mut out = ObservedUser {
@@ -90,6 +116,9 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
     set(&mut into.usage_location, u.usage_location);
     if let Some(enabled) = u.account_enabled {
         into.account_enabled = enabled.unwrap_or(false);
+    }
+    if let Some(synced) = u.on_premises_sync_enabled {
+        into.synced = synced == Some(true);
     }
     match (u.assigned_licenses, u.license_assignment_states) {
         (None, None) => {}
@@ -136,7 +165,19 @@ fn licenses(
                         out[i].direct = true;
                         out[i].disabled_plans = lower_sorted(&s.disabled_plans);
                     }
-                    Some(group) => out[i].inherited_from.push(group.to_ascii_lowercase()),
+                    Some(group) => {
+                        let group = group.to_ascii_lowercase();
+                        let error = s
+                            .error
+                            .clone()
+                            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("None"));
+                        out[i].group_states.push(GroupLicenseState {
+                            group: group.clone(),
+                            state: s.state.clone().unwrap_or_default(),
+                            error,
+                        });
+                        out[i].inherited_from.push(group);
+                    }
                 }
             }
         }
@@ -146,6 +187,7 @@ fn licenses(
                 let i = entry(&mut out, &l.sku_id);
                 out[i].direct = l.direct;
                 out[i].inherited_from = l.inherited_from.clone();
+                out[i].group_states = l.group_states.clone();
                 out[i].disabled_plans = l.disabled_plans.clone();
             }
         }

@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AuthenticationType, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser, Read,
+    AuthenticationType, DirectorySync, LICENSE_GROUP_PREFIX, ObservedDomain, ObservedGroup,
+    ObservedSku, ObservedTenant, ObservedUser, Read,
 };
 
 use super::batch::{BatchItem, RawOutcome};
-use super::calls::{USER_PROPERTIES, segment};
+use super::calls::{ORGANIZATION_URL, USER_PROPERTIES, query_value, segment};
 use super::client::GraphClient;
 use super::convert;
 use super::delta::{DeltaRound, needs_resync};
@@ -33,6 +34,8 @@ pub struct Mirror {
     parked: Option<Vec<ObservedUser>>,
     /// Activated directory roles: (id, display name).
     roles: Vec<(String, String)>,
+    /// Groups LicensePolicies name by id (lower case), read besides the controller's own.
+    watched_groups: Vec<String>,
 }
 
 /// What one `$batch` of small reads asked for, by position.
@@ -47,6 +50,10 @@ struct Plan {
     federation: Vec<(String, usize)>,
     delta: Option<usize>,
     deleted: Option<usize>,
+    /// The controller's license groups (by name prefix) and the watched ones (by id).
+    license_groups: Option<usize>,
+    watched_groups: Vec<(String, usize)>,
+    group_members: Vec<(String, usize)>,
 }
 
 impl Plan {
@@ -66,6 +73,21 @@ fn deleted_users_url() -> String {
         "/directory/deletedItems/microsoft.graph.user?$select={}&$top=999",
         USER_PROPERTIES.join(",")
     )
+}
+
+const GROUP_SELECT: &str = "$select=id,displayName,description,assignedLicenses";
+
+fn license_groups_url() -> String {
+    let filter = query_value(&format!("startswith(displayName,'{LICENSE_GROUP_PREFIX}')"));
+    format!("/groups?$filter={filter}&{GROUP_SELECT}&$top=999")
+}
+
+fn group_url(id: &str) -> String {
+    format!("/groups/{}?{GROUP_SELECT}", segment(id))
+}
+
+fn group_members_url(id: &str) -> String {
+    format!("/groups/{}/members?$select=id&$top=999", segment(id))
 }
 
 fn federation_url(domain: &str) -> String {
@@ -134,7 +156,9 @@ impl Mirror {
                 deleted_users: Read::Unknown("not read yet".into()),
                 role_holders: Read::Unknown("not read yet".into()),
                 skus: Read::Unknown("not read yet".into()),
+                groups: Read::Unknown("not read yet".into()),
                 display_name: None,
+                directory_sync: None,
             },
             ..Mirror::default()
         };
@@ -154,6 +178,34 @@ impl Mirror {
         &self.observed
     }
 
+    /// Also reads the groups with these object ids (those LicensePolicies name with
+    /// `groupId`) from now on; a group not read yet is read at once.
+    pub async fn watch_groups(&mut self, client: &GraphClient, ids: &[String]) {
+        let mut new = false;
+        for id in ids {
+            let id = id.to_ascii_lowercase();
+            if !self.watched_groups.contains(&id) {
+                self.watched_groups.push(id);
+                new = true;
+            }
+        }
+        if new {
+            self.watched_groups.sort();
+            let mut plan = Plan::default();
+            self.plan_groups(&mut plan, false);
+            let mut results: Vec<Option<RawOutcome>> = client
+                .batch_raw(std::mem::take(&mut plan.items))
+                .await
+                .into_iter()
+                .map(Some)
+                .collect();
+            self.observed.groups = match self.read_groups(client, &plan, &mut results).await {
+                Ok(g) => Read::Known(g),
+                Err(e) => Read::Unknown(unknown("groups", &e)),
+            };
+        }
+    }
+
     /// The stored deltaLink (where the next users round starts).
     pub fn delta_link(&self) -> Option<&str> {
         self.delta_link.as_deref()
@@ -161,14 +213,15 @@ impl Mirror {
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
         let mut plan = Plan::default();
-        if full || self.observed.display_name.is_none() {
-            plan.organization =
-                Some(plan.push(BatchItem::get("/organization?$select=id,displayName")));
+        // Re-read while directory sync is on, so its last run stays current.
+        if full || self.observed.display_name.is_none() || self.observed.directory_sync.is_some() {
+            plan.organization = Some(plan.push(BatchItem::get(ORGANIZATION_URL)));
         }
         plan.domains = Some(plan.push(BatchItem::get("/domains")));
         plan.skus = Some(plan.push(BatchItem::get("/subscribedSkus")));
         plan.roles = Some(plan.push(BatchItem::get("/directoryRoles")));
         plan.deleted = Some(plan.push(BatchItem::get(deleted_users_url())));
+        self.plan_groups(&mut plan, !full);
         if !full {
             for (id, _) in &self.roles {
                 let i = plan.push(BatchItem::get(members_url(id)));
@@ -197,8 +250,14 @@ impl Mirror {
         if let Some(outcome) = take(&mut results, plan.organization)
             && let Ok(orgs) =
                 collection::<wire::Organization>(client, "organization", Some(outcome)).await
+            && let Some(org) = orgs.into_iter().next()
         {
-            self.observed.display_name = orgs.into_iter().find_map(|o| o.display_name);
+            self.observed.display_name = org.display_name;
+            self.observed.directory_sync =
+                org.on_premises_sync_enabled.map(|enabled| DirectorySync {
+                    enabled,
+                    last_sync: org.on_premises_last_sync_date_time,
+                });
         }
         let delta_outcome = take(&mut results, plan.delta);
         let skus = collection::<wire::SubscribedSku>(
@@ -239,10 +298,88 @@ impl Mirror {
             Ok(r) => Read::Known(r),
             Err(e) => Read::Unknown(unknown("directory roles", &e)),
         };
+        self.observed.groups = match self.read_groups(client, &plan, &mut results).await {
+            Ok(g) => Read::Known(g),
+            Err(e) => Read::Unknown(unknown("groups", &e)),
+        };
         self.read_users(client, delta_outcome).await;
         if let Read::Known(users) = &self.observed.users {
             client.set_tenant_users(users.len());
         }
+    }
+
+    /// Adds the group reads to `plan`; with `members`, also the members of the groups known
+    /// from the last read (a group new since then has its members read by `read_groups`).
+    fn plan_groups(&self, plan: &mut Plan, members: bool) {
+        plan.license_groups = Some(plan.push(BatchItem::get(license_groups_url())));
+        plan.watched_groups.clear();
+        plan.group_members.clear();
+        for id in &self.watched_groups {
+            let i = plan.push(BatchItem::get(group_url(id)));
+            plan.watched_groups.push((id.clone(), i));
+        }
+        if members && let Read::Known(groups) = &self.observed.groups {
+            for g in groups {
+                let i = plan.push(BatchItem::get(group_members_url(&g.id)));
+                plan.group_members.push((g.id.clone(), i));
+            }
+        }
+    }
+
+    /// The license groups with their members. A watched group that does not exist is left
+    /// out (the plan reports it).
+    async fn read_groups(
+        &self,
+        client: &GraphClient,
+        plan: &Plan,
+        results: &mut [Option<RawOutcome>],
+    ) -> Result<Vec<ObservedGroup>, GraphError> {
+        let mut groups: Vec<wire::Group> = collection(
+            client,
+            "list_license_groups",
+            take(results, plan.license_groups),
+        )
+        .await?;
+        for (_, i) in &plan.watched_groups {
+            match take(results, Some(*i)) {
+                Some(Ok((r, _))) => {
+                    let g: wire::Group = serde_json::from_value(r.body)
+                        .map_err(|e| GraphError::decode("get_group", e))?;
+                    groups.push(g);
+                }
+                Some(Err(e)) if e.is_not_found() => {}
+                Some(Err(e)) => return Err(e),
+                None => return Err(GraphError::decode("get_group", "not requested")),
+            }
+        }
+        let mut ids: Vec<String> = groups.iter().map(|g| g.id.to_ascii_lowercase()).collect();
+        ids.sort();
+        ids.dedup();
+        let mut outcomes = gather(client, &ids, &plan.group_members, results, |id| {
+            group_members_url(id)
+        })
+        .await;
+        let mut out: Vec<ObservedGroup> = Vec::new();
+        for g in groups {
+            let id = g.id.to_ascii_lowercase();
+            if out.iter().any(|o| o.id == id) {
+                continue;
+            }
+            let members: Vec<wire::DirectoryObject> =
+                collection(client, "list_group_members", outcomes.remove(&id)).await?;
+            let members = members
+                .into_iter()
+                .filter(|m| {
+                    m.odata_type
+                        .as_deref()
+                        .is_none_or(|t| t.eq_ignore_ascii_case("#microsoft.graph.user"))
+                })
+                .map(|m| m.id)
+                .collect();
+            out.push(convert::group(g, members));
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
     }
 
     async fn read_domains(

@@ -75,6 +75,20 @@ pub struct AssignedLicense {
     pub disabled_plans: Vec<String>,
 }
 
+/// `microsoft.graph.group`, as the license-group reads select it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub assigned_licenses: Option<Vec<AssignedLicense>>,
+}
+
 /// `microsoft.graph.licenseAssignmentState`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -119,6 +133,8 @@ pub struct User {
     pub assigned_licenses: Option<Option<Vec<AssignedLicense>>>,
     #[serde(default, deserialize_with = "present")]
     pub license_assignment_states: Option<Option<Vec<LicenseAssignmentState>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub on_premises_sync_enabled: Option<Option<bool>>,
     /// Delta: the user was deleted (`reason` `changed` = soft, `deleted` = permanent).
     #[serde(rename = "@removed", default)]
     pub removed: Option<Value>,
@@ -206,7 +222,7 @@ pub struct DirectoryObject {
     pub odata_type: Option<String>,
 }
 
-/// `microsoft.graph.organization` (the tenant's display name).
+/// `microsoft.graph.organization` (the tenant's display name and directory synchronization).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
@@ -214,6 +230,11 @@ pub struct Organization {
     pub id: String,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// null: never synced; true: Entra Connect runs; false: it was turned off.
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub on_premises_last_sync_date_time: Option<String>,
 }
 
 /// Graph's error body (notes §7).

@@ -21,6 +21,8 @@ pub enum Phase {
     Federation,
     /// Assign and remove licenses.
     Licenses,
+    /// Create license groups, change their members and their licenses.
+    Groups,
     /// Disable or delete users no AppAssignment lists.
     Deprovision,
 }
@@ -95,6 +97,21 @@ pub struct NewUser {
     pub account_enabled: bool,
 }
 
+/// Most users one `members@odata.bind` may add (Graph's limit on `PATCH /groups/{id}`).
+pub const MAX_MEMBER_BINDS: usize = 20;
+
+/// A security group to create.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewGroup {
+    /// `displayName`.
+    pub display_name: String,
+    /// `mailNickname` (required by Graph even for groups without mail).
+    pub mail_nickname: String,
+    /// `description`: names the LicensePolicy the group belongs to.
+    pub description: String,
+}
+
 /// One change to the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(
@@ -157,6 +174,44 @@ pub enum Action {
         /// SKU ids to remove (direct assignments only).
         remove: Vec<String>,
     },
+    /// `POST /groups`: the security group of a LicensePolicy with `assignment: Group`.
+    CreateGroup {
+        /// The group to create.
+        group: NewGroup,
+    },
+    /// `PATCH /groups/{id}` with `members@odata.bind` (at most [`MAX_MEMBER_BINDS`] users).
+    AddGroupMembers {
+        /// Graph id of the group.
+        group: String,
+        /// Its display name, for reports.
+        group_name: String,
+        /// Graph ids of the users to add.
+        members: Vec<String>,
+        /// Their UPNs, for reports (same order).
+        user_principal_names: Vec<String>,
+    },
+    /// `DELETE /groups/{id}/members/{user}/$ref`: a removal, counted against the change budget.
+    RemoveGroupMember {
+        /// Graph id of the group.
+        group: String,
+        /// Its display name, for reports.
+        group_name: String,
+        /// Graph id of the user.
+        member: String,
+        /// Its UPN (or id when the user is not in the tenant's users), for reports.
+        user_principal_name: String,
+    },
+    /// `POST /groups/{id}/assignLicense`; Entra then licenses the members asynchronously.
+    AssignGroupLicenses {
+        /// Graph id of the group.
+        group: String,
+        /// Its display name, for reports.
+        group_name: String,
+        /// Licenses to add or update (disabled plans).
+        add: Vec<LicenseGrant>,
+        /// SKU ids to remove from the group.
+        remove: Vec<String>,
+    },
     /// `PATCH /users/{id}` with `accountEnabled: false`.
     DisableUser {
         /// Graph id.
@@ -183,6 +238,10 @@ impl Action {
             | Action::UpdateFederation { .. }
             | Action::RevertToManaged { .. } => Phase::Federation,
             Action::AssignLicenses { .. } => Phase::Licenses,
+            Action::CreateGroup { .. }
+            | Action::AddGroupMembers { .. }
+            | Action::RemoveGroupMember { .. }
+            | Action::AssignGroupLicenses { .. } => Phase::Groups,
             Action::DisableUser { .. } | Action::DeleteUser { .. } => Phase::Deprovision,
         }
     }
@@ -211,16 +270,26 @@ impl Action {
                 user_principal_name,
                 ..
             } => user_principal_name,
+            Action::RemoveGroupMember {
+                user_principal_name,
+                ..
+            } => user_principal_name,
+            Action::CreateGroup { group } => &group.display_name,
+            Action::AddGroupMembers { group_name, .. }
+            | Action::AssignGroupLicenses { group_name, .. } => group_name,
             Action::CreateFederation { domain, .. }
             | Action::UpdateFederation { domain, .. }
             | Action::RevertToManaged { domain } => domain,
         }
     }
 
-    /// Whether the action counts against the change budget (disable, delete, license removal).
+    /// Whether the action counts against the change budget (disable, delete, license removal,
+    /// group membership removal).
     pub fn is_destructive(&self) -> bool {
         match self {
-            Action::DisableUser { .. } | Action::DeleteUser { .. } => true,
+            Action::DisableUser { .. }
+            | Action::DeleteUser { .. }
+            | Action::RemoveGroupMember { .. } => true,
             Action::AssignLicenses { remove, .. } => !remove.is_empty(),
             _ => false,
         }
@@ -312,6 +381,41 @@ pub struct PolicyCounts {
     pub pending: i32,
     /// Of the pending, users left out for lack of seats.
     pub short_of_seats: i32,
+    /// Failed: `assignment: Group` members whose group license Entra could not assign.
+    pub failed: i32,
+    /// Of the pending, `assignment: Group` members whose group licenses Entra has not
+    /// processed yet.
+    pub processing: i32,
+    /// The failed by Entra's reason (`CountViolation`, …), sorted by reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<LicenseErrors>,
+    /// `assignment: Group`: the group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<PolicyGroup>,
+}
+
+/// Members in error for one reason Entra gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseErrors {
+    /// Entra's reason (`licenseAssignmentStates[].error`).
+    pub reason: String,
+    /// Members in error for it.
+    pub users: i32,
+    /// The first of them (at most 10), by UPN.
+    pub examples: Vec<String>,
+}
+
+/// The group a LicensePolicy with `assignment: Group` licenses through.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyGroup {
+    /// Object id; empty until the group exists.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Members now.
+    pub members: i32,
 }
 
 /// How a plan's run of one AppAssignment's users is expected to end.
@@ -504,6 +608,8 @@ pub struct ReportTotals {
     pub deleted: usize,
     /// License assignments done.
     pub licensed: usize,
+    /// Group changes done (created, members added or removed, group licenses).
+    pub groups: usize,
     /// Federation changes done.
     pub federation: usize,
     /// Actions that failed.
@@ -559,6 +665,10 @@ impl Report {
                     Action::DisableUser { .. } => t.disabled += 1,
                     Action::DeleteUser { .. } => t.deleted += 1,
                     Action::AssignLicenses { .. } => t.licensed += 1,
+                    Action::CreateGroup { .. }
+                    | Action::AddGroupMembers { .. }
+                    | Action::RemoveGroupMember { .. }
+                    | Action::AssignGroupLicenses { .. } => t.groups += 1,
                     Action::CreateFederation { .. }
                     | Action::UpdateFederation { .. }
                     | Action::RevertToManaged { .. } => t.federation += 1,

@@ -45,6 +45,59 @@ pub struct ObservedTenant {
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,
     /// Subscribed SKUs.
     pub skus: Read<Vec<ObservedSku>>,
+    /// The security groups group-based licensing goes through: those named like the groups
+    /// the controller creates ([`LICENSE_GROUP_PREFIX`]) and those LicensePolicies name by id.
+    pub groups: Read<Vec<ObservedGroup>>,
+    /// Directory synchronization (Entra Connect / DirSync) of the organization, from
+    /// `GET /organization`; `None` when it was never turned on (or not read).
+    pub directory_sync: Option<DirectorySync>,
+}
+
+/// The display name of every group the controller creates for a LicensePolicy starts so.
+pub const LICENSE_GROUP_PREFIX: &str = "o365-controller license ";
+
+/// The display name of the group the controller creates for a LicensePolicy:
+/// [`LICENSE_GROUP_PREFIX`] + `namespace/name` (`name` without a namespace).
+pub fn license_group_name(policy: &super::ObjectKey) -> String {
+    if policy.namespace.is_empty() {
+        format!("{LICENSE_GROUP_PREFIX}{}", policy.name)
+    } else {
+        format!("{LICENSE_GROUP_PREFIX}{}/{}", policy.namespace, policy.name)
+    }
+}
+
+/// A security group of group-based licensing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedGroup {
+    /// Object id (lower case).
+    pub id: String,
+    /// `displayName`.
+    pub display_name: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// Member user ids (lower case, sorted).
+    pub members: Vec<String>,
+    /// Licenses assigned to the group (`assignedLicenses`), disabled plan ids lower case and
+    /// sorted.
+    pub licenses: Vec<ObservedGroupLicense>,
+}
+
+/// One license assigned to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedGroupLicense {
+    /// SKU id (lower case).
+    pub sku_id: String,
+    /// Disabled plan ids (lower case, sorted).
+    pub disabled_plans: Vec<String>,
+}
+
+/// The organization's directory synchronization from on-premises Active Directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectorySync {
+    /// `onPremisesSyncEnabled`: true while it runs, false once turned off.
+    pub enabled: bool,
+    /// `onPremisesLastSyncDateTime` (RFC 3339), when it last ran.
+    pub last_sync: Option<String>,
 }
 
 /// The name of the role whose holders count as break-glass administrators.
@@ -155,6 +208,11 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// `onPremisesSyncEnabled` is true: the user is synced from on-premises Active Directory
+    /// (Entra Connect), which masters its name, UPN, enabled state, immutable ID (the sync's
+    /// source anchor) and existence; Graph refuses to write those. Its licences and usage
+    /// location are the cloud's.
+    pub synced: bool,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
 }
@@ -170,6 +228,27 @@ pub struct ObservedLicense {
     pub direct: bool,
     /// Groups the license is inherited from (never removed by the controller).
     pub inherited_from: Vec<String>,
+    /// What Entra computed for each group assignment of the SKU (`licenseAssignmentStates`
+    /// with `assignedByGroup` set), by group.
+    pub group_states: Vec<GroupLicenseState>,
+}
+
+/// Entra's processing state of one group-inherited license of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupLicenseState {
+    /// The group (lower case).
+    pub group: String,
+    /// `state`: `Active`, `ActiveWithError`, `Disabled` or `Error`; empty when Graph sent none.
+    pub state: String,
+    /// `error` unless `None`: `CountViolation`, `MutuallyExclusiveViolation`, …
+    pub error: Option<String>,
+}
+
+impl GroupLicenseState {
+    /// Whether the user holds the license through the group (a seat, no error).
+    pub fn is_active(&self) -> bool {
+        self.error.is_none() && (self.state.is_empty() || self.state.eq_ignore_ascii_case("Active"))
+    }
 }
 
 /// One subscribed SKU.

@@ -98,6 +98,9 @@ reasons! {
     RestoreBlocked => Error,
     /// An account an administrator disabled stays disabled: git does not say `accountEnabled`.
     DisabledOutsideGit => Warning,
+    /// The user is synced from on-premises AD (Entra Connect), which masters the attribute (or
+    /// its existence): the controller does not write it; change it in AD.
+    ManagedOnPremises => Info,
     // ---- plan findings: conflicts between objects ----
     /// Two FederatedDomains name the same domain.
     DuplicateDomain => Error,
@@ -112,6 +115,16 @@ reasons! {
     InsufficientSeats => Warning,
     /// A covered user has no usage location.
     MissingUsageLocation => Warning,
+    /// `assignment: Group`: Entra has not processed the group's licenses for some members yet
+    /// (the policy stays `Drifted` until it has).
+    GroupLicenseProcessing => Info,
+    /// `assignment: Group`: Entra could not license some members through the group
+    /// (`CountViolation`, `MutuallyExclusiveViolation`, …); the message says which and why.
+    GroupLicenseError => Error,
+    /// `assignment: Group`: `groupId` names no group of the tenant.
+    LicenseGroupNotFound => Error,
+    /// `assignment: Group`: two LicensePolicies name the same group.
+    LicenseGroupShared => Error,
     // ---- plan findings: the tenant ----
     /// Licensed users of managed domains that no AppAssignment lists.
     UnmanagedUsers => Info,

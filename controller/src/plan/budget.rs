@@ -1,6 +1,7 @@
 //! The change budget, per domain of the tenant (over every FederatedDomain naming it): when a
 //! run would disable, delete or remove licenses of more of the domain's users than `spec.changeBudget` allows, none of those
-//! actions is done; they are held until the plan id is approved with an annotation.
+//! actions is done; they are held until the plan id is approved with an annotation. The
+//! percentage is of the users the run could hurt: synced users only when it unlicenses them.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -39,7 +40,14 @@ pub(crate) fn hold_over_budget(ctx: &Ctx, plan_id: &str, out: &mut Out) -> Vec<P
         };
         let d = &ctx.desired.domains[first];
         let n = i64::try_from(users.len()).unwrap_or(i64::MAX);
-        let total = i64::try_from(ctx.users_of_domain(&d.spec.domain).count()).unwrap_or(i64::MAX);
+        // The users this run could hurt: synced users are never disabled or deleted (AD masters
+        // them), so they count only when this run removes their licenses; they never dilute
+        // the share of cloud-only users a run may take out.
+        let total = ctx
+            .users_of_domain(&d.spec.domain)
+            .filter(|u| !u.synced || users.contains(u.user_principal_name.as_str()))
+            .count();
+        let total = i64::try_from(total).unwrap_or(i64::MAX);
         let (max, pct) = members.iter().fold((i64::MAX, i64::MAX), |(m, p), &di| {
             let b = &ctx.desired.domains[di].spec.change_budget;
             (

@@ -7,8 +7,8 @@ use super::coverage::covers;
 use super::names::{fold, upn_domain};
 use crate::api::Authentication;
 use crate::model::{
-    AuthenticationType, DesiredTenant, ObservedDomain, ObservedSku, ObservedTenant, ObservedUser,
-    Read,
+    AuthenticationType, DesiredTenant, ObservedDomain, ObservedGroup, ObservedSku, ObservedTenant,
+    ObservedUser, Read,
 };
 
 /// A hash map with a fast hasher (foldhash): planning hashes a few hundred thousand UPNs.
@@ -47,6 +47,8 @@ pub(crate) struct Ctx<'a> {
     pub domains: Result<&'a [ObservedDomain], &'a str>,
     /// Subscribed SKUs, or why they could not be read.
     pub skus: Result<&'a [ObservedSku], &'a str>,
+    /// The license groups, or why they could not be read.
+    pub groups: Result<&'a [ObservedGroup], &'a str>,
     /// Tenant users by lower-case UPN.
     pub by_upn: Map<String, &'a ObservedUser>,
     /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
@@ -139,6 +141,7 @@ impl<'a> Ctx<'a> {
             roles: read(&observed.role_holders),
             domains: read(&observed.domains).map(Vec::as_slice),
             skus: read(&observed.skus).map(Vec::as_slice),
+            groups: read(&observed.groups).map(Vec::as_slice),
             by_upn,
             by_immutable_id,
             deleted: read(&observed.deleted_users).map(|d| Deleted::new(d)),

@@ -1,6 +1,6 @@
 //! The deprovisioning phase, per FederatedDomain: users of the domain that no AppAssignment
-//! lists are left alone, disabled or deleted as `spec.unassignedUsers` says. Protected users
-//! and holders of any directory role are never touched.
+//! lists are left alone, disabled or deleted as `spec.unassignedUsers` says. Protected users,
+//! holders of any directory role and users synced from on-premises AD are never touched.
 
 use super::context::Set;
 
@@ -55,6 +55,18 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
                     ),
                     Some(upn),
                 );
+                continue;
+            }
+            if u.synced {
+                // Reported where a cloud-only user would be disabled or deleted.
+                if policy == UnassignedUsers::Delete || u.account_enabled {
+                    out.finding(
+                        owner,
+                        Reason::ManagedOnPremises,
+                        super::synced::unassigned_message(upn, &d.spec.domain),
+                        Some(upn),
+                    );
+                }
                 continue;
             }
             let (id, user_principal_name) = (u.id.clone(), upn.to_string());

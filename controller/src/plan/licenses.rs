@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::context::Ctx;
+use super::groups::LicenseGroups;
 use super::license_resolve::{Grant, plan_name, resolve_policies};
 use super::output::{Out, Owner};
 use super::seats::{Candidate, ration_seats, record_seats};
 use super::users::ManagedUser;
-use crate::api::Mode;
+use crate::api::{Assignment, Mode};
 use crate::model::{Action, LicenseGrant, ObservedLicense, ObservedSku, PolicyCounts, Reason};
 
 /// One SKU the users of an AppAssignment should have: the union over covering policies, with
@@ -30,6 +31,9 @@ struct Coverage<'a> {
     /// Covering policies with `removeUnlisted`, and those of them in Enforce mode.
     removers: Vec<usize>,
     remove_enforcers: Vec<usize>,
+    /// SKU ids the covering `assignment: Group` policies grant (through their group): never
+    /// "unlisted".
+    group_skus: BTreeSet<String>,
 }
 
 /// What one user's licenses need.
@@ -43,8 +47,14 @@ struct Need<'w, 'a> {
     removes: Vec<String>,
 }
 
-/// Plans the licenses phase.
-pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
+/// Plans the licenses phase (direct assignments); returns every policy's grants, which the
+/// groups phase needs for `assignment: Group` policies (empty when SKUs or users are unknown).
+pub(crate) fn plan_licenses<'a>(
+    ctx: &Ctx<'a>,
+    managed: &[ManagedUser],
+    groups: &LicenseGroups,
+    out: &mut Out,
+) -> Vec<Vec<Grant<'a>>> {
     let policies = &ctx.desired.policies;
     let failed = [
         ("subscribed SKUs", ctx.skus.err()),
@@ -54,7 +64,7 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
         for pi in 0..policies.len() {
             out.read_failed(Owner::Policy(pi), what, reason);
         }
-        return;
+        return Vec::new();
     }
     let skus = ctx.skus.unwrap_or(&[]);
     let grants = resolve_policies(policies, skus, out);
@@ -63,7 +73,7 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
         .collect();
     let mut needs: Vec<Need> = managed
         .iter()
-        .map(|m| user_need(&coverage[m.assignment], m))
+        .map(|m| user_need(&coverage[m.assignment], m, groups))
         .collect();
     // Per user, the policies it still waits on (before usage location or seats leave it out).
     let waiting_on: Vec<Vec<usize>> = needs.iter().map(waiting_policies).collect();
@@ -124,6 +134,7 @@ pub(crate) fn plan_licenses(ctx: &Ctx, managed: &[ManagedUser], out: &mut Out) {
     for (pi, c) in counts.into_iter().enumerate() {
         out.state(Owner::Policy(pi)).licenses = Some(c);
     }
+    grants
 }
 
 /// The policies granting a license the user lacks or holds with other disabled plans.
@@ -142,7 +153,12 @@ fn waiting_policies(need: &Need) -> Vec<usize> {
 fn coverage<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], ai: usize) -> Coverage<'a> {
     let covering = &ctx.policies_of[ai];
     let mut wanted: BTreeMap<&str, Want<'a>> = BTreeMap::new();
+    let mut group_skus = BTreeSet::new();
     for &pi in covering {
+        if ctx.desired.policies[pi].spec.assignment == Assignment::Group {
+            group_skus.extend(grants[pi].iter().map(|g| g.sku.sku_id.to_ascii_lowercase()));
+            continue;
+        }
         let enforced = is_enforced(ctx, pi);
         for g in &grants[pi] {
             let w = wanted.entry(g.sku.sku_id.as_str()).or_insert_with(|| Want {
@@ -172,16 +188,22 @@ fn coverage<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], ai: usize) -> Coverage<'a>
         wants: wanted.into_values().collect(),
         removers,
         remove_enforcers,
+        group_skus,
     }
 }
 
-fn user_need<'w, 'a>(cov: &'w Coverage<'a>, m: &ManagedUser) -> Need<'w, 'a> {
+fn user_need<'w, 'a>(
+    cov: &'w Coverage<'a>,
+    m: &ManagedUser,
+    groups: &LicenseGroups,
+) -> Need<'w, 'a> {
     let licenses: &[ObservedLicense] = m.existing.map_or(&[], |u| u.licenses.as_slice());
     let mut need = Need::default();
     for want in &cov.wants {
         let held = licenses
             .iter()
-            .find(|l| l.sku_id.eq_ignore_ascii_case(&want.sku.sku_id));
+            .find(|l| l.sku_id.eq_ignore_ascii_case(&want.sku.sku_id))
+            .filter(|l| groups.holds(l));
         match held {
             None => need.adds.push(want),
             Some(l) if l.direct && !same_plans(&l.disabled_plans, &want.disabled) => {
@@ -196,7 +218,7 @@ fn user_need<'w, 'a>(cov: &'w Coverage<'a>, m: &ManagedUser) -> Need<'w, 'a> {
                 .wants
                 .iter()
                 .any(|w| w.sku.sku_id.eq_ignore_ascii_case(&l.sku_id));
-            if l.direct && !granted {
+            if l.direct && !granted && !cov.group_skus.contains(&l.sku_id.to_ascii_lowercase()) {
                 need.removes.push(l.sku_id.clone());
             }
         }

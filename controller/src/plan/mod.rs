@@ -2,7 +2,8 @@
 //! clock, no randomness: the same input always gives the same plan (and the same plan id).
 //!
 //! Conflicts between objects are found first. Phases, in the order the guide requires: users
-//! (restore/create/adopt, immutable IDs) → federation → licenses → deprovisioning. Then actions
+//! (restore/create/adopt, immutable IDs) → federation → licenses → license groups →
+//! deprovisioning. Then actions
 //! of objects whose reads failed or that are in conflict are dropped, the rest are ordered, the plan id is computed over all of them, and the change budget holds
 //! back what it must.
 
@@ -15,6 +16,7 @@ mod deprovision;
 mod drift;
 mod federation;
 mod federation_settings;
+mod groups;
 mod immutable_id;
 mod license_resolve;
 mod licenses;
@@ -23,6 +25,7 @@ mod order;
 mod output;
 mod preflight;
 mod seats;
+mod synced;
 mod unmanaged;
 mod user_changes;
 mod users;
@@ -47,7 +50,9 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     let blocked = conflicts::object_conflicts(&ctx, &mut out);
     let users = users::plan_users(&ctx, &mut out);
     federation::plan_federation(&ctx, &users, &mut out);
-    licenses::plan_licenses(&ctx, &users.managed, &mut out);
+    let license_groups = groups::resolve_groups(&ctx, &mut out);
+    let grants = licenses::plan_licenses(&ctx, &users.managed, &license_groups, &mut out);
+    groups::plan_groups(&ctx, &users.managed, &license_groups, &grants, &mut out);
     deprovision::plan_deprovision(&ctx, &users, &mut out);
     let unmanaged = unmanaged::unmanaged_report(&ctx, &users, &mut out);
     drift::drop_unknown(&mut out);

@@ -31,8 +31,11 @@ pub(crate) fn preflight(
             out.read_failed(owner, "directory role holders", reason);
             return false;
         }
+        // A synced administrator depends on on-premises AD and its sync: Microsoft's
+        // emergency-access guidance wants a cloud-only account, so it does not count.
         let break_glass = ctx.users.unwrap_or(&[]).iter().any(|u| {
             u.account_enabled
+                && !u.synced
                 && !in_domain(&u.user_principal_name, domain)
                 && ctx
                     .roles_of(u)
@@ -47,8 +50,9 @@ pub(crate) fn preflight(
                 format!(
                     "refusing to federate {domain}: no enabled {GLOBAL_ADMINISTRATOR} exists \
                      outside it, so a broken identity provider would lock every administrator \
-                     out; give an enabled account on {} the {GLOBAL_ADMINISTRATOR} role first \
-                     (or set spec.safety.requireBreakGlassAdmin: false)",
+                     out; give an enabled cloud-only account on {} the {GLOBAL_ADMINISTRATOR} \
+                     role first (an administrator synced from AD does not count), or set \
+                     spec.safety.requireBreakGlassAdmin: false",
                     initial_domain(ctx)
                 ),
                 None,
@@ -65,6 +69,29 @@ pub(crate) fn preflight(
             .map(|u| u.user_principal_name.as_str())
             .collect();
         missing.sort_unstable();
+        // A synced user's immutable ID is the sync's source anchor: only Entra Connect sets it.
+        let synced_missing: Vec<&str> = missing
+            .iter()
+            .copied()
+            .filter(|upn| ctx.by_upn.get(&fold(upn)).is_some_and(|u| u.synced))
+            .collect();
+        if let Some(first) = synced_missing.first() {
+            passed = false;
+            out.finding(
+                owner,
+                Reason::MissingImmutableIds,
+                format!(
+                    "refusing to federate {domain}: {} users synced from on-premises AD have no \
+                     onPremisesImmutableId (first: {first}); their immutable ID is the sync's \
+                     source anchor, which only Entra Connect writes: check its sourceAnchor \
+                     configuration (ms-DS-ConsistencyGuid) and run a sync (or set \
+                     spec.safety.requireImmutableIds: false)",
+                    synced_missing.len()
+                ),
+                Some(first),
+            );
+            missing.retain(|upn| !synced_missing.contains(upn));
+        }
         if let Some(first) = missing.first() {
             passed = false;
             out.finding(

@@ -171,6 +171,8 @@ pub(crate) fn policy(name: &str, domain_refs: &[&str], licenses: Vec<License>) -
             usage_location: Some("US".into()),
             remove_unlisted: false,
             mode: None,
+            assignment: Default::default(),
+            group_id: None,
         },
         mode: Mode::Enforce,
     }
@@ -199,7 +201,19 @@ pub(crate) fn tenant_user(upn: &str) -> ObservedUser {
         immutable_id: Some(crate::plan::derive_immutable_id(upn)),
         usage_location: Some("US".into()),
         account_enabled: true,
+        synced: false,
         licenses: Vec::new(),
+    }
+}
+
+/// A tenant user synced from on-premises AD: its immutable ID is the sync's source anchor (not
+/// the one the controller would derive), and AD masters its name.
+pub(crate) fn synced_user(upn: &str) -> ObservedUser {
+    ObservedUser {
+        immutable_id: Some(format!("anchor-{upn}")),
+        display_name: Some(format!("AD {upn}")),
+        synced: true,
+        ..tenant_user(upn)
     }
 }
 
@@ -209,6 +223,7 @@ pub(crate) fn direct(sku: &str, disabled: &[&str]) -> ObservedLicense {
         disabled_plans: disabled.iter().map(|s| s.to_string()).collect(),
         direct: true,
         inherited_from: Vec::new(),
+        group_states: Vec::new(),
     }
 }
 
@@ -218,6 +233,7 @@ pub(crate) fn inherited(sku: &str, group: &str) -> ObservedLicense {
         disabled_plans: Vec::new(),
         direct: false,
         inherited_from: vec![group.into()],
+        group_states: Vec::new(),
     }
 }
 
@@ -269,6 +285,8 @@ impl World {
                     sku("ENTERPRISEPACK", E3, 100, 0),
                     sku("ENTERPRISEPREMIUM", E5, 100, 0),
                 ]),
+                groups: Read::Known(Vec::new()),
+                directory_sync: None,
             },
         }
     }

@@ -9,6 +9,7 @@ use super::context::Ctx;
 use super::immutable_id::derive_immutable_id;
 use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
+use super::synced;
 use super::user_changes::{UserDiff, diff_user, new_user};
 use crate::api::{AssignedUser, Mode, Provisioning};
 use crate::model::{Action, ObservedUser, PlannedCounts, Reason};
@@ -321,6 +322,12 @@ impl<'a> Run<'_, 'a> {
         let Some(gone) = by_anchor.or(by_name) else {
             return Ok(Found::Missing);
         };
+        if gone.synced {
+            return Err((
+                Reason::ManagedOnPremises,
+                synced::deleted_by_sync_message(upn, &gone.user_principal_name),
+            ));
+        }
         let old = fold(&gone.user_principal_name);
         if old != key
             && let Some(holder) = ctx.by_upn.get(&old)
@@ -385,13 +392,27 @@ impl<'a> Run<'_, 'a> {
         }
         self.outcome.anchored.insert(existing.id.clone());
         counts.matched += 1;
-        let renamed = fold(&existing.user_principal_name) != fold(upn);
+        let upn_differs = fold(&existing.user_principal_name) != fold(upn);
+        // A synced user keeps the UPN AD gives it: the difference is reported, not written.
+        let renamed = upn_differs && !existing.synced;
         let fallback = || fallback_usage_location(ctx, ai, true);
+        let mut diff = diff_user(
+            u,
+            existing,
+            l.immutable_id.as_deref(),
+            upn_differs,
+            fallback,
+        );
+        let mut mastered = if existing.synced {
+            synced::keep_cloud_writable(&mut diff)
+        } else {
+            Vec::new()
+        };
         let UserDiff {
             changes,
             drift,
             disabled_outside_git,
-        } = diff_user(u, existing, l.immutable_id.as_deref(), renamed, fallback);
+        } = diff;
         for d in drift {
             let target = d.policy.map_or(owner, Owner::Policy);
             out.drift(target, d.field, d.desired, d.observed);
@@ -410,6 +431,13 @@ impl<'a> Run<'_, 'a> {
         }
         if let (Some(explicit), Some(held)) = (&u.immutable_id, &existing.immutable_id)
             && explicit != held
+            && existing.synced
+        {
+            mastered.push(format!(
+                "onPremisesImmutableId (the sync's source anchor): git {explicit:?}, AD {held:?}"
+            ));
+        } else if let (Some(explicit), Some(held)) = (&u.immutable_id, &existing.immutable_id)
+            && explicit != held
         {
             out.finding(
                 owner,
@@ -419,6 +447,14 @@ impl<'a> Run<'_, 'a> {
                      {explicit:?}; the controller does not change an existing immutable ID: \
                      make the spec match the tenant (your identity provider must send it)"
                 ),
+                Some(upn),
+            );
+        }
+        if !mastered.is_empty() {
+            out.finding(
+                owner,
+                Reason::ManagedOnPremises,
+                synced::mastered_message(&existing.user_principal_name, &mastered),
                 Some(upn),
             );
         }

@@ -532,6 +532,10 @@ pub fn action_name(a: &Action) -> &'static str {
         Action::AssignLicenses { .. } => "AssignLicenses",
         Action::DisableUser { .. } => "DisableUser",
         Action::DeleteUser { .. } => "DeleteUser",
+        Action::CreateGroup { .. } => "CreateGroup",
+        Action::AddGroupMembers { .. } => "AddGroupMembers",
+        Action::RemoveGroupMember { .. } => "RemoveGroupMember",
+        Action::AssignGroupLicenses { .. } => "AssignGroupLicenses",
     }
 }
 

@@ -76,9 +76,12 @@ pub fn organization(sh: &Shared) -> GraphResult {
                    "isInitial": d.is_initial, "name": d.id, "type": d.authentication_type})
         })
         .collect();
+    let (sync_enabled, last_sync) = st.directory_sync();
     let v = json!({
         "@odata.context": context(sh, "organization"),
-        "value": [{"id": st.tenant.id, "displayName": st.tenant.display_name, "verifiedDomains": verified}],
+        "value": [{"id": st.tenant.id, "displayName": st.tenant.display_name,
+                   "verifiedDomains": verified, "onPremisesSyncEnabled": sync_enabled,
+                   "onPremisesLastSyncDateTime": last_sync}],
     });
     Ok(GraphResponse::ok(v))
 }

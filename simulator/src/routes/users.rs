@@ -449,7 +449,47 @@ const READ_ONLY: &[&str] = &[
     "deletedDateTime",
     "assignedLicenses",
     "userType",
+    "onPremisesSyncEnabled",
+    "onPremisesLastSyncDateTime",
+    "onPremisesDomainName",
+    "onPremisesSamAccountName",
 ];
+
+/// Properties of a synced user that on-premises AD masters: Entra refuses to write them from
+/// the cloud. Everything the simulator can set except `usageLocation` and `passwordPolicies`
+/// (and licences, through assignLicense) is mastered on-premises.
+const MASTERED_ON_PREMISES: &[&str] = &[
+    "accountEnabled",
+    "displayName",
+    "givenName",
+    "surname",
+    "userPrincipalName",
+    "mailNickname",
+    "mail",
+    "onPremisesImmutableId",
+    "passwordProfile",
+    "jobTitle",
+    "department",
+    "companyName",
+    "city",
+    "country",
+    "state",
+    "streetAddress",
+    "postalCode",
+    "officeLocation",
+    "mobilePhone",
+    "preferredLanguage",
+    "employeeId",
+    "employeeType",
+    "faxNumber",
+];
+
+/// Entra's answer to a write of a mastered property of a synced user, or to its deletion.
+fn mastered_on_premises() -> GraphError {
+    GraphError::bad_request(
+        "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
+    )
+}
 
 pub fn update(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
     let body = req.object()?;
@@ -465,6 +505,15 @@ pub fn update(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
         .get(&uid)
         .cloned()
         .ok_or_else(|| GraphError::not_found(id))?;
+    if current.on_premises_sync_enabled
+        && body
+            .keys()
+            .any(|k| MASTERED_ON_PREMISES.contains(&k.as_str()))
+    {
+        drop(st);
+        sh.count_mastered_refusal();
+        return Err(mastered_on_premises());
+    }
     let mut next = current.clone();
     if let Some(upn) = str_field(body, "userPrincipalName")? {
         check_upn(&st, upn, Some(&uid))?;
@@ -527,6 +576,15 @@ pub fn update(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
 pub fn delete(sh: &Shared, id: &str) -> GraphResult {
     let mut st = crate::lock(&sh.state);
     let uid = resolve(&st, id)?;
+    if st
+        .users
+        .get(&uid)
+        .is_some_and(|u| u.on_premises_sync_enabled)
+    {
+        drop(st);
+        sh.count_mastered_refusal();
+        return Err(mastered_on_premises());
+    }
     st.soft_delete_user(&uid);
     Ok(GraphResponse::no_content())
 }

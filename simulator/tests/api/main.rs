@@ -11,6 +11,7 @@ mod batch;
 mod common;
 mod deleted_items;
 mod delta;
+mod dirsync;
 mod domains;
 mod faults;
 mod fixture;

@@ -111,6 +111,10 @@ pub fn applied(results: &[&(Action, Outcome)], drift_corrected: usize) -> Vec<Pl
                     Action::AssignLicenses { .. } => "licensed",
                     Action::DisableUser { .. } => "disabled",
                     Action::DeleteUser { .. } => "deleted",
+                    Action::CreateGroup { .. } => "group created",
+                    Action::AddGroupMembers { .. } => "group members added",
+                    Action::RemoveGroupMember { .. } => "group member removed",
+                    Action::AssignGroupLicenses { .. } => "group licensed",
                     Action::CreateFederation { domain, .. } => {
                         out.push(PlannedEvent {
                             warning: false,
@@ -148,6 +152,13 @@ pub fn applied(results: &[&(Action, Outcome)], drift_corrected: usize) -> Vec<Pl
     }
     let unit = |what: &str, n: usize| match what {
         "licensed" => format!("licensed {} users", thousands(n)),
+        "group created" => format!("created {} license group(s)", thousands(n)),
+        "group members added" => format!(
+            "added members to license groups in {} request(s)",
+            thousands(n)
+        ),
+        "group member removed" => format!("removed {} users from license groups", thousands(n)),
+        "group licensed" => format!("set the licenses of {} license group(s)", thousands(n)),
         _ => format!("{what} {} users", thousands(n)),
     };
     let mut parts: Vec<String> = counts.iter().map(|(w, n)| unit(w, *n)).collect();

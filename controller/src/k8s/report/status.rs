@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use crate::api::{
-    AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DriftState,
-    EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LicensePolicy,
-    LicensePolicyStatus, LicensedUsers, Mode, ObservedFederation, Provisioning, SkuDemand,
-    SkuSeats, Tenant, TenantDomain, TenantStatus, UnmanagedReport, UserCounts, UserFailure,
+    AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DirectorySyncStatus,
+    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus,
+    LicenseErrorCount, LicenseGroupStatus, LicensePolicy, LicensePolicyStatus, LicensedUsers, Mode,
+    ObservedFederation, Provisioning, SkuDemand, SkuSeats, Tenant, TenantDomain, TenantStatus,
+    UnmanagedReport, UserCounts, UserFailure,
 };
 use crate::k8s::reconcile::objects::api_resource;
 use crate::model::{
@@ -195,6 +196,26 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// Directory synchronization as observed (its synced users counted when the users were read),
+/// else as last reported.
+fn directory_sync(
+    observed: &ObservedTenant,
+    previous: Option<&TenantStatus>,
+) -> Option<DirectorySyncStatus> {
+    let sync = observed.directory_sync.as_ref()?;
+    let synced_users = match observed.users.known() {
+        Some(users) => count(users.iter().filter(|u| u.synced).count()),
+        None => previous
+            .and_then(|s| s.directory_sync.as_ref())
+            .map_or(0, |d| d.synced_users),
+    };
+    Some(DirectorySyncStatus {
+        enabled: sync.enabled,
+        last_sync_time: sync.last_sync.clone(),
+        synced_users,
+    })
+}
+
 /// The Tenant's status after a reconcile that reached Graph.
 pub fn tenant_status(view: &RunView<'_>, tenant: &Tenant) -> StatusUpdate {
     let previous = tenant.status.as_ref();
@@ -249,6 +270,7 @@ pub fn tenant_status(view: &RunView<'_>, tenant: &Tenant) -> StatusUpdate {
                 .cloned()
                 .collect(),
         }),
+        directory_sync: directory_sync(observed, previous),
     };
     StatusUpdate::new(
         Kind::Tenant,
@@ -479,11 +501,26 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
         users: Some(LicensedUsers {
             licensed: licenses.licensed,
             pending: licenses.pending,
-            failed: count(view.failures(&key).len()),
+            failed: count(view.failures(&key).len()).saturating_add(licenses.failed),
+            processing: licenses.processing,
+            errors: licenses
+                .errors
+                .iter()
+                .map(|e| LicenseErrorCount {
+                    reason: e.reason.clone(),
+                    users: e.users,
+                    examples: e.examples.clone(),
+                })
+                .collect(),
         }),
         drift_state: Some(drift_state(
             object.map(|o| o.state).unwrap_or(State::InSync),
         )),
+        group: licenses.group.as_ref().map(|g| LicenseGroupStatus {
+            id: g.id.clone(),
+            display_name: g.display_name.clone(),
+            members: g.members,
+        }),
     };
     StatusUpdate::new(
         Kind::LicensePolicy,
@@ -563,6 +600,8 @@ mod tests {
                 usage_location: None,
                 remove_unlisted: false,
                 mode: None,
+                assignment: Default::default(),
+                group_id: None,
             },
         );
         p.metadata.namespace = Some("ns".into());
@@ -638,6 +677,7 @@ mod tests {
                     licensed: 2,
                     pending: 4,
                     short_of_seats: 4,
+                    ..PolicyCounts::default()
                 }),
                 ..ObjectPlan::default()
             },
