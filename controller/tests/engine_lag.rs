@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use engine_support::*;
 use o365_controller::manifest;
 use o365_controller::resolve::Overrides;
-use o365_graph_sim::{Fixture, ReplicationLag, SimConfig, Simulator};
+use o365_graph_sim::{FaultPlan, Fixture, ReplicationLag, SimConfig, Simulator};
 
 /// Lag on: for `window` seconds after a create, a `probability` of the requests touching the
 /// user miss it.
@@ -208,4 +208,71 @@ async fn a_restored_user_is_updated_and_licensed_under_replication_lag() {
     assert_eq!(ann.display_name, "Ann Restored");
     assert_eq!(direct_skus(&ann), vec![E3.to_string()]);
     assert_eq!(count_upn(&sim, ANN), 1);
+}
+
+/// Group-based licensing creates users and the license group in one pass and fills and
+/// licenses the group in the follow-up pass moments later; the replicas that have not seen the
+/// new group yet answer 404 (here: the first two member PATCHes and the first group
+/// assignLicense). The "same run" spans both passes, so those 404s are retried, not failed. (The
+/// simulator's lag mode would also hide the new group from the group list for its window, which
+/// only postpones the follow-up to the next cycle; the fault plan aims at the writes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_on_a_group_created_by_the_first_pass_is_retried_in_the_follow_up() {
+    let upns: Vec<String> = (0..3).map(|i| format!("grp{i}@{DOMAIN}")).collect();
+    let refs: Vec<&str> = upns.iter().map(String::as_str).collect();
+    let faults = FaultPlan::from_yaml(
+        r#"
+rules:
+  - method: PATCH
+    regex: "^/v1.0/groups/[^/]+$"
+    fault: error
+    status: 404
+    maxHits: 2
+  - method: POST
+    regex: "^/v1.0/groups/[^/]+/assignLicense$"
+    fault: error
+    status: 404
+    maxHits: 1
+"#,
+    )
+    .must("fault plan");
+    let sim = start_with(
+        fixture(),
+        SimConfig {
+            faults: Some(faults),
+            group_license_delay: std::time::Duration::from_millis(50),
+            ..quiet()
+        },
+    )
+    .await;
+    let objects = docs(&[
+        &managed_domain("corp", DOMAIN, ""),
+        &assignment("team", "corp", &refs, ""),
+        &format!("{E3_POLICY}  assignment: Group\n"),
+    ]);
+    let run = converge(&sim, &objects).await;
+    run.assert_no_failures();
+    let written = |name: &str| {
+        run.report
+            .results
+            .iter()
+            .filter(|(a, _)| format!("{a:?}").starts_with(name))
+            .count()
+    };
+    assert_eq!(written("CreateGroup"), 1, "{:#?}", run.report.results);
+    assert_eq!(written("AddGroupMembers"), 1, "{:#?}", run.report.results);
+    assert_eq!(
+        written("AssignGroupLicenses"),
+        1,
+        "{:#?}",
+        run.report.results
+    );
+    assert_eq!(sim.stats().faults, 3, "every 404 was met and retried");
+    let group = sim
+        .groups()
+        .into_iter()
+        .find(|g| g.display_name == "o365-controller license e3")
+        .must("the license group");
+    assert_eq!(group.members.len(), 3);
+    assert_eq!(group.licenses.len(), 1, "{group:?}");
 }
