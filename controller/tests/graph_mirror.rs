@@ -232,3 +232,35 @@ async fn users_that_failed_to_read_become_known_again_on_a_later_refresh() {
     m.refresh(&c).await;
     assert_eq!(users(&m).len(), 4);
 }
+
+#[tokio::test]
+async fn refresh_follows_directory_sync_once_a_synced_user_appears() {
+    let sim = demo().await;
+    let c = client(&sim);
+    let mut m = Mirror::load(&c).await;
+    assert_eq!(
+        m.observed().directory_sync,
+        None,
+        "the demo tenant never synced"
+    );
+    // Entra Connect starts: it takes over an existing user (as a hard match does).
+    sim.update_user("lee.gu@contoso.com", |u| {
+        u.on_premises_sync_enabled = true;
+        u.on_premises_immutable_id = Some("TGVlR3UtQUQ=".into());
+        u.on_premises_last_sync_date_time = Some("2026-12-01T08:00:00Z".into());
+    });
+    m.refresh(&c).await;
+    assert!(user(&m, "lee.gu@contoso.com").must("lee").synced);
+    assert!(!user(&m, "adele.vance@contoso.com").must("adele").synced);
+    // The organization is read again from the next refresh on, and while the sync runs.
+    m.refresh(&c).await;
+    let sync = m.observed().directory_sync.clone().must("directory sync");
+    assert!(sync.enabled);
+    assert_eq!(sync.last_sync.as_deref(), Some("2026-12-01T08:00:00Z"));
+    sim.update_user("lee.gu@contoso.com", |u| {
+        u.on_premises_last_sync_date_time = Some("2026-12-01T08:30:00Z".into());
+    });
+    m.refresh(&c).await;
+    let sync = m.observed().directory_sync.clone().must("directory sync");
+    assert_eq!(sync.last_sync.as_deref(), Some("2026-12-01T08:30:00Z"));
+}

@@ -124,6 +124,24 @@ pub const USER_EXTRA_PROPERTIES: &[&str] = &[
     "passwordPolicies",
 ];
 
+/// `onPremisesExtensionAttributes`: kept in `User::extra` as an object of the attributes set.
+pub const EXTENSION_ATTRIBUTES: &str = "onPremisesExtensionAttributes";
+
+/// The 15 `extensionAttributeN` of a user, `null` when unset (as Graph returns them).
+pub fn extension_attributes(u: &User) -> Map<String, Value> {
+    let set = u.extra.get(EXTENSION_ATTRIBUTES).and_then(Value::as_object);
+    (1..=15)
+        .map(|n| {
+            let key = format!("extensionAttribute{n}");
+            let value = set
+                .and_then(|m| m.get(&key))
+                .cloned()
+                .unwrap_or(Value::Null);
+            (key, value)
+        })
+        .collect()
+}
+
 fn opt(v: &Option<String>) -> Value {
     v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))
 }
@@ -184,6 +202,10 @@ pub fn user_full(u: &User) -> Map<String, Value> {
     for (k, v) in &u.extra {
         m.insert(k.clone(), v.clone());
     }
+    m.insert(
+        EXTENSION_ATTRIBUTES.into(),
+        Value::Object(extension_attributes(u)),
+    );
     m.insert(
         "assignedLicenses".into(),
         Value::Array(assigned_licenses(u)),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Condition, DriftEntry, DriftState, KeyRef, LocalRef, Mode};
 use super::grants::AllowedAssignments;
+use super::leavers::{LeaverStages, LeaversStatus};
 
 /// A domain of the tenant: whether it is federated to your identity provider (SSO), with which
 /// settings, and what happens to its users that no AppAssignment lists.
@@ -30,6 +31,7 @@ use super::grants::AllowedAssignments;
 #[x_kube(
     validation = Rule::new("self.authentication == 'Federated' ? has(self.federation) : true").message("authentication: Federated needs spec.federation (issuerUri, passiveSignInUri, signOutUri and signingCertificate of your identity provider)"),
     validation = Rule::new("self.authentication == 'Managed' ? !has(self.federation) : true").message("spec.federation is only used with authentication: Federated; remove it to convert the domain back to Managed"),
+    validation = Rule::new("!has(self.leaverStages) || self.unassignedUsers == 'Disable'").message("leaverStages time what happens after a leaver is disabled: set unassignedUsers: Disable (the first stage), or remove leaverStages"),
 )]
 pub struct FederatedDomainSpec {
     /// The Tenant (same namespace) this domain belongs to.
@@ -63,6 +65,12 @@ pub struct FederatedDomainSpec {
     /// `Disable` (block sign-in) or `Delete` (soft delete, restorable for 30 days).
     #[serde(default)]
     pub unassigned_users: UnassignedUsers,
+
+    /// The stages after `unassignedUsers: Disable` (which is the first): revoke sessions,
+    /// remove licenses after a while, delete after a longer while. Only with
+    /// `unassignedUsers: Disable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaver_stages: Option<LeaverStages>,
 
     /// User principal names the controller never disables, deletes or changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -338,6 +346,10 @@ pub struct FederatedDomainStatus {
     /// Users of the domain in the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<i32>,
+    /// With `spec.leaverStages`: the leavers on their timeline (read from the leaver marks in
+    /// the tenant at every run; the tenant, not this status, is where the clock is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leavers: Option<LeaversStatus>,
 }
 
 /// Federation settings read from the tenant.

@@ -7,6 +7,7 @@ mod app_assignment;
 mod common;
 mod federated_domain;
 mod grants;
+mod leavers;
 mod license_policy;
 mod tenant;
 
@@ -14,6 +15,7 @@ pub use app_assignment::*;
 pub use common::*;
 pub use federated_domain::*;
 pub use grants::*;
+pub use leavers::*;
 pub use license_policy::*;
 pub use tenant::*;
 

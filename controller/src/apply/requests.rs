@@ -1,8 +1,10 @@
 //! The Graph request each action becomes, built by the graph module's one request builder
 //! ([`BatchItem`]); a body that cannot be built is an error, never an empty request.
 
+use time::OffsetDateTime;
+
 use crate::graph::{BatchItem, GraphError, Secret};
-use crate::model::Action;
+use crate::model::{Action, leaver_mark};
 
 /// One Graph request, relative to `/v1.0` (its `Debug` never shows the body).
 pub type Request = BatchItem;
@@ -32,7 +34,17 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request
         }
         Action::RestoreUser { id, .. } => BatchItem::restore_user(id),
         Action::UpdateUser { id, changes, .. } => BatchItem::update_user(id, changes),
-        Action::DisableUser { id, .. } => BatchItem::disable_user(id),
+        Action::DisableUser {
+            id, mark_leaver, ..
+        } => {
+            let mark = mark_leaver.then(|| leaver_mark(OffsetDateTime::now_utc()));
+            BatchItem::disable_user(id, mark.as_deref())
+        }
+        // The mark is the time of the write: the plan carries no clock (its id stays stable).
+        Action::MarkLeaver { id, .. } => {
+            BatchItem::mark_leaver(id, &leaver_mark(OffsetDateTime::now_utc()))
+        }
+        Action::RevokeSessions { id, .. } => BatchItem::revoke_sessions(id),
         Action::DeleteUser { id, .. } => BatchItem::delete_user(id),
         Action::CreateFederation { domain, settings } => {
             BatchItem::create_federation(domain, settings)?

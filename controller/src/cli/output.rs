@@ -114,7 +114,16 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
             parts.extend(remove.iter().map(|id| format!("-{}", sku(id))));
             ("assign licenses", parts.join(" "))
         }
-        Action::DisableUser { .. } => ("disable user", String::new()),
+        Action::DisableUser { mark_leaver, .. } => (
+            "disable user",
+            if *mark_leaver {
+                "leaver clock starts".into()
+            } else {
+                String::new()
+            },
+        ),
+        Action::MarkLeaver { .. } => ("start leaver clock", String::new()),
+        Action::RevokeSessions { .. } => ("revoke sessions", String::new()),
         Action::DeleteUser { .. } => ("delete user", String::new()),
         Action::CreateGroup { .. } => ("create license group", String::new()),
         Action::AddGroupMembers {
@@ -206,6 +215,37 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
     if !drift.is_empty() {
         out.push_str("\nDrift:\n");
         out.push_str(&table(&["OBJECT", "FIELD", "DESIRED", "OBSERVED"], &drift));
+    }
+    let leavers: Vec<Vec<String>> = plan
+        .objects
+        .iter()
+        .flat_map(|(key, o)| {
+            o.leavers.iter().map(move |l| {
+                let at = |t: &Option<String>| t.clone().unwrap_or_else(|| "-".into());
+                vec![
+                    key.to_string(),
+                    l.user_principal_name.clone(),
+                    format!("{:?}", l.stage),
+                    at(&l.disabled_at),
+                    at(&l.remove_licenses_at),
+                    at(&l.delete_at),
+                ]
+            })
+        })
+        .collect();
+    if !leavers.is_empty() {
+        out.push_str("\nLeavers:\n");
+        out.push_str(&table(
+            &[
+                "OBJECT",
+                "USER",
+                "STAGE",
+                "DISABLED",
+                "LICENSES REMOVED",
+                "DELETED",
+            ],
+            &leavers,
+        ));
     }
     if !plan.findings.is_empty() {
         out.push_str("\nFindings:\n");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Cycle;
-use crate::api::{Authentication, DriftEntry};
+use crate::api::{Authentication, DriftEntry, LeaverTimeline};
 use crate::model::{
     Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObjectPlan, Outcome, PlannedCounts,
     PolicyCounts, Reason, ReportTotals, SeatDemand, State,
@@ -112,6 +112,7 @@ impl TenantReport {
                 counts: None,
                 seats: Vec::new(),
                 licenses: None,
+                leavers: Vec::new(),
                 actions: 0,
                 held: 0,
             }],
@@ -164,6 +165,9 @@ pub struct ObjectReport {
     /// LicensePolicies: users covered, licensed and pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub licenses: Option<PolicyCounts>,
+    /// FederatedDomains with `leaverStages`: each leaver's timeline.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leavers: Vec<LeaverTimeline>,
     /// Actions of the object still to do.
     pub actions: usize,
     /// Actions of the object held by a change budget.
@@ -232,6 +236,7 @@ fn object_report(key: &ObjectKey, o: &ObjectPlan) -> ObjectReport {
         counts: o.counts.clone(),
         seats: o.seats.clone(),
         licenses: o.licenses.clone(),
+        leavers: o.leavers.clone(),
         actions: o.actions,
         held: o.held,
     }

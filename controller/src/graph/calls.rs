@@ -7,8 +7,8 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    FederationSettings, LicenseGrant, NewGroup, NewUser, ObservedDomain, ObservedSku, ObservedUser,
-    UserChanges,
+    FederationSettings, LEAVER_MARK_ATTRIBUTE, LicenseGrant, NewGroup, NewUser, ObservedDomain,
+    ObservedSku, ObservedUser, UserChanges,
 };
 
 use super::batch::BatchItem;
@@ -32,6 +32,7 @@ pub const USER_PROPERTIES: &[&str] = &[
     "accountEnabled",
     "assignedLicenses",
     "licenseAssignmentStates",
+    "onPremisesExtensionAttributes",
     "onPremisesSyncEnabled",
 ];
 
@@ -113,6 +114,12 @@ pub fn user_changes_body(changes: &UserChanges) -> Value {
     if let Some(enabled) = changes.account_enabled {
         body.insert("accountEnabled".into(), json!(enabled));
     }
+    if changes.clear_leaver_mark {
+        body.insert(
+            "onPremisesExtensionAttributes".into(),
+            json!({ LEAVER_MARK_ATTRIBUTE: null }),
+        );
+    }
     Value::Object(body)
 }
 
@@ -169,11 +176,28 @@ impl BatchItem {
         )
     }
 
-    /// `PATCH /users/{id}` with `accountEnabled: false`.
-    pub fn disable_user(id: &str) -> BatchItem {
+    /// `PATCH /users/{id}` with `accountEnabled: false` and, when given, the leaver mark.
+    pub fn disable_user(id: &str, leaver_mark: Option<&str>) -> BatchItem {
+        let mut body = json!({"accountEnabled": false});
+        if let Some(mark) = leaver_mark {
+            body["onPremisesExtensionAttributes"] = json!({ LEAVER_MARK_ATTRIBUTE: mark });
+        }
+        BatchItem::patch(format!("/users/{}", segment(id)), body)
+    }
+
+    /// `PATCH /users/{id}` with only the leaver mark.
+    pub fn mark_leaver(id: &str, leaver_mark: &str) -> BatchItem {
         BatchItem::patch(
             format!("/users/{}", segment(id)),
-            json!({"accountEnabled": false}),
+            json!({"onPremisesExtensionAttributes": { LEAVER_MARK_ATTRIBUTE: leaver_mark }}),
+        )
+    }
+
+    /// `POST /users/{id}/revokeSignInSessions` (no body).
+    pub fn revoke_sessions(id: &str) -> BatchItem {
+        BatchItem::new(
+            Method::POST,
+            format!("/users/{}/revokeSignInSessions", segment(id)),
         )
     }
 

@@ -117,6 +117,9 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
     if let Some(enabled) = u.account_enabled {
         into.account_enabled = enabled.unwrap_or(false);
     }
+    if let Some(ext) = u.on_premises_extension_attributes {
+        into.leaver_mark = ext.and_then(|e| e.extension_attribute15);
+    }
     if let Some(synced) = u.on_premises_sync_enabled {
         into.synced = synced == Some(true);
     }

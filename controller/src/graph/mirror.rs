@@ -158,6 +158,7 @@ impl Mirror {
                 skus: Read::Unknown("not read yet".into()),
                 groups: Read::Unknown("not read yet".into()),
                 display_name: None,
+                observed_at: None,
                 directory_sync: None,
             },
             ..Mirror::default()
@@ -212,9 +213,18 @@ impl Mirror {
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        // "Now" for the plan's leaver stages: the state read below is at least this fresh.
+        self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
         let mut plan = Plan::default();
-        // Re-read while directory sync is on, so its last run stays current.
-        if full || self.observed.display_name.is_none() || self.observed.directory_sync.is_some() {
+        // Re-read while directory sync is on (or a synced user appeared), so the status shows
+        // when it last ran.
+        let syncing = self.observed.directory_sync.is_some()
+            || self
+                .observed
+                .users
+                .known()
+                .is_some_and(|users| users.iter().any(|u| u.synced));
+        if full || self.observed.display_name.is_none() || syncing {
             plan.organization = Some(plan.push(BatchItem::get(ORGANIZATION_URL)));
         }
         plan.domains = Some(plan.push(BatchItem::get("/domains")));

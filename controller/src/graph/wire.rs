@@ -106,6 +106,13 @@ pub struct LicenseAssignmentState {
     pub error: Option<String>,
 }
 
+/// `microsoft.graph.onPremisesExtensionAttributes`: only the attribute the controller uses.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExtensionAttributes {
+    #[serde(default, rename = "extensionAttribute15")]
+    pub extension_attribute15: Option<String>,
+}
+
 /// `microsoft.graph.user` as returned by GET, list and delta. Each property is `None` when
 /// absent and `Some(None)` when `null`, so a delta item can be merged property by property.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -133,6 +140,8 @@ pub struct User {
     pub assigned_licenses: Option<Option<Vec<AssignedLicense>>>,
     #[serde(default, deserialize_with = "present")]
     pub license_assignment_states: Option<Option<Vec<LicenseAssignmentState>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub on_premises_extension_attributes: Option<Option<ExtensionAttributes>>,
     #[serde(default, deserialize_with = "present")]
     pub on_premises_sync_enabled: Option<Option<bool>>,
     /// Delta: the user was deleted (`reason` `changed` = soft, `deleted` = permanent).

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::desired::ObjectKey;
 use super::observed::FederationSettings;
 use super::reason::{Reason, Severity};
-use crate::api::DriftEntry;
+use crate::api::{DriftEntry, LeaverTimeline};
 
 /// The phases of a run, in the order the guide requires: users (create/adopt, immutable IDs) →
 /// federation → licenses → deprovisioning.
@@ -62,6 +62,9 @@ pub struct UserChanges {
     /// New `accountEnabled`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_enabled: Option<bool>,
+    /// Clear the leaver mark: a leaver listed again is no longer on the leaver clock.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub clear_leaver_mark: bool,
 }
 
 impl UserChanges {
@@ -212,8 +215,26 @@ pub enum Action {
         /// SKU ids to remove from the group.
         remove: Vec<String>,
     },
-    /// `PATCH /users/{id}` with `accountEnabled: false`.
+    /// `PATCH /users/{id}` with `accountEnabled: false` and, with `markLeaver`, the leaver
+    /// mark (the time of the write) that later leaver stages are timed from.
     DisableUser {
+        /// Graph id.
+        id: String,
+        /// UPN.
+        user_principal_name: String,
+        /// Write the leaver mark (the user carries none yet).
+        mark_leaver: bool,
+    },
+    /// `PATCH /users/{id}` with only the leaver mark: a leaver already disabled (by hand, or
+    /// before `leaverStages` existed) starts its leaver clock now.
+    MarkLeaver {
+        /// Graph id.
+        id: String,
+        /// UPN.
+        user_principal_name: String,
+    },
+    /// `POST /users/{id}/revokeSignInSessions`: a leaver just disabled is signed out everywhere.
+    RevokeSessions {
         /// Graph id.
         id: String,
         /// UPN.
@@ -242,7 +263,10 @@ impl Action {
             | Action::AddGroupMembers { .. }
             | Action::RemoveGroupMember { .. }
             | Action::AssignGroupLicenses { .. } => Phase::Groups,
-            Action::DisableUser { .. } | Action::DeleteUser { .. } => Phase::Deprovision,
+            Action::DisableUser { .. }
+            | Action::MarkLeaver { .. }
+            | Action::RevokeSessions { .. }
+            | Action::DeleteUser { .. } => Phase::Deprovision,
         }
     }
 
@@ -269,6 +293,14 @@ impl Action {
             | Action::DeleteUser {
                 user_principal_name,
                 ..
+            }
+            | Action::MarkLeaver {
+                user_principal_name,
+                ..
+            }
+            | Action::RevokeSessions {
+                user_principal_name,
+                ..
             } => user_principal_name,
             Action::RemoveGroupMember {
                 user_principal_name,
@@ -283,11 +315,12 @@ impl Action {
         }
     }
 
-    /// Whether the action counts against the change budget (disable, delete, license removal,
-    /// group membership removal).
+    /// Whether the action counts against the change budget (disable, session revocation,
+    /// delete, license removal, group membership removal).
     pub fn is_destructive(&self) -> bool {
         match self {
             Action::DisableUser { .. }
+            | Action::RevokeSessions { .. }
             | Action::DeleteUser { .. }
             | Action::RemoveGroupMember { .. } => true,
             Action::AssignLicenses { remove, .. } => !remove.is_empty(),
@@ -473,6 +506,10 @@ pub struct ObjectPlan {
     /// LicensePolicies: users covered, licensed and pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub licenses: Option<PolicyCounts>,
+    /// FederatedDomains with `unassignedUsers: Disable`: each leaver's timeline, soonest next
+    /// stage first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leavers: Vec<LeaverTimeline>,
     /// Actions of this plan that belong to the object.
     pub actions: usize,
     /// Actions of the object held back by a change budget.
@@ -606,6 +643,10 @@ pub struct ReportTotals {
     pub disabled: usize,
     /// Users deleted.
     pub deleted: usize,
+    /// Leavers signed out everywhere (sessions revoked).
+    pub revoked: usize,
+    /// Leavers already disabled whose leaver clock was started.
+    pub marked: usize,
     /// License assignments done.
     pub licensed: usize,
     /// Group changes done (created, members added or removed, group licenses).
@@ -664,6 +705,8 @@ impl Report {
                     Action::RestoreUser { .. } => t.restored += 1,
                     Action::DisableUser { .. } => t.disabled += 1,
                     Action::DeleteUser { .. } => t.deleted += 1,
+                    Action::RevokeSessions { .. } => t.revoked += 1,
+                    Action::MarkLeaver { .. } => t.marked += 1,
                     Action::AssignLicenses { .. } => t.licensed += 1,
                     Action::CreateGroup { .. }
                     | Action::AddGroupMembers { .. }

@@ -6,10 +6,12 @@
 
 mod action;
 mod desired;
+mod leaver;
 mod observed;
 mod reason;
 
 pub use action::*;
 pub use desired::*;
+pub use leaver::*;
 pub use observed::*;
 pub use reason::{Reason, Severity};

@@ -45,6 +45,9 @@ pub struct ObservedTenant {
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,
     /// Subscribed SKUs.
     pub skus: Read<Vec<ObservedSku>>,
+    /// When this state was read: the "now" the plan times leaver stages against (the plan
+    /// itself reads no clock). `None`: unknown, so no timed stage is due.
+    pub observed_at: Option<time::OffsetDateTime>,
     /// The security groups group-based licensing goes through: those named like the groups
     /// the controller creates ([`LICENSE_GROUP_PREFIX`]) and those LicensePolicies name by id.
     pub groups: Read<Vec<ObservedGroup>>,
@@ -208,6 +211,9 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
+    /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
+    pub leaver_mark: Option<String>,
     /// `onPremisesSyncEnabled` is true: the user is synced from on-premises Active Directory
     /// (Entra Connect), which masters its name, UPN, enabled state, immutable ID (the sync's
     /// source anchor) and existence; Graph refuses to write those. Its licences and usage

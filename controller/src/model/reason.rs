@@ -98,6 +98,9 @@ reasons! {
     RestoreBlocked => Error,
     /// An account an administrator disabled stays disabled: git does not say `accountEnabled`.
     DisabledOutsideGit => Warning,
+    /// A leaver's `extensionAttribute15` holds a value the controller did not write: its leaver
+    /// clock cannot be kept there, so only the disable stage applies to it.
+    LeaverMarkTaken => Warning,
     /// The user is synced from on-premises AD (Entra Connect), which masters the attribute (or
     /// its existence): the controller does not write it; change it in AD.
     ManagedOnPremises => Info,

@@ -67,6 +67,8 @@ pub(crate) struct Ctx<'a> {
     /// Assignments, domains and policies in object-key order (the order of "first").
     pub assignment_order: Vec<usize>,
     pub domain_order: Vec<usize>,
+    /// When the observed state was read: "now" for leaver stages.
+    pub observed_at: Option<time::OffsetDateTime>,
 }
 
 fn read<T>(r: &Read<T>) -> Result<&T, &str> {
@@ -151,6 +153,7 @@ impl<'a> Ctx<'a> {
             listed,
             assignment_order,
             domain_order,
+            observed_at: observed.observed_at,
         }
     }
 

@@ -1,10 +1,12 @@
 //! The deprovisioning phase, per FederatedDomain: users of the domain that no AppAssignment
 //! lists are left alone, disabled or deleted as `spec.unassignedUsers` says. Protected users,
 //! holders of any directory role and users synced from on-premises AD are never touched.
+//! The stages of a disabled leaver (`spec.leaverStages`) are planned in [`leavers`].
 
 use super::context::Set;
 
 use super::context::Ctx;
+use super::leavers;
 use super::names::fold;
 use super::output::{Out, Owner};
 use super::users::UsersOutcome;
@@ -71,17 +73,9 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
             }
             let (id, user_principal_name) = (u.id.clone(), upn.to_string());
             let action = match policy {
-                UnassignedUsers::Disable if u.account_enabled => {
-                    out.drift(
-                        owner,
-                        format!("users[{upn}].accountEnabled"),
-                        "false",
-                        "true",
-                    );
-                    Action::DisableUser {
-                        id,
-                        user_principal_name,
-                    }
+                UnassignedUsers::Disable => {
+                    leavers::plan_leaver(ctx, di, u, enforce, out);
+                    continue;
                 }
                 UnassignedUsers::Delete => {
                     out.drift(owner, format!("users[{upn}]"), "absent", "present");
@@ -90,7 +84,7 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
                         user_principal_name,
                     }
                 }
-                UnassignedUsers::Disable | UnassignedUsers::Ignore => continue,
+                UnassignedUsers::Ignore => continue,
             };
             if enforce {
                 out.push(action, vec![owner], Some(di));

@@ -86,6 +86,7 @@ fn object_plan(state: ObjectState, actions: usize, held: usize, error: bool) -> 
         counts: state.counts,
         seats: state.seats,
         licenses: state.licenses,
+        leavers: state.leavers,
         actions,
         held,
     }

@@ -18,6 +18,7 @@ mod federation;
 mod federation_settings;
 mod groups;
 mod immutable_id;
+mod leavers;
 mod license_resolve;
 mod licenses;
 mod names;
@@ -54,6 +55,7 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     let grants = licenses::plan_licenses(&ctx, &users.managed, &license_groups, &mut out);
     groups::plan_groups(&ctx, &users.managed, &license_groups, &grants, &mut out);
     deprovision::plan_deprovision(&ctx, &users, &mut out);
+    leavers::sort_timelines(&mut out);
     let unmanaged = unmanaged::unmanaged_report(&ctx, &users, &mut out);
     drift::drop_unknown(&mut out);
     conflicts::drop_blocked(&blocked, &mut out);

@@ -1,7 +1,7 @@
 //! What the planning steps produce, before it becomes a [`Plan`](crate::model::Plan): actions
 //! tagged with the objects they belong to, findings, and per-object drift and counts.
 
-use crate::api::DriftEntry;
+use crate::api::{DriftEntry, LeaverTimeline};
 use crate::model::{
     Action, DesiredTenant, Finding, ObjectKey, PlannedCounts, PolicyCounts, Reason, SeatDemand,
 };
@@ -31,6 +31,7 @@ pub(crate) struct ObjectState {
     pub counts: Option<PlannedCounts>,
     pub seats: Vec<SeatDemand>,
     pub licenses: Option<PolicyCounts>,
+    pub leavers: Vec<LeaverTimeline>,
 }
 
 /// The accumulator every step writes to.

@@ -82,6 +82,7 @@ pub(crate) fn domain(name: &str, fqdn: &str) -> DesiredDomain {
             federation: None,
             safety: Safety::default(),
             unassigned_users: UnassignedUsers::Ignore,
+            leaver_stages: None,
             protected_users: Vec::new(),
             change_budget: ChangeBudget::default(),
             deletion_policy: DeletionPolicy::Orphan,
@@ -201,6 +202,7 @@ pub(crate) fn tenant_user(upn: &str) -> ObservedUser {
         immutable_id: Some(crate::plan::derive_immutable_id(upn)),
         usage_location: Some("US".into()),
         account_enabled: true,
+        leaver_mark: None,
         synced: false,
         licenses: Vec::new(),
     }
@@ -285,6 +287,7 @@ impl World {
                     sku("ENTERPRISEPACK", E3, 100, 0),
                     sku("ENTERPRISEPREMIUM", E5, 100, 0),
                 ]),
+                observed_at: None,
                 groups: Read::Known(Vec::new()),
                 directory_sync: None,
             },

@@ -3,7 +3,7 @@
 
 use super::names::local_part;
 use crate::api::AssignedUser;
-use crate::model::{NewUser, ObservedUser, UserChanges};
+use crate::model::{LeaverMark, NewUser, ObservedUser, UserChanges};
 
 /// One drifted attribute; `policy` is set when a LicensePolicy asked for it (usage location).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,14 +73,28 @@ pub(crate) fn diff_user(
         diff.record(upn, "surname", surname, existing.surname.as_deref());
         diff.changes.surname = Some(surname.clone());
     }
+    // A leaver mark means the controller disabled this user as a leaver: listed again, it is
+    // enabled again (git lists it; nobody else disabled it) and the mark is cleared.
+    let leaver = matches!(
+        LeaverMark::parse(existing.leaver_mark.as_deref()),
+        LeaverMark::Since(_)
+    );
     match u.account_enabled {
         Some(want) if want != existing.account_enabled => {
             let (want_s, have) = (want.to_string(), existing.account_enabled.to_string());
             diff.record(upn, "accountEnabled", &want_s, Some(&have));
             diff.changes.account_enabled = Some(want);
         }
+        None if !existing.account_enabled && leaver => {
+            diff.record(upn, "accountEnabled", "true", Some("false"));
+            diff.changes.account_enabled = Some(true);
+        }
         None if !existing.account_enabled => diff.disabled_outside_git = true,
         _ => {}
+    }
+    if leaver {
+        diff.record(upn, "leaverMark", "", existing.leaver_mark.as_deref());
+        diff.changes.clear_leaver_mark = true;
     }
     match (&u.usage_location, &existing.usage_location) {
         (Some(want), have) if have.as_ref() != Some(want) => {

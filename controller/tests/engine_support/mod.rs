@@ -531,6 +531,8 @@ pub fn action_name(a: &Action) -> &'static str {
         Action::RevertToManaged { .. } => "RevertToManaged",
         Action::AssignLicenses { .. } => "AssignLicenses",
         Action::DisableUser { .. } => "DisableUser",
+        Action::MarkLeaver { .. } => "MarkLeaver",
+        Action::RevokeSessions { .. } => "RevokeSessions",
         Action::DeleteUser { .. } => "DeleteUser",
         Action::CreateGroup { .. } => "CreateGroup",
         Action::AddGroupMembers { .. } => "AddGroupMembers",

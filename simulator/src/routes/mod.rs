@@ -191,6 +191,7 @@ pub enum Route {
     User(String),
     UserAssignLicense(String),
     UserLicenseDetails(String),
+    UserRevokeSessions(String),
     Domains,
     Domain(String),
     Federations(String),
@@ -250,6 +251,14 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
         ] => (
             Route::UserAssignLicense(own(id)),
             "/users/{id}/assignLicense",
+        ),
+        [
+            "users",
+            id,
+            "revokeSignInSessions" | "microsoft.graph.revokeSignInSessions",
+        ] => (
+            Route::UserRevokeSessions(own(id)),
+            "/users/{id}/revokeSignInSessions",
         ),
         ["users", id, "licenseDetails"] => (
             Route::UserLicenseDetails(own(id)),
@@ -433,6 +442,7 @@ fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
         (Route::User(id), "DELETE") => users::delete(sh, &id),
         (Route::UserAssignLicense(id), "POST") => licenses::assign(sh, req, &id),
         (Route::UserLicenseDetails(id), "GET") => licenses::details(sh, &id),
+        (Route::UserRevokeSessions(id), "POST") => users::revoke_sessions(sh, &id),
         (Route::Domains, "GET") => domains::list(sh, req),
         (Route::Domain(id), "GET") => domains::get(sh, req, &id),
         (Route::Domain(id), "PATCH") => domains::update(sh, req, &id),

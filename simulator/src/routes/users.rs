@@ -372,6 +372,9 @@ fn apply_common(user: &mut User, body: &Map<String, Value>) -> Result<(), GraphE
         }
         user.usage_location = Some(v.to_ascii_uppercase());
     }
+    if let Some(v) = body.get(render::EXTENSION_ATTRIBUTES) {
+        merge_extension_attributes(user, v)?;
+    }
     for key in render::USER_EXTRA_PROPERTIES {
         match body.get(*key) {
             None => {}
@@ -385,6 +388,64 @@ fn apply_common(user: &mut User, body: &Map<String, Value>) -> Result<(), GraphE
         }
     }
     Ok(())
+}
+
+/// `onPremisesExtensionAttributes` in a POST/PATCH: the attributes named are set (a string)
+/// or cleared (`null`), the others kept; anything else is a 400.
+fn merge_extension_attributes(user: &mut User, v: &Value) -> Result<(), GraphError> {
+    let key = render::EXTENSION_ATTRIBUTES;
+    let Value::Object(given) = v else {
+        return Err(GraphError::invalid_value(key));
+    };
+    let mut set = user
+        .extra
+        .get(key)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (name, value) in given {
+        let valid_name = name
+            .strip_prefix("extensionAttribute")
+            .and_then(|n| n.parse::<u8>().ok())
+            .is_some_and(|n| (1..=15).contains(&n));
+        if !valid_name {
+            return Err(GraphError::bad_request(format!(
+                "Invalid property '{name}' of {key}."
+            )));
+        }
+        match value {
+            Value::Null => {
+                set.remove(name);
+            }
+            Value::String(s) if s.chars().count() <= 1024 => {
+                set.insert(name.clone(), json!(s));
+            }
+            _ => return Err(GraphError::invalid_value(key)),
+        }
+    }
+    if set.is_empty() {
+        user.extra.remove(key);
+    } else {
+        user.extra.insert(key.to_string(), Value::Object(set));
+    }
+    Ok(())
+}
+
+/// `POST /users/{id}/revokeSignInSessions`: sessions issued before now stop working
+/// (`signInSessionsValidFromDateTime`); Graph answers `{"value": true}`.
+pub fn revoke_sessions(sh: &Shared, id: &str) -> GraphResult {
+    let mut st = crate::lock(&sh.state);
+    let uid = resolve(&st, id)?;
+    let now = crate::util::now_rfc3339();
+    st.modify_user(&uid, |u| {
+        u.extra
+            .insert("signInSessionsValidFromDateTime".into(), json!(now));
+    })
+    .ok_or_else(|| GraphError::not_found(id))?;
+    Ok(GraphResponse::ok(json!({
+        "@odata.context": super::context(sh, "Edm.Boolean"),
+        "value": true,
+    })))
 }
 
 pub fn create(sh: &Shared, req: &GraphRequest) -> GraphResult {

@@ -1224,3 +1224,54 @@ async fn an_assignment_of_another_namespace_is_admitted_by_selector_and_refused_
     refused.delete().await?;
     h.finish().await
 }
+
+#[tokio::test]
+async fn a_tenant_with_directory_sync_shows_it_and_a_synced_user_keeps_its_ad_name() -> Result<()> {
+    let mut fixture = Fixture::demo();
+    let mut synced = o365_graph_sim::User::new(&format!("nestor.wilke@{DOMAIN}"), "Nestor Wilke");
+    synced.on_premises_sync_enabled = true;
+    synced.on_premises_immutable_id = Some("TmVzdG9yV2lsa2UtQUQ=".into());
+    synced.on_premises_last_sync_date_time = Some("2026-12-01T09:30:00Z".into());
+    fixture.users.push(synced);
+    let h = Harness::start("ctl-dirsync", fixture).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    let mut nestor = user(&format!("nestor.wilke@{DOMAIN}"));
+    nestor["displayName"] = json!("Nestor W. (git)");
+    h.apply::<AppAssignment>(json!({
+        "metadata": {"name": "team"},
+        "spec": {"domainRef": {"name": "contoso-com"}, "users": [nestor],},
+    }))
+    .await?;
+    wait_ready::<AppAssignment>(&h, "team").await?;
+    let tenant = wait_until(
+        "the Tenant shows directory sync",
+        DEFAULT_TIMEOUT,
+        || async {
+            let t = h.api::<Tenant>().get("contoso").await?;
+            Ok(t.status
+                .and_then(|s| s.directory_sync)
+                .filter(|d| d.synced_users == 1))
+        },
+    )
+    .await?;
+    ensure!(tenant.enabled, "{tenant:?}");
+    ensure!(
+        tenant.last_sync_time.as_deref() == Some("2026-12-01T09:30:00Z"),
+        "{tenant:?}"
+    );
+    let u = h
+        .sim
+        .user(&format!("nestor.wilke@{DOMAIN}"))
+        .context("nestor")?;
+    ensure!(
+        u.display_name == "Nestor Wilke",
+        "AD's name was overwritten: {u:?}"
+    );
+    ensure!(
+        h.sim.stats().refused_on_premises_writes == 0,
+        "{:?}",
+        h.sim.stats()
+    );
+    h.finish().await
+}

@@ -110,6 +110,8 @@ pub fn applied(results: &[&(Action, Outcome)], drift_corrected: usize) -> Vec<Pl
                     Action::RestoreUser { .. } => "restored",
                     Action::AssignLicenses { .. } => "licensed",
                     Action::DisableUser { .. } => "disabled",
+                    Action::MarkLeaver { .. } => "put on the leaver clock",
+                    Action::RevokeSessions { .. } => "signed out everywhere",
                     Action::DeleteUser { .. } => "deleted",
                     Action::CreateGroup { .. } => "group created",
                     Action::AddGroupMembers { .. } => "group members added",

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::conditions::{ConditionBuilder, ObjectView, conditions, failed_conditions};
 use crate::api::{
     AppAssignment, AppAssignmentStatus, CertificateSummary, Condition, DirectorySyncStatus,
-    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus,
+    DriftState, EXPORT_REQUESTED_ANNOTATION, FederatedDomain, FederatedDomainStatus, LeaversStatus,
     LicenseErrorCount, LicenseGroupStatus, LicensePolicy, LicensePolicyStatus, LicensedUsers, Mode,
     ObservedFederation, Provisioning, SkuDemand, SkuSeats, Tenant, TenantDomain, TenantStatus,
     UnmanagedReport, UserCounts, UserFailure,
@@ -302,6 +302,27 @@ fn federation_summary(f: &FederationSettings) -> ObservedFederation {
     }
 }
 
+/// The leavers on their timeline, from this run's plan (which read them from the leaver
+/// marks in the tenant); the previous status while users could not be read.
+fn leavers_status(
+    view: &RunView<'_>,
+    domain: &FederatedDomain,
+    object: Option<&crate::model::ObjectPlan>,
+) -> Option<LeaversStatus> {
+    domain.spec.leaver_stages.as_ref()?;
+    if view.observed.users.known().is_none() {
+        return domain.status.as_ref().and_then(|s| s.leavers.clone());
+    }
+    let all = object.map(|o| o.leavers.as_slice()).unwrap_or_default();
+    Some(LeaversStatus {
+        count: count(all.len()),
+        users: all.iter().take(MAX_LEAVERS).cloned().collect(),
+    })
+}
+
+/// Leavers listed in a FederatedDomain's status (`plan` lists all of them).
+const MAX_LEAVERS: usize = 50;
+
 /// A FederatedDomain's status.
 pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -> StatusUpdate {
     let previous = domain.status.as_ref();
@@ -351,6 +372,7 @@ pub fn domain_status(view: &RunView<'_>, domain: &FederatedDomain, mode: Mode) -
         sign_in_link: federated.then(|| crate::plan::sign_in_link(&domain.spec.domain)),
         held_plan_id: held.then(|| view.after.id.clone()),
         users: users.or_else(|| previous.and_then(|s| s.users)),
+        leavers: leavers_status(view, domain, object),
     };
     StatusUpdate::new(
         Kind::FederatedDomain,
@@ -705,6 +727,7 @@ mod tests {
         let action = Action::DisableUser {
             id: "x".into(),
             user_principal_name: "x@other.example".into(),
+            mark_leaver: true,
         };
         let report = Report {
             plan_id: "p1".into(),
@@ -1053,5 +1076,42 @@ mod tests {
             "2026-01-01T00:05:00Z".into(),
         );
         assert!(!again.changed, "{}", again.status);
+    }
+
+    #[test]
+    fn the_tenant_status_shows_directory_sync_and_its_synced_users() {
+        let tenant: Tenant = serde_json::from_value(serde_json::json!({
+            "apiVersion": "o365-controller.io/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": "corp", "namespace": "ns", "generation": 1},
+            "spec": {
+                "tenantId": "33333333-3333-3333-3333-333333333333",
+                "clientId": "22222222-2222-2222-2222-222222222222",
+                "credentials": {"clientSecret": {"secretName": "s", "key": "k"}}
+            }
+        }))
+        .unwrap();
+        let plan = Plan::default();
+        let synced = crate::model::ObservedUser {
+            synced: true,
+            ..crate::model::ObservedUser::default()
+        };
+        let observed = ObservedTenant {
+            users: crate::model::Read::Known(vec![synced, crate::model::ObservedUser::default()]),
+            directory_sync: Some(crate::model::DirectorySync {
+                enabled: true,
+                last_sync: Some("2026-12-01T09:30:00Z".into()),
+            }),
+            ..ObservedTenant::default()
+        };
+        let u = tenant_status(&view(&plan, None, &observed), &tenant);
+        assert_eq!(
+            u.status["directorySync"],
+            serde_json::json!({"enabled": true, "lastSyncTime": "2026-12-01T09:30:00Z",
+                               "syncedUsers": 1})
+        );
+        // A tenant that never synced has no such field.
+        let u = tenant_status(&view(&plan, None, &ObservedTenant::default()), &tenant);
+        assert!(u.status.get("directorySync").is_none(), "{}", u.status);
     }
 }

@@ -40,6 +40,7 @@ fn unassigned_users_are_disabled_when_asked() {
         [Action::DisableUser {
             id: "id-gone@corp.example.com".into(),
             user_principal_name: "gone@corp.example.com".into(),
+            mark_leaver: true,
         }]
     );
     let entry = &object(&plan, &domain_key("corp")).drift_entries[0];

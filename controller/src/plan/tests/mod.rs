@@ -7,6 +7,7 @@ mod deprovision;
 mod federation;
 mod groups;
 mod identity;
+mod leavers;
 mod licenses;
 mod modes;
 mod namespaces;
