@@ -43,6 +43,44 @@ pub enum ErrorKind {
     UntrustedLink,
 }
 
+/// Why Graph could not be used at all (as opposed to refusing one request): an outage the
+/// controller reports with its own reason and waits out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reachability {
+    /// No connection: refused, reset, DNS failure, timeout.
+    Unreachable,
+    /// The TLS handshake failed (an untrusted or invalid certificate).
+    Tls,
+    /// The service answered 5xx.
+    Unavailable,
+}
+
+impl Reachability {
+    /// A short, stable label for metrics (`o365_reconcile_errors_total{category}`).
+    pub fn category(self) -> &'static str {
+        match self {
+            Reachability::Unreachable => "graph_unreachable",
+            Reachability::Tls => "tls",
+            Reachability::Unavailable => "graph_unavailable",
+        }
+    }
+}
+
+/// Whether a transport error's text is about the TLS handshake or a certificate.
+fn is_tls_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "badsignature",
+        "x509",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
 /// One entry of Graph's `error.details` (e.g. `ObjectConflict` on `userPrincipalName`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorDetail {
@@ -336,6 +374,28 @@ impl GraphError {
         self.status == Some(409) || self.details.iter().any(|d| d.code == "ObjectConflict")
     }
 
+    /// Whether this error means Graph (or its login endpoint) cannot be used at all: no
+    /// connection, a failed TLS handshake, or a 5xx. `None` for errors about one request.
+    pub fn reachability(&self) -> Option<Reachability> {
+        let no_response = matches!(self.kind, ErrorKind::Network | ErrorKind::Timeout)
+            || self.kind == ErrorKind::Token
+                && self.status.is_none()
+                && matches!(self.code.as_str(), "ConnectionError" | "Timeout");
+        if no_response {
+            return Some(if is_tls_failure(&self.message) {
+                Reachability::Tls
+            } else {
+                Reachability::Unreachable
+            });
+        }
+        match (self.kind, self.status) {
+            (ErrorKind::Graph | ErrorKind::Token, Some(s)) if s >= 500 => {
+                Some(Reachability::Unavailable)
+            }
+            _ => None,
+        }
+    }
+
     /// A short, stable label for metrics and Event reasons.
     pub fn category(&self) -> &'static str {
         match self.kind {
@@ -426,6 +486,35 @@ mod tests {
         assert!(err.is_conflict());
         assert_eq!(err.category(), "conflict");
         assert_eq!(err.retry, RetryClass::Terminal);
+    }
+
+    #[test]
+    fn outages_are_told_apart_from_refusals() {
+        let mut refused = GraphError::base("list_users", ErrorKind::Network, RetryClass::Transient);
+        refused.code = "ConnectionError".into();
+        refused.message = "error sending request: client error (Connect): tcp connect error: \
+                           Connection refused (os error 111)"
+            .into();
+        assert_eq!(refused.reachability(), Some(Reachability::Unreachable));
+        let mut tls = refused.clone();
+        tls.message = "client error (Connect): invalid peer certificate: BadSignature".into();
+        assert_eq!(tls.reachability(), Some(Reachability::Tls));
+        let mut token = GraphError::base(
+            "get an access token",
+            ErrorKind::Token,
+            RetryClass::Transient,
+        );
+        token.code = "Timeout".into();
+        token.message = "operation timed out".into();
+        assert_eq!(token.reachability(), Some(Reachability::Unreachable));
+        let unavailable = GraphError::from_status_and_body("list_users", 503, None);
+        assert_eq!(unavailable.reachability(), Some(Reachability::Unavailable));
+        assert_eq!(Reachability::Unavailable.category(), "graph_unavailable");
+        for status in [400, 403, 404, 429] {
+            let e = GraphError::from_status_and_body("list_users", status, None);
+            assert_eq!(e.reachability(), None, "{status}");
+        }
+        assert_eq!(GraphError::config("bad CA").reachability(), None);
     }
 
     #[test]

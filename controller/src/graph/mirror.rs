@@ -34,6 +34,8 @@ pub struct Mirror {
     parked: Option<Vec<ObservedUser>>,
     /// Activated directory roles: (id, display name).
     roles: Vec<(String, String)>,
+    /// The first read that failed in the last sync (none when every part was read).
+    read_failure: Option<GraphError>,
     /// Groups LicensePolicies name by id (lower case), read besides the controller's own.
     watched_groups: Vec<String>,
 }
@@ -179,6 +181,19 @@ impl Mirror {
         &self.observed
     }
 
+    /// The first read that failed in the last load or refresh, if any: why parts of
+    /// [`Mirror::observed`] are `Unknown` or the last known values.
+    pub fn read_failure(&self) -> Option<&GraphError> {
+        self.read_failure.as_ref()
+    }
+
+    /// Records a failed read (the first of a sync is kept) and says what failed.
+    fn failed(&mut self, what: &str, e: GraphError) -> String {
+        let text = unknown(what, &e);
+        self.read_failure.get_or_insert(e);
+        text
+    }
+
     /// Also reads the groups with these object ids (those LicensePolicies name with
     /// `groupId`) from now on; a group not read yet is read at once.
     pub async fn watch_groups(&mut self, client: &GraphClient, ids: &[String]) {
@@ -202,7 +217,7 @@ impl Mirror {
                 .collect();
             self.observed.groups = match self.read_groups(client, &plan, &mut results).await {
                 Ok(g) => Read::Known(g),
-                Err(e) => Read::Unknown(unknown("groups", &e)),
+                Err(e) => Read::Unknown(self.failed("groups", e)),
             };
         }
     }
@@ -213,6 +228,7 @@ impl Mirror {
     }
 
     async fn sync(&mut self, client: &GraphClient, full: bool) {
+        self.read_failure = None;
         // "Now" for the plan's leaver stages: the state read below is at least this fresh.
         self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
         let mut plan = Plan::default();
@@ -282,7 +298,7 @@ impl Mirror {
                     .map(convert::sku)
                     .collect::<Vec<ObservedSku>>(),
             ),
-            Err(e) => Read::Unknown(unknown("subscribedSkus", &e)),
+            Err(e) => Read::Unknown(self.failed("subscribedSkus", e)),
         };
         let deleted = collection::<wire::User>(
             client,
@@ -292,7 +308,7 @@ impl Mirror {
         .await;
         self.observed.deleted_users = match deleted {
             Ok(users) => Read::Known(users.into_iter().map(convert::user).collect()),
-            Err(e) => Read::Unknown(unknown("deleted users", &e)),
+            Err(e) => Read::Unknown(self.failed("deleted users", e)),
         };
         let domains = take(&mut results, plan.domains);
         self.observed.domains = match self
@@ -300,17 +316,17 @@ impl Mirror {
             .await
         {
             Ok(d) => Read::Known(d),
-            Err(e) => Read::Unknown(unknown("domains", &e)),
+            Err(e) => Read::Unknown(self.failed("domains", e)),
         };
         let roles = take(&mut results, plan.roles);
         self.observed.role_holders = match self.read_roles(client, roles, &plan, &mut results).await
         {
             Ok(r) => Read::Known(r),
-            Err(e) => Read::Unknown(unknown("directory roles", &e)),
+            Err(e) => Read::Unknown(self.failed("directory roles", e)),
         };
         self.observed.groups = match self.read_groups(client, &plan, &mut results).await {
             Ok(g) => Read::Known(g),
-            Err(e) => Read::Unknown(unknown("groups", &e)),
+            Err(e) => Read::Unknown(self.failed("groups", e)),
         };
         self.read_users(client, delta_outcome).await;
         if let Read::Known(users) = &self.observed.users {
@@ -483,7 +499,7 @@ impl Mirror {
                 {
                     self.parked = Some(users);
                 }
-                self.observed.users = Read::Unknown(unknown("users", &e));
+                self.observed.users = Read::Unknown(self.failed("users", e));
             }
         }
     }

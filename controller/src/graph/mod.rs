@@ -28,7 +28,7 @@ pub use config::{Cloud, GraphConfig};
 pub use credentials::{Credential, Secret};
 pub use delta::{DeltaRound, needs_resync};
 pub use endpoints::{AllowedEndpoints, HostPort};
-pub use error::{ErrorDetail, ErrorKind, GraphError, GraphErrorInfo, RetryClass};
+pub use error::{ErrorDetail, ErrorKind, GraphError, GraphErrorInfo, Reachability, RetryClass};
 pub use mirror::Mirror;
 pub use ratelimit::{Cost, RateLimits, resource_units_for};
 pub use retry::{RetryPolicy, parse_retry_after};

@@ -161,6 +161,15 @@ reasons! {
     Throttled => Warning,
     /// Another Graph failure.
     GraphError => Warning,
+    /// Graph (or its login endpoint) could not be reached: connection refused, DNS, timeout.
+    /// The objects show their last known status until a read succeeds.
+    GraphUnreachable => Warning,
+    /// The TLS handshake with Graph (or its login endpoint) failed: the message names the
+    /// certificate problem (unknown issuer, bad signature, expired, wrong name).
+    #[allow(clippy::upper_case_acronyms, reason = "the reason is spelled TLSError in conditions")]
+    TLSError => Warning,
+    /// Graph (or its login endpoint) answered 5xx: the service is unavailable.
+    GraphUnavailable => Warning,
     /// The API server refused or failed a request.
     KubernetesError => Warning,
     /// A bug: the reconcile panicked; contained to this tenant, retried with backoff.

@@ -8,6 +8,8 @@
 //! There is no controller-manager: namespaces are never finalized (a deleted namespace stays
 //! `Terminating`), there is no garbage collection and no default ServiceAccount.
 
+pub mod apiserver;
+
 use std::collections::hash_map::RandomState;
 use std::ffi::OsStr;
 use std::fmt::Debug;

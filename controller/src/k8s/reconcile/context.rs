@@ -13,6 +13,7 @@ use crate::graph::{ClientStats, GraphClient, Mirror};
 use crate::k8s::runtime::leader::Leadership;
 use crate::k8s::runtime::metrics::Metrics;
 use crate::k8s::runtime::served::ServedNamespaces;
+use crate::model::Reason;
 use crate::resolve::OperatorSettings;
 
 /// Graph state kept between reconciles of one tenant.
@@ -67,6 +68,8 @@ pub struct Context {
     pub served: ServedNamespaces,
     sessions: Mutex<HashMap<String, TenantSession>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Tenants whose Graph is out of reach, with the reason last logged.
+    outages: Mutex<HashMap<String, Reason>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,6 +96,7 @@ impl Context {
             served: ServedNamespaces::All,
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            outages: Mutex::new(HashMap::new()),
         }
     }
 
@@ -124,6 +128,26 @@ impl Context {
             .min_backoff
             .saturating_mul(factor)
             .min(self.settings.max_backoff)
+    }
+
+    /// Records whether `tenant`'s Graph is out of reach after a reconcile (`Some`: why, and the
+    /// message), logging one line when that changes and none while it stays the same.
+    pub fn graph_outage(&self, tenant: &str, outage: Option<(Reason, &str)>) {
+        let mut outages = lock(&self.outages);
+        match outage {
+            Some((reason, message)) => {
+                if outages.insert(tenant.to_owned(), reason) != Some(reason) {
+                    tracing::warn!(tenant, reason = %reason, "Graph out of reach: {message}");
+                } else {
+                    tracing::debug!(tenant, reason = %reason, "Graph still out of reach");
+                }
+            }
+            None => {
+                if let Some(was) = outages.remove(tenant) {
+                    tracing::info!(tenant, was = %was, "Graph reachable again");
+                }
+            }
+        }
     }
 
     /// A success: the next failure starts from the shortest wait again.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::objects::InvalidObject;
-use crate::graph::GraphError;
+use crate::graph::{ErrorKind, GraphError, Reachability};
 use crate::model::Reason;
 use crate::resolve::ConfigError;
 
@@ -36,6 +36,24 @@ pub enum ReconcileError {
         /// `namespace/name`.
         name: String,
         /// The Graph error (retry class and `Retry-After` included).
+        #[source]
+        source: GraphError,
+    },
+    /// Graph (or its login endpoint) cannot be used at all: no connection, a failed TLS
+    /// handshake, or 5xx. The objects keep their last known status; retried with backoff.
+    #[error(
+        "Tenant {name}: {endpoint} {}; last error: {source}. The status shows the last known \
+         values; nothing is written until a read succeeds; retried with backoff",
+        describe(*reachability)
+    )]
+    GraphOutage {
+        /// `namespace/name`.
+        name: String,
+        /// The login or Graph endpoint that failed.
+        endpoint: String,
+        /// How it failed.
+        reachability: Reachability,
+        /// The last error.
         #[source]
         source: GraphError,
     },
@@ -83,13 +101,45 @@ pub enum ReconcileError {
     },
 }
 
+fn describe(r: Reachability) -> &'static str {
+    match r {
+        Reachability::Unreachable => "cannot be reached (connection refused, DNS or timeout)",
+        Reachability::Tls => "failed the TLS handshake (a certificate problem)",
+        Reachability::Unavailable => "is unavailable (it answered 5xx)",
+    }
+}
+
 impl ReconcileError {
+    /// `source` as a [`ReconcileError::GraphOutage`] when it means Graph cannot be used at all
+    /// (naming the login endpoint for token failures, else the Graph endpoint), else as
+    /// [`ReconcileError::Graph`].
+    pub fn from_graph(name: &str, source: GraphError, login: &str, graph: &str) -> ReconcileError {
+        match source.reachability() {
+            Some(reachability) => ReconcileError::GraphOutage {
+                name: name.to_owned(),
+                endpoint: if source.kind == ErrorKind::Token {
+                    login
+                } else {
+                    graph
+                }
+                .to_owned(),
+                reachability,
+                source,
+            },
+            None => ReconcileError::Graph {
+                name: name.to_owned(),
+                source,
+            },
+        }
+    }
+
     /// A short, stable label for metrics and Event reasons.
     pub fn category(&self) -> &'static str {
         match self {
             ReconcileError::InvalidTenant { .. } => "invalid_spec",
             ReconcileError::Configuration { .. } => "configuration",
             ReconcileError::Graph { source, .. } => source.category(),
+            ReconcileError::GraphOutage { reachability, .. } => reachability.category(),
             ReconcileError::Kube { .. } => "kubernetes",
             ReconcileError::NamespaceNotServed { .. } => "namespace_not_served",
             ReconcileError::NotLeader { .. } => "not_leader",
@@ -100,7 +150,9 @@ impl ReconcileError {
     /// How long Graph asked us to wait (`Retry-After`), if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ReconcileError::Graph { source, .. } => source.retry_after,
+            ReconcileError::Graph { source, .. } | ReconcileError::GraphOutage { source, .. } => {
+                source.retry_after
+            }
             _ => None,
         }
     }
@@ -114,7 +166,8 @@ impl ReconcileError {
             | ReconcileError::Configuration { .. }
             | ReconcileError::NamespaceNotServed { .. } => true,
             ReconcileError::Graph { source, .. } => !source.is_transient(),
-            ReconcileError::Kube { .. }
+            ReconcileError::GraphOutage { .. }
+            | ReconcileError::Kube { .. }
             | ReconcileError::NotLeader { .. }
             | ReconcileError::Internal { .. } => false,
         }
@@ -132,6 +185,11 @@ impl ReconcileError {
                 "forbidden" => Reason::PermissionDenied,
                 "throttled" => Reason::Throttled,
                 _ => Reason::GraphError,
+            },
+            ReconcileError::GraphOutage { reachability, .. } => match reachability {
+                Reachability::Unreachable => Reason::GraphUnreachable,
+                Reachability::Tls => Reason::TLSError,
+                Reachability::Unavailable => Reason::GraphUnavailable,
             },
             ReconcileError::Kube { .. } => Reason::KubernetesError,
             ReconcileError::NamespaceNotServed { .. } => Reason::NamespaceNotServed,
@@ -202,6 +260,33 @@ mod tests {
         };
         assert_eq!(e.category(), "config");
         assert!(e.is_terminal());
+    }
+
+    #[test]
+    fn an_outage_names_the_endpoint_and_the_last_error_and_is_retried() {
+        let source = GraphError::from_status_and_body("list_users", 503, None);
+        let e = ReconcileError::from_graph(
+            "ns/t",
+            source,
+            "https://login.example",
+            "https://graph.example",
+        );
+        assert_eq!(e.reason(), Reason::GraphUnavailable);
+        assert_eq!(e.category(), "graph_unavailable");
+        assert!(!e.is_terminal());
+        let text = e.to_string();
+        assert!(
+            text.contains("https://graph.example is unavailable"),
+            "{text}"
+        );
+        assert!(text.contains("503"), "{text}");
+        let refused = GraphError::from_status_and_body("list_users", 403, None);
+        let e = ReconcileError::from_graph("ns/t", refused, "l", "g");
+        assert_eq!(
+            e.reason(),
+            Reason::PermissionDenied,
+            "a refusal is not an outage"
+        );
     }
 
     #[test]

@@ -75,8 +75,15 @@ pub async fn reconcile(
         start.elapsed(),
         result.as_ref().err().map(ReconcileError::category),
     );
-    if let Err(e) = &result {
-        tracing::warn!(tenant = %name, category = e.category(), error = %e, "reconcile failed");
+    match &result {
+        // An outage is logged when it starts, changes or ends, not on every retry.
+        Err(e @ ReconcileError::GraphOutage { .. }) => {
+            ctx.graph_outage(&name, Some((e.reason(), &e.to_string())));
+        }
+        Err(e) => {
+            tracing::warn!(tenant = %name, category = e.category(), error = %e, "reconcile failed");
+        }
+        Ok(_) => ctx.graph_outage(&name, None),
     }
     result
 }
@@ -245,6 +252,7 @@ async fn reconcile_tenant(
             return Err(error);
         }
     };
+    let (login, graph) = (config.login_endpoint.clone(), config.graph_endpoint.clone());
     let secret = super::keys::credentials_secret(&tenant).unwrap_or_default();
     let print = fingerprint(&tenant, &keys.secret_version(secret));
     let mut session = match ctx.take_session(name).filter(|s| s.fingerprint == print) {
@@ -265,10 +273,7 @@ async fn reconcile_tenant(
                 }
             };
             if let Err(source) = client.check_token().await {
-                let error = ReconcileError::Graph {
-                    name: name.to_owned(),
-                    source,
-                };
+                let error = ReconcileError::from_graph(name, source, &login, &graph);
                 report_failure(ctx, obj, &error).await?;
                 return Err(error);
             }
@@ -281,7 +286,8 @@ async fn reconcile_tenant(
             }
         }
     };
-    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session).await;
+    let endpoints = (login.as_str(), graph.as_str());
+    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session, endpoints).await;
     let stats = session.client.stats();
     ctx.metrics.graph_requests(name, &session.stats, &stats);
     session.stats = stats;
@@ -406,6 +412,7 @@ async fn converge(
     objects: &NamespaceObjects,
     keys: &super::keys::FetchedKeys,
     session: &mut TenantSession,
+    (login, graph): (&str, &str),
 ) -> Result<Failures, ReconcileError> {
     let mirror = match session.mirror.as_mut() {
         Some(m) => {
@@ -442,12 +449,19 @@ async fn converge(
     }
     let cycle =
         engine::converge(&session.client, mirror, &desired, Writes::Apply, &|_, _| {}).await;
+    // Graph out of reach (not one refused read): the objects say why, with their last known
+    // counts, and the reconcile fails with the outage (counted, retried with backoff).
+    let outage = mirror
+        .read_failure()
+        .filter(|e| e.reachability().is_some())
+        .map(|e| ReconcileError::from_graph(name, e.clone(), login, graph));
     let view = RunView {
         after: &cycle.after,
         report: cycle.report.as_ref(),
         applied: cycle.report.is_some(),
         observed: mirror.observed(),
         now: now(),
+        outage: outage.as_ref().map(|e| (e.reason(), e.to_string())),
     };
     publish_statuses(ctx, name, tenant, objects, &desired, &view, &cycle.before).await?;
     release_reverted(ctx, name, objects, &view).await?;
@@ -460,6 +474,9 @@ async fn converge(
         cycle.report.as_ref(),
         mirror.observed(),
     );
+    if let Some(error) = outage {
+        return Err(error);
+    }
     Ok(cycle
         .report
         .as_ref()

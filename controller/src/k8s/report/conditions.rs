@@ -81,6 +81,10 @@ pub struct ObjectView<'a> {
     pub audit: bool,
     /// Extra reason why the object is waiting (Manual provisioning without export, …).
     pub waiting: Option<(Reason, String)>,
+    /// Why the tenant could not be read, when Graph is out of reach (`GraphUnreachable`,
+    /// `TLSError`, `GraphUnavailable`) and the message naming the endpoint and the last error:
+    /// used instead of `ReadFailed` while the object's state is `Unknown`.
+    pub read_failure: Option<(Reason, String)>,
 }
 
 fn describe_drift(entries: &[DriftEntry]) -> String {
@@ -142,12 +146,15 @@ pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condit
             Reason::InSync,
             "the tenant matches the spec",
         ),
-        State::Unknown => b.condition(
-            "Drifted",
-            Unknown,
-            Reason::ReadFailed,
-            "part of the tenant could not be read, so drift is unknown; nothing is written until a read succeeds",
-        ),
+        State::Unknown => match &view.read_failure {
+            Some((reason, message)) => b.condition("Drifted", Unknown, *reason, message.clone()),
+            None => b.condition(
+                "Drifted",
+                Unknown,
+                Reason::ReadFailed,
+                "part of the tenant could not be read, so drift is unknown; nothing is written until a read succeeds",
+            ),
+        },
         // Blocked: the tenant does not match the spec, and will not until someone acts.
         State::Blocked | State::Drifted => {
             let hint = if view.audit {
@@ -222,12 +229,11 @@ pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condit
             progressing.message.clone(),
         )
     } else if view.state == State::Unknown {
-        b.condition(
-            "Ready",
-            Unknown,
-            Reason::ReadFailed,
-            drifted.message.clone(),
-        )
+        let reason = view
+            .read_failure
+            .as_ref()
+            .map_or(Reason::ReadFailed, |(r, _)| *r);
+        b.condition("Ready", Unknown, reason, drifted.message.clone())
     } else if let Some((reason, message)) = &view.waiting {
         b.condition("Ready", False, *reason, message.clone())
     } else if view.pending_actions > 0 {
@@ -245,6 +251,14 @@ pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condit
     vec![ready, drifted, blocked, progressing]
 }
 
+/// Whether `reason` says Graph is out of reach (not that something was refused).
+pub fn is_outage(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::GraphUnreachable | Reason::TLSError | Reason::GraphUnavailable
+    )
+}
+
 /// Conditions for an object that could not be read (invalid spec) or a Tenant that cannot
 /// connect: Ready False with `reason`, the others Unknown.
 pub fn failed_conditions(
@@ -253,6 +267,26 @@ pub fn failed_conditions(
     message: &str,
 ) -> Vec<Condition> {
     use ConditionStatus::{False, True, Unknown};
+    if is_outage(reason) {
+        // Graph is out of reach: nothing could be read, so the state is Unknown (the truth
+        // table), not Blocked; it is retried with backoff.
+        return vec![
+            b.condition("Ready", Unknown, reason, message),
+            b.condition("Drifted", Unknown, reason, message),
+            b.condition(
+                "Blocked",
+                False,
+                Reason::NotBlocked,
+                "nothing blocks this object",
+            ),
+            b.condition(
+                "Progressing",
+                False,
+                reason,
+                "waiting for Graph to answer; retried with backoff",
+            ),
+        ];
+    }
     vec![
         b.condition("Ready", False, reason, message),
         b.condition(
@@ -296,6 +330,45 @@ mod tests {
         assert_eq!(get(&cs, "Ready").status, ConditionStatus::True);
         assert_eq!(get(&cs, "Ready").observed_generation, Some(3));
         assert_eq!(get(&cs, "Blocked").status, ConditionStatus::False);
+    }
+
+    #[test]
+    fn an_unknown_object_says_why_graph_is_out_of_reach() {
+        let message = "Tenant ns/t: https://graph.example cannot be reached; last error: x";
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                state: State::Unknown,
+                read_failure: Some((Reason::GraphUnreachable, message.into())),
+                ..Default::default()
+            },
+        );
+        for t in ["Ready", "Drifted"] {
+            assert_eq!(get(&cs, t).status, ConditionStatus::Unknown, "{t}");
+            assert_eq!(get(&cs, t).reason, "GraphUnreachable", "{t}");
+            assert_eq!(get(&cs, t).message, message, "{t}");
+        }
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::False);
+        // Without an outage, a failed read stays ReadFailed.
+        let cs = conditions(
+            &builder(&[]),
+            &ObjectView {
+                state: State::Unknown,
+                ..Default::default()
+            },
+        );
+        assert_eq!(get(&cs, "Ready").reason, "ReadFailed");
+    }
+
+    #[test]
+    fn a_tenant_that_cannot_connect_for_an_outage_is_unknown_not_blocked() {
+        let cs = failed_conditions(&builder(&[]), Reason::TLSError, "bad certificate");
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::Unknown);
+        assert_eq!(get(&cs, "Ready").reason, "TLSError");
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::False);
+        let cs = failed_conditions(&builder(&[]), Reason::AuthenticationFailed, "bad secret");
+        assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
+        assert_eq!(get(&cs, "Blocked").status, ConditionStatus::True);
     }
 
     #[test]

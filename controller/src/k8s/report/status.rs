@@ -41,6 +41,10 @@ pub struct RunView<'a> {
     pub observed: &'a ObservedTenant,
     /// Now, RFC 3339.
     pub now: String,
+    /// When Graph is out of reach: the reason (`GraphUnreachable`, `TLSError`,
+    /// `GraphUnavailable`) and the message for objects whose state is `Unknown`. Their counts
+    /// then keep the last known values.
+    pub outage: Option<(Reason, String)>,
 }
 
 /// A status to write, with what it replaces (for Events).
@@ -171,6 +175,7 @@ impl<'a> RunView<'a> {
                 .collect(),
             audit: mode == Mode::Audit,
             waiting: None,
+            read_failure: self.outage.clone(),
         }
     }
 }
@@ -260,16 +265,20 @@ pub fn tenant_status(view: &RunView<'_>, tenant: &Tenant) -> StatusUpdate {
                     .collect()
             })
             .unwrap_or_else(|| previous.map(|s| s.skus.clone()).unwrap_or_default()),
-        unmanaged: Some(UnmanagedReport {
-            count: count(view.after.unmanaged.len()),
-            examples: view
-                .after
-                .unmanaged
-                .iter()
-                .take(MAX_UNMANAGED_EXAMPLES)
-                .cloned()
-                .collect(),
-        }),
+        unmanaged: match previous.and_then(|s| s.unmanaged.clone()) {
+            // Unmanaged users cannot be counted while users cannot be read.
+            Some(last) if observed.users.known().is_none() => Some(last),
+            _ => Some(UnmanagedReport {
+                count: count(view.after.unmanaged.len()),
+                examples: view
+                    .after
+                    .unmanaged
+                    .iter()
+                    .take(MAX_UNMANAGED_EXAMPLES)
+                    .cloned()
+                    .collect(),
+            }),
+        },
         directory_sync: directory_sync(observed, previous),
     };
     StatusUpdate::new(
@@ -429,6 +438,13 @@ pub fn assignment_status(
         pending: planned.pending + planned.create + planned.update,
     };
     let mut object_view = view.view(&key, mode);
+    // While a read fails, the plan cannot tell pending from present: keep the last known
+    // counts (the Ready condition says they are from the last read) rather than show every
+    // user as pending.
+    let counts = match previous.and_then(|s| s.counts.clone()) {
+        Some(last) if object_view.state == State::Unknown => last,
+        _ => counts,
+    };
     let waiting_for_export = assignment.spec.provisioning == Provisioning::Manual
         && !export_requested
         && planned.pending > 0
@@ -506,35 +522,42 @@ pub fn policy_status(view: &RunView<'_>, policy: &LicensePolicy, mode: Mode) -> 
     let status = LicensePolicyStatus {
         observed_generation: policy.meta().generation,
         conditions: conds.clone(),
-        skus: object
-            .map(|o| {
-                o.seats
-                    .iter()
-                    .map(|s| SkuDemand {
-                        sku_part_number: s.sku_part_number.clone(),
-                        enabled: s.enabled,
-                        consumed: s.consumed,
-                        needed: s.needed,
-                        shortfall: s.shortfall,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        users: Some(LicensedUsers {
-            licensed: licenses.licensed,
-            pending: licenses.pending,
-            failed: count(view.failures(&key).len()).saturating_add(licenses.failed),
-            processing: licenses.processing,
-            errors: licenses
-                .errors
-                .iter()
-                .map(|e| LicenseErrorCount {
-                    reason: e.reason.clone(),
-                    users: e.users,
-                    examples: e.examples.clone(),
+        skus: match previous {
+            Some(last) if object_view.state == State::Unknown => last.skus.clone(),
+            _ => object
+                .map(|o| {
+                    o.seats
+                        .iter()
+                        .map(|s| SkuDemand {
+                            sku_part_number: s.sku_part_number.clone(),
+                            enabled: s.enabled,
+                            consumed: s.consumed,
+                            needed: s.needed,
+                            shortfall: s.shortfall,
+                        })
+                        .collect()
                 })
-                .collect(),
-        }),
+                .unwrap_or_default(),
+        },
+        // While a read fails, the last known seats and users (not "all pending").
+        users: match previous.and_then(|s| s.users.clone()) {
+            Some(last) if object_view.state == State::Unknown => Some(last),
+            _ => Some(LicensedUsers {
+                licensed: licenses.licensed,
+                pending: licenses.pending,
+                failed: count(view.failures(&key).len()).saturating_add(licenses.failed),
+                processing: licenses.processing,
+                errors: licenses
+                    .errors
+                    .iter()
+                    .map(|e| LicenseErrorCount {
+                        reason: e.reason.clone(),
+                        users: e.users,
+                        examples: e.examples.clone(),
+                    })
+                    .collect(),
+            }),
+        },
         drift_state: Some(drift_state(
             object.map(|o| o.state).unwrap_or(State::InSync),
         )),
@@ -674,6 +697,7 @@ mod tests {
             applied: report.is_some(),
             observed,
             now: NOW.into(),
+            outage: None,
         }
     }
 
@@ -711,6 +735,64 @@ mod tests {
         assert_eq!(u.status["driftState"], "Drifted");
         assert_eq!(condition(&u, "Drifted").0, "True");
         assert_eq!(condition(&u, "Ready").0, "False");
+    }
+
+    #[test]
+    fn while_graph_is_out_of_reach_counts_keep_their_last_known_values() {
+        let mut policy = policy();
+        policy.status = Some(LicensePolicyStatus {
+            users: Some(LicensedUsers {
+                licensed: 5000,
+                ..LicensedUsers::default()
+            }),
+            ..LicensePolicyStatus::default()
+        });
+        let mut assignment = assignment(Provisioning::Auto, None);
+        assignment.status = Some(AppAssignmentStatus {
+            counts: Some(UserCounts {
+                desired: 5000,
+                created: 5000,
+                ..UserCounts::default()
+            }),
+            ..AppAssignmentStatus::default()
+        });
+        // Users cannot be read: the plan would count every listed user as pending.
+        let unknown = |kind, name: &str| {
+            plan_with(
+                ObjectKey::new(kind, "ns", name),
+                ObjectPlan {
+                    state: State::Unknown,
+                    licenses: Some(PolicyCounts {
+                        covered: 5000,
+                        pending: 5000,
+                        ..PolicyCounts::default()
+                    }),
+                    counts: Some(PlannedCounts {
+                        desired: 5000,
+                        pending: 5000,
+                        ..PlannedCounts::default()
+                    }),
+                    ..ObjectPlan::default()
+                },
+            )
+        };
+        let observed = ObservedTenant::default();
+        let message = "https://graph.example cannot be reached";
+        let plan = unknown(Kind::LicensePolicy, "e3");
+        let mut v = view(&plan, None, &observed);
+        v.outage = Some((Reason::GraphUnreachable, message.into()));
+        let u = policy_status(&v, &policy, Mode::Enforce);
+        assert_eq!(u.status["users"]["licensed"], 5000, "{}", u.status);
+        assert_eq!(u.status["users"]["pending"], 0, "{}", u.status);
+        assert_eq!(u.status["driftState"], "Unknown");
+        assert_eq!(condition(&u, "Ready"), ("Unknown", "GraphUnreachable"));
+        let plan = unknown(Kind::AppAssignment, "team");
+        let mut v = view(&plan, None, &observed);
+        v.outage = Some((Reason::GraphUnreachable, message.into()));
+        let u = assignment_status(&v, &assignment, Mode::Enforce, false);
+        assert_eq!(u.status["counts"]["pending"], 0, "{}", u.status);
+        assert_eq!(u.status["counts"]["created"], 5000, "{}", u.status);
+        assert_eq!(condition(&u, "Ready"), ("Unknown", "GraphUnreachable"));
     }
 
     #[test]

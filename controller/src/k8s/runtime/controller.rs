@@ -7,17 +7,16 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::store::Writer;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{oneshot, watch};
 
@@ -25,16 +24,17 @@ use super::health::{self, Readiness};
 use super::leader::{LeaderElector, Leadership};
 use super::metrics::{self, Metrics};
 use super::served::ServedNamespaces;
+use super::watches::{NoTriggerBackoff, WatchHealth, recovering_watch};
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 use crate::k8s::reconcile::context::{Context, ReconcileSettings};
 use crate::k8s::reconcile::mappers;
 use crate::k8s::reconcile::objects::{Stores, api_resource};
 use crate::k8s::reconcile::tenant::{error_policy, reconcile};
 
-/// The watches of the four kinds; with one Secret and one ConfigMap watch per served scope
-/// (and the Namespace watch when every namespace is watched), their first lists make the
-/// controller ready.
-const WATCHED_KINDS: usize = 4;
+/// The watches of the four kinds plus the second Tenant watch (for Tenants sharing a tenantId);
+/// with one Secret and one ConfigMap watch per served scope (and the Namespace watch when every
+/// namespace is watched), their lists make the controller ready.
+const WATCHED_KINDS: usize = 5;
 
 /// How `run_controller` runs.
 #[derive(Debug, Clone)]
@@ -120,24 +120,19 @@ fn trigger_fingerprint<K: Resource>(obj: &K, by_version: bool) -> u64 {
     h.finish()
 }
 
-/// Turns watcher events into the objects whose change matters (deletions always do), and
-/// counts the first completed list of the watch towards readiness (ready once `expected`
-/// watches have listed).
+/// Turns watch events into the objects whose change matters (deletions always do). The watch
+/// recovers on its own ([`recovering_watch`]), so nothing here fails.
 fn changes<K, S>(
     events: S,
     by_version: bool,
-    listed: Arc<AtomicUsize>,
-    expected: usize,
-    readiness: Readiness,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource + Clone + Send + 'static,
-    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    S: Stream<Item = watcher::Event<K>> + Send + 'static,
 {
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut counted = false;
     events
-        .map_ok(move |event| {
+        .map(move |event| {
             let key = |o: &K| o.meta().uid.clone().unwrap_or_else(|| o.name_any());
             let out: Vec<K> = match event {
                 watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
@@ -152,20 +147,26 @@ where
                     seen.remove(&key(&o));
                     vec![o]
                 }
-                watcher::Event::Init => Vec::new(),
-                watcher::Event::InitDone => {
-                    if !counted {
-                        counted = true;
-                        if listed.fetch_add(1, Ordering::AcqRel) + 1 >= expected {
-                            readiness.set(true);
-                        }
-                    }
-                    Vec::new()
-                }
+                watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
             };
             futures::stream::iter(out.into_iter().map(Ok))
         })
-        .try_flatten()
+        .flatten()
+}
+
+/// Keeps a reflector store current from watch events.
+fn reflect<K>(
+    events: impl Stream<Item = watcher::Event<K>> + Send + 'static,
+    mut writer: Writer<K>,
+) -> impl Stream<Item = watcher::Event<K>> + Send + 'static
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone + Send + Sync,
+{
+    events.map(move |event| {
+        writer.apply_watcher_event(&event);
+        event
+    })
 }
 
 /// Runs the controller until `shutdown` resolves: serves metrics and probes, contends for the
@@ -278,20 +279,20 @@ async fn run_while_leader(
     let scopes = served.watch_scopes();
     tracing::info!(namespaces = %served, "reading Secrets and ConfigMaps");
     let wc = watcher::Config::default();
-    let listed = Arc::new(AtomicUsize::new(0));
     // Namespaces are cluster-scoped: watched (for their labels) only when every namespace is.
     let expected = WATCHED_KINDS + 2 * scopes.len() + usize::from(ns.is_none());
+    let health = WatchHealth::new(expected, readiness);
     let tenant_ar = api_resource::<Tenant>();
     let kind_stream = |ar: ApiResource, wc: watcher::Config| {
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();
-        let events = watcher(dynamic_api(client, ns, &ar), wc)
-            .default_backoff()
-            .reflect(writer);
-        (
-            reader,
-            changes(events, false, listed.clone(), expected, readiness.clone()),
-        )
+        let events = recovering_watch(
+            dynamic_api(client, ns, &ar),
+            wc,
+            ar.kind.clone(),
+            health.clone(),
+        );
+        (reader, changes(reflect(events, writer), false))
     };
     let tenant_wc = match &options.tenant_selector {
         Some(selector) => wc.clone().labels(selector),
@@ -300,40 +301,51 @@ async fn run_while_leader(
     let (tenants, tenant_changes) = kind_stream(tenant_ar.clone(), tenant_wc.clone());
     // A second watch of Tenants, only to wake the other Tenants with the same tenantId when one
     // appears, changes or goes away (they are Blocked while there are duplicates).
-    let tenant_siblings = watcher(dynamic_api(client, ns, &tenant_ar), tenant_wc)
-        .default_backoff()
-        .touched_objects();
+    let tenant_siblings = recovering_watch(
+        dynamic_api(client, ns, &tenant_ar),
+        tenant_wc,
+        "Tenant (siblings)".to_owned(),
+        health.clone(),
+    )
+    .filter_map(|event| {
+        futures::future::ready(match event {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
+                Some(Ok::<_, watcher::Error>(o))
+            }
+            watcher::Event::Init | watcher::Event::InitDone => None,
+        })
+    });
     let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>(), wc.clone());
     let (assignments, assignment_changes) =
         kind_stream(api_resource::<AppAssignment>(), wc.clone());
     let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>(), wc.clone());
     // Secret and ConfigMap metadata: one watch per served namespace (RBAC grants them there
     // only), or one cluster-wide watch when every namespace is served.
+    let scope_name = |kind: &str, scope: &Option<String>| match scope {
+        Some(ns) => format!("{kind} in {ns}"),
+        None => kind.to_owned(),
+    };
     let secret_changes = futures::stream::select_all(scopes.iter().map(|scope| {
         changes(
-            watcher(
+            recovering_watch(
                 typed_api::<PartialObjectMeta<Secret>>(client, scope.as_deref()),
                 wc.clone(),
-            )
-            .default_backoff(),
+                scope_name("Secret", scope),
+                health.clone(),
+            ),
             true,
-            listed.clone(),
-            expected,
-            readiness.clone(),
         )
         .boxed()
     }));
     let config_map_changes = futures::stream::select_all(scopes.iter().map(|scope| {
         changes(
-            watcher(
+            recovering_watch(
                 typed_api::<PartialObjectMeta<ConfigMap>>(client, scope.as_deref()),
                 wc.clone(),
-            )
-            .default_backoff(),
+                scope_name("ConfigMap", scope),
+                health.clone(),
+            ),
             true,
-            listed.clone(),
-            expected,
-            readiness.clone(),
         )
         .boxed()
     }));
@@ -342,16 +354,16 @@ async fn run_while_leader(
     let namespace_changes = match ns {
         Some(_) => futures::stream::empty().boxed(),
         None => changes(
-            watcher(
-                Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-                wc.clone(),
-            )
-            .default_backoff()
-            .reflect(namespace_writer),
+            reflect(
+                recovering_watch(
+                    Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+                    wc.clone(),
+                    "Namespace".to_owned(),
+                    health.clone(),
+                ),
+                namespace_writer,
+            ),
             false,
-            listed.clone(),
-            expected,
-            readiness.clone(),
         )
         .boxed(),
     };
@@ -436,6 +448,8 @@ async fn run_while_leader(
                 .debounce(options.debounce)
                 .concurrency(options.concurrency),
         )
+        // The watches recover on their own; one watch's error must not pause the others.
+        .trigger_backoff(NoTriggerBackoff)
         .graceful_shutdown_on(graceful_rx.map(|_| ()));
     let run = controller
         .run(reconcile, error_policy, ctx)

@@ -1,5 +1,5 @@
-//! `/healthz` (the process is serving) and `/readyz` (the watched kinds were listed once, or
-//! this replica is a standby that can reach the API server) on `--health-addr`.
+//! `/healthz` (the process is serving) and `/readyz` (every watch has listed and none has
+//! failed since, or this replica is a standby) on `--health-addr`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +40,7 @@ pub async fn serve(
                     } else {
                         (
                             StatusCode::SERVICE_UNAVAILABLE,
-                            "not ready: the first list of the watched kinds has not completed",
+                            "not ready: a watch of the API server has not listed yet or is recovering from an error",
                         )
                     }
                 }

@@ -7,3 +7,4 @@ pub(super) mod health;
 pub(super) mod leader;
 pub(super) mod metrics;
 pub(super) mod served;
+pub(super) mod watches;

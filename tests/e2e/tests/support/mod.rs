@@ -45,6 +45,8 @@ pub struct InProcessController {
     task: Option<JoinHandle<Result<()>>>,
     /// Where its `/metrics` is served.
     pub metrics_addr: SocketAddr,
+    /// Where its `/healthz` and `/readyz` are served.
+    pub health_addr: SocketAddr,
 }
 
 impl InProcessController {
@@ -86,12 +88,13 @@ impl InProcessController {
     ) -> Result<InProcessController> {
         let allowed = AllowedEndpoints::with([allow_endpoint(sim)?]);
         let metrics_addr = free_local_addr()?;
+        let health_addr = free_local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let options = RunOptions {
             namespace: namespace.map(str::to_owned),
             tenant_selector: tenant_selector.map(str::to_owned),
             metrics_addr: Some(metrics_addr),
-            health_addr: None,
+            health_addr: Some(health_addr),
             concurrency: 2,
             debounce: Duration::from_millis(100),
             leader_election_namespace: lease_namespace.map(str::to_owned),
@@ -115,6 +118,7 @@ impl InProcessController {
             stop: Some(stop),
             task: Some(task),
             metrics_addr,
+            health_addr,
         })
     }
 
