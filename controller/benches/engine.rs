@@ -279,7 +279,12 @@ fn b1g(
             cycles += 1;
             let cycle =
                 engine::converge(&client, &mut mirror, &desired, Writes::Apply, &|_, _| {}).await;
-            for a in &cycle.before.actions {
+            // What was applied, the follow-up pass included.
+            let applied = cycle
+                .report
+                .iter()
+                .flat_map(|r| r.results.iter().map(|(a, _)| a));
+            for a in applied {
                 let name = match a {
                     Action::CreateUser { .. } => "createUser",
                     Action::CreateGroup { .. } => "createGroup",

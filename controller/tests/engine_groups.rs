@@ -223,9 +223,14 @@ async fn a_group_policy_licenses_every_user_through_one_group_filled_twenty_per_
 
 #[tokio::test]
 async fn entra_errors_and_processing_show_in_the_counts_and_keep_the_policy_from_in_sync() {
-    // SMALLPACK has 2 seats: the third member gets a CountViolation from Entra.
+    // SMALLPACK has 2 seats: the third member gets a CountViolation from Entra. Processing
+    // takes 3 s here, so the cycle's own re-read surely comes before it.
     let names = upns(3);
-    let sim = start_with(fixture_with(tenant_users(&names)), fast()).await;
+    let slow = SimConfig {
+        group_license_delay: Duration::from_secs(3),
+        ..fast()
+    };
+    let sim = start_with(fixture_with(tenant_users(&names)), slow).await;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let small = E3_POLICY.replace("ENTERPRISEPACK", "SMALLPACK");
     let objects = docs(&[
