@@ -123,6 +123,7 @@ fn user(i: usize) -> AssignedUser {
         immutable_id: None,
         usage_location: None,
         account_enabled: None,
+        attributes: Default::default(),
     }
 }
 
@@ -180,6 +181,7 @@ fn objects_with(users: usize, sim: &Simulator, assignment: Assignment) -> BenchO
                     provisioning: Default::default(),
                     adopt_existing: true,
                     mode: None,
+                    defaults: None,
                 },
             )
         })

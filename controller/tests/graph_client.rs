@@ -23,6 +23,7 @@ fn new_user(upn: &str) -> NewUser {
         immutable_id: None,
         usage_location: Some("US".into()),
         account_enabled: true,
+        attributes: Default::default(),
     }
 }
 

@@ -91,6 +91,7 @@ mod tests {
                 immutable_id: Some("YW5u".into()),
                 usage_location: Some("US".into()),
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let r = request_for(&action, Some(&p)).unwrap();
@@ -122,6 +123,7 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let shown = format!("{:?}", request_for(&action, Some(&p)).unwrap());
@@ -140,6 +142,7 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let err = request_for(&action, None).unwrap_err();

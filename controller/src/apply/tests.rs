@@ -77,6 +77,7 @@ fn create(upn: &str, immutable: bool) -> Action {
             immutable_id: immutable.then(|| "aWQ=".into()),
             usage_location: Some("US".into()),
             account_enabled: true,
+            attributes: Default::default(),
         },
     }
 }

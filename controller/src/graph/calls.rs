@@ -34,6 +34,16 @@ pub const USER_PROPERTIES: &[&str] = &[
     "licenseAssignmentStates",
     "onPremisesExtensionAttributes",
     "onPremisesSyncEnabled",
+    "department",
+    "jobTitle",
+    "employeeId",
+    "companyName",
+    "officeLocation",
+    "city",
+    "country",
+    "mobilePhone",
+    "preferredLanguage",
+    "employeeType",
 ];
 
 /// The organization properties read: the display name and directory synchronization.
@@ -92,7 +102,19 @@ pub fn new_user_body(user: &NewUser, password: &Secret) -> Value {
             body[k] = json!(v);
         }
     }
+    if let Some(map) = body.as_object_mut() {
+        insert_attributes(map, &user.attributes);
+    }
     body
+}
+
+/// The organisation attributes that are set, by their Graph names.
+fn insert_attributes(body: &mut Map<String, Value>, attributes: &crate::api::UserAttributes) {
+    for name in crate::api::USER_ATTRIBUTES {
+        if let Some(v) = attributes.get(name) {
+            body.insert(name.into(), json!(v));
+        }
+    }
 }
 
 /// `PATCH /users/{id}` body: only the fields that change.
@@ -114,6 +136,7 @@ pub fn user_changes_body(changes: &UserChanges) -> Value {
     if let Some(enabled) = changes.account_enabled {
         body.insert("accountEnabled".into(), json!(enabled));
     }
+    insert_attributes(&mut body, &changes.attributes);
     if changes.clear_leaver_mark {
         body.insert(
             "onPremisesExtensionAttributes".into(),
@@ -420,6 +443,7 @@ mod tests {
             immutable_id: Some("SUQ=".into()),
             usage_location: Some("US".into()),
             account_enabled: true,
+            attributes: Default::default(),
         };
         let body = new_user_body(&user, &Secret::new("pw"));
         assert_eq!(body["onPremisesImmutableId"], "SUQ=");

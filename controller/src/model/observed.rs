@@ -211,6 +211,8 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// The managed organisation attributes (`department`, `jobTitle`, …) as read.
+    pub attributes: crate::api::UserAttributes,
     /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
     /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
     pub leaver_mark: Option<String>,

@@ -666,6 +666,7 @@ mod tests {
                 provisioning,
                 adopt_existing: true,
                 mode: None,
+                defaults: None,
             },
         );
         a.metadata.namespace = Some("ns".into());

@@ -217,6 +217,7 @@ fn new_user_is_created_with_defaults() {
             immutable_id: None,
             usage_location: Some("GB".into()),
             account_enabled: false,
+            attributes: Default::default(),
         }]
     );
 }
