@@ -31,6 +31,18 @@ pub enum Format {
     Json,
 }
 
+/// `plan -o table|json|markdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum PlanFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// One JSON document (`controller/schema/report.v1.json`).
+    Json,
+    /// A pull-request comment (GitHub and GitLab Markdown).
+    Markdown,
+}
+
 /// Prints `value` as pretty JSON.
 pub fn emit_json(value: &impl Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError(e.to_string()))?;
@@ -73,7 +85,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
+/// SKU ids (lower case) to part numbers, as the tenant names them.
+pub fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
     observed
         .skus
         .known()

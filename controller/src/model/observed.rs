@@ -54,6 +54,9 @@ pub struct ObservedTenant {
     /// Directory synchronization (Entra Connect / DirSync) of the organization, from
     /// `GET /organization`; `None` when it was never turned on (or not read).
     pub directory_sync: Option<DirectorySync>,
+    /// When the tenant was last read (Unix seconds): certificate expiry is measured from it
+    /// (the plan itself reads no clock). `None`: not checked.
+    pub read_at: Option<i64>,
 }
 
 /// The display name of every group the controller creates for a LicensePolicy starts so.

@@ -293,6 +293,7 @@ impl World {
                 observed_at: None,
                 groups: Read::Known(Vec::new()),
                 directory_sync: None,
+                read_at: None,
             },
         }
     }

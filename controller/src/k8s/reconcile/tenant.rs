@@ -659,6 +659,48 @@ fn record_metrics(
             );
         }
     }
+    let objects: Vec<(&str, String, &str)> = after
+        .objects
+        .iter()
+        .map(|(key, o)| {
+            let object = format!("{}/{}", key.namespace, key.name);
+            (key.kind.as_str(), object, state_name(o.state))
+        })
+        .collect();
+    m.objects(name, &objects, after.held.len());
+    let mut shortfall: BTreeMap<String, i64> = BTreeMap::new();
+    for o in after.objects.values() {
+        for s in &o.seats {
+            let n = shortfall.entry(s.sku_part_number.clone()).or_default();
+            *n = (*n).max(i64::from(s.shortfall));
+        }
+    }
+    m.seat_shortfall(name, &shortfall);
+    let mut certificates = Vec::new();
+    if let Some(domains) = observed.domains.known() {
+        for d in &desired.domains {
+            let name = d.spec.domain.to_lowercase();
+            let Some(fed) = domains
+                .iter()
+                .find(|o| o.name.eq_ignore_ascii_case(&name))
+                .and_then(|o| o.federation.as_ref())
+            else {
+                continue;
+            };
+            for (which, cert) in [
+                ("signing", &fed.signing_certificate),
+                ("next", &fed.next_signing_certificate),
+            ] {
+                if let Some(at) = cert
+                    .as_deref()
+                    .and_then(crate::plan::certificate_not_after_unix)
+                {
+                    certificates.push((name.clone(), which, at));
+                }
+            }
+        }
+    }
+    m.certificates(name, &certificates);
     if let Some(r) = report {
         let t = r.totals();
         m.actions(name, "failed", t.failed);
@@ -668,6 +710,17 @@ fn record_metrics(
             "done",
             r.results.len().saturating_sub(t.failed + t.skipped),
         );
+    }
+}
+
+/// A state as the metrics label it.
+fn state_name(state: crate::model::State) -> &'static str {
+    use crate::model::State;
+    match state {
+        State::InSync => "InSync",
+        State::Drifted => "Drifted",
+        State::Blocked => "Blocked",
+        State::Unknown => "Unknown",
     }
 }
 
