@@ -145,7 +145,8 @@ fn client_secret(m: &Manifests, namespace: &str) -> Result<String, String> {
         &ManifestKeys(&m.secrets),
         &|_| None,
         &operator(m),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     match config.credential {
         Credential::ClientSecret(s) => Ok(s.expose().to_owned()),
         _ => Err("not a client secret".into()),

@@ -11,6 +11,8 @@
 
 mod report;
 
+use std::collections::BTreeSet;
+
 use crate::apply::{self, GraphRunner};
 use crate::graph::{GraphClient, Mirror};
 use crate::model::{Action, DesiredTenant, Outcome, Plan, Read, Report, State};
@@ -97,6 +99,54 @@ fn needs_follow_up(report: &Report, after: &Plan) -> bool {
         })
 }
 
+/// The ids (and UPNs) of the users and groups `report` created or restored, as the refreshed
+/// tenant shows them.
+fn created_ids(report: &Report, observed: &crate::model::ObservedTenant) -> BTreeSet<String> {
+    let users = observed
+        .users
+        .known()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let groups = observed
+        .groups
+        .known()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut young = BTreeSet::new();
+    for (action, outcome) in &report.results {
+        if !matches!(outcome, Outcome::Done | Outcome::AlreadyDone) {
+            continue;
+        }
+        match action {
+            Action::CreateUser { user } => {
+                let upn = &user.user_principal_name;
+                young.insert(upn.to_ascii_lowercase());
+                young.extend(
+                    users
+                        .iter()
+                        .filter(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+                        .map(|u| u.id.to_ascii_lowercase()),
+                );
+            }
+            Action::RestoreUser {
+                id,
+                user_principal_name,
+            } => {
+                young.insert(id.to_ascii_lowercase());
+                young.insert(user_principal_name.to_ascii_lowercase());
+            }
+            Action::CreateGroup { group } => young.extend(
+                groups
+                    .iter()
+                    .filter(|g| g.display_name == group.display_name)
+                    .map(|g| g.id.to_ascii_lowercase()),
+            ),
+            _ => {}
+        }
+    }
+    young
+}
+
 /// Whether any part of the observed tenant failed to read.
 pub fn reads_failed(observed: &crate::model::ObservedTenant) -> bool {
     matches!(observed.domains, Read::Unknown(_))
@@ -149,7 +199,15 @@ pub async fn converge(
         tracing::info!(actions = after.actions.len(), plan = %after.id, "applying the follow-up");
         let more = after.actions.len();
         let done = report.results.len();
-        let follow = apply::apply(&runner, &after, &|n| progress(done + n, total + more)).await;
+        // What the first pass created is moments old: a 404 on it is replication lag.
+        let young = created_ids(&report, mirror.observed());
+        let follow = apply::apply_after(
+            &runner,
+            &after,
+            &|n| progress(done + n, total + more),
+            young,
+        )
+        .await;
         report.results.extend(follow.results);
         report.owners.extend(follow.owners);
         mirror.refresh(client).await;

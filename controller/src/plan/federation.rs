@@ -11,6 +11,7 @@ use super::preflight::{initial_domain, preflight};
 use super::users::UsersOutcome;
 use crate::api::{Authentication, DeletionPolicy, Mode};
 use crate::model::{Action, AuthenticationType, DesiredDomain, ObservedDomain, Reason};
+use crate::resolve::CertificateError;
 
 /// The sign-in smart link for a domain (the guide's step 7): a web-forward DNS record can send
 /// users straight to the identity provider with it.
@@ -241,7 +242,7 @@ fn certificate_expiry(
 }
 
 fn certificate<'d>(
-    resolved: &'d Option<Result<String, String>>,
+    resolved: &'d Option<Result<String, CertificateError>>,
     field: &str,
     owner: Owner,
     out: &mut Out,
@@ -250,7 +251,7 @@ fn certificate<'d>(
     let problem = match resolved {
         Some(Ok(b64)) if certificate_thumbprint(b64).is_some() => return Some(b64),
         Some(Ok(_)) => "it is not base64-encoded DER".to_string(),
-        Some(Err(reason)) => reason.clone(),
+        Some(Err(reason)) => reason.to_string(),
         None if required => "no certificate was given".to_string(),
         None => return None,
     };

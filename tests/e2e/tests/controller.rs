@@ -576,8 +576,17 @@ async fn deleting_an_orphan_domain_leaves_it_federated() -> Result<()> {
             .then_some(()))
     })
     .await?;
-    // Give the controller a moment to (wrongly) act on the deletion.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Instead of a fixed wait: two nudged reconciles after the deletion (the second surely
+    // started after it, even if the first was already under way) have seen it, so had the
+    // controller wanted to act on it, it would have.
+    for nudge in ["after-delete-1", "after-delete-2"] {
+        let done = reconciles(&h).await?;
+        reconcile_now(&h, nudge)?;
+        wait_until("one more reconcile", DEFAULT_TIMEOUT, || async {
+            Ok((reconciles(&h).await? > done).then_some(()))
+        })
+        .await?;
+    }
     ensure!(
         h.sim
             .domain(DOMAIN)
@@ -1023,6 +1032,98 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
         has_condition("Drifted", "True", None).matches_object(Some(&p)),
         "{:?}",
         p.status
+    );
+    h.finish().await
+}
+
+/// The other refusals of the truth table in the cluster: a FederatedDomain whose signing
+/// certificate Secret does not exist, and a LicensePolicy naming a SKU the tenant lacks, are
+/// Blocked with their reason (never Ready, never `Drifted=False`), and nothing is written for
+/// them, while the rest of the tenant converges.
+#[tokio::test]
+async fn a_missing_certificate_secret_and_an_unknown_sku_are_blocked() -> Result<()> {
+    let mut fixture = fixture_ready_for_federation();
+    fixture
+        .domains
+        .push(serde_json::from_value(json!({"id": "northwind.example"}))?);
+    let h = Harness::start("ctl-refusals", fixture).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.apply::<FederatedDomain>(json!({
+        "metadata": {"name": "northwind"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": "northwind.example",
+            "authentication": "Federated",
+            "federation": {
+                "issuerUri": "https://sso.northwind.example/idp",
+                "passiveSignInUri": "https://sso.northwind.example/idp/wsfed",
+                "signOutUri": "https://sso.northwind.example/idp/logout",
+                "signingCertificate": {"secretKeyRef": {"name": "idp-cert", "key": "tls.crt"}},
+            },
+        },
+    }))
+    .await?;
+    h.apply::<LicensePolicy>(json!({
+        "metadata": {"name": "e9"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "appliesTo": {"domainRefs": [{"name": "contoso-com"}]},
+            "usageLocation": "US",
+            "licenses": [{"skuPartNumber": "SPE_E9_NO_SUCH_SKU"}],
+        },
+    }))
+    .await?;
+    for (kind, name, reason) in [
+        ("o365domain", "northwind", "CertificateUnavailable"),
+        ("o365license", "e9", "UnknownSku"),
+    ] {
+        let blocked = |obj: Option<&serde_json::Value>| {
+            let conditions = obj
+                .and_then(|o| o.pointer("/status/conditions"))
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let has = |t: &str, s: &str| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == t && c["status"] == s)
+            };
+            conditions
+                .iter()
+                .any(|c| c["type"] == "Blocked" && c["status"] == "True" && c["reason"] == reason)
+                && has("Drifted", "True")
+                && has(READY, "False")
+        };
+        wait_until(
+            &format!("{kind}/{name} Blocked by {reason}"),
+            DEFAULT_TIMEOUT,
+            || async {
+                let out = kubectl(["get", kind, name, "-n", h.ns.name(), "-o", "json"])?;
+                let obj: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+                Ok(blocked(Some(&obj)).then_some(()))
+            },
+        )
+        .await?;
+        let waited = kubectl([
+            "wait",
+            "-n",
+            h.ns.name(),
+            "--for=condition=Ready",
+            "--timeout=2s",
+            &format!("{kind}/{name}"),
+        ])?;
+        ensure!(
+            !waited.status.success(),
+            "kubectl wait for Ready returned on Blocked {kind}/{name}"
+        );
+    }
+    wait_ready::<FederatedDomain>(&h, "contoso-com").await?;
+    ensure!(
+        h.sim
+            .domain("northwind.example")
+            .is_some_and(|d| d.authentication_type == "Managed"),
+        "a domain without its certificate was federated"
     );
     h.finish().await
 }

@@ -7,6 +7,7 @@ use crate::model::{
 };
 use crate::plan::testing::*;
 use crate::plan::{certificate_thumbprint, sign_in_link};
+use crate::resolve::{CertificateError, KeyError, KeyKind};
 
 /// A world whose `corp` FederatedDomain asks for `Federated` (the tenant's is Managed).
 fn federating() -> World {
@@ -182,7 +183,11 @@ fn changed_certificate_is_updated_and_drift_shows_thumbprints() {
 #[test]
 fn unavailable_certificate_blocks_federation() {
     let mut w = federating();
-    w.domain().signing_certificate = Some(Err("Secret it/idp-cert has no key tls.crt".into()));
+    w.domain().signing_certificate = Some(Err(CertificateError::Key(KeyError::MissingKey {
+        kind: KeyKind::Secret,
+        name: "idp-cert".into(),
+        key: "tls.crt".into(),
+    })));
     let plan = w.plan();
     refused(&plan, Reason::CertificateUnavailable);
     assert!(
@@ -195,7 +200,11 @@ fn unavailable_certificate_blocks_federation() {
 #[test]
 fn unavailable_next_certificate_blocks_federation() {
     let mut w = federating();
-    w.domain().next_signing_certificate = Some(Err("ConfigMap it/next not found".into()));
+    w.domain().next_signing_certificate = Some(Err(CertificateError::Key(KeyError::NotFound {
+        kind: KeyKind::ConfigMap,
+        namespace: "it".into(),
+        name: "next".into(),
+    })));
     refused(&w.plan(), Reason::CertificateUnavailable);
 }
 

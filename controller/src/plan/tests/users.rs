@@ -308,6 +308,12 @@ fn manual_provisioning_without_export_request_creates_nothing() {
         f.message
     );
     assert!(f.message.contains("-n it"));
+    // The CLI's own flag comes first: the hint names it, not only kubectl.
+    assert!(
+        f.message.contains("o365-controller apply --export"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
