@@ -29,7 +29,7 @@ use o365_controller::graph::{GraphClient, Mirror};
 use o365_controller::model::{
     Action, ObservedLicense, ObservedSku, ObservedTenant, ObservedUser, Read,
 };
-use o365_controller::resolve::{self, KeySource, Objects, Overrides};
+use o365_controller::resolve::{self, KeyError, KeySource, Objects, Overrides};
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 use serde_json::json;
 
@@ -103,11 +103,13 @@ apps:
 struct Keys;
 
 impl KeySource for Keys {
-    fn secret_key(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, String> {
+    fn secret_key(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, KeyError> {
         Ok(SECRET.as_bytes().to_vec())
     }
-    fn config_map_key(&self, _: &str, _: &str, _: &str) -> Result<String, String> {
-        Err("no ConfigMaps in the benchmark".into())
+    fn config_map_key(&self, _: &str, name: &str, _: &str) -> Result<String, KeyError> {
+        Err(KeyError::ConfigMapFromFiles {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -121,6 +123,7 @@ fn user(i: usize) -> AssignedUser {
         immutable_id: None,
         usage_location: None,
         account_enabled: None,
+        attributes: Default::default(),
     }
 }
 
@@ -178,6 +181,7 @@ fn objects_with(users: usize, sim: &Simulator, assignment: Assignment) -> BenchO
                     provisioning: Default::default(),
                     adopt_existing: true,
                     mode: None,
+                    defaults: None,
                 },
             )
         })
@@ -294,7 +298,7 @@ fn b1g(
                 *requests.entry(name).or_default() += 1;
             }
             failed += cycle.report.as_ref().map_or(0, |r| r.failures().count);
-            if cycle.after.is_in_sync() {
+            if cycle.after().is_in_sync() {
                 converged = true;
                 break;
             }

@@ -109,7 +109,7 @@ async fn wait_processed(sim: &Simulator) {
 
 fn counts(cycle: &Cycle) -> PolicyCounts {
     cycle
-        .after
+        .after()
         .objects
         .get(&key(Kind::LicensePolicy, "e3"))
         .and_then(|o| o.licenses.clone())
@@ -207,7 +207,7 @@ async fn a_group_policy_licenses_every_user_through_one_group_filled_twenty_per_
         "{:#?}",
         third.before.actions
     );
-    assert_in_sync(&third.after);
+    assert_in_sync(third.after());
     let c = counts(&third);
     assert_eq!((c.covered, c.licensed, c.pending, c.failed), (45, 45, 0, 0));
     let g = c.group.must_some("group counts");
@@ -244,9 +244,9 @@ async fn entra_errors_and_processing_show_in_the_counts_and_keep_the_policy_from
     // Right after the writes Entra has not processed the group yet.
     let c = counts(&second);
     assert_eq!((c.licensed, c.pending, c.processing), (0, 3, 3), "{c:?}");
-    assert!(!findings(&second.after, Reason::GroupLicenseProcessing).is_empty());
+    assert!(!findings(second.after(), Reason::GroupLicenseProcessing).is_empty());
     assert_eq!(
-        second.after.objects[&key(Kind::LicensePolicy, "e3")].state,
+        second.after().objects[&key(Kind::LicensePolicy, "e3")].state,
         State::Drifted
     );
 
@@ -257,13 +257,13 @@ async fn entra_errors_and_processing_show_in_the_counts_and_keep_the_policy_from
     assert_eq!(c.errors.len(), 1);
     assert_eq!(c.errors[0].reason, "CountViolation");
     assert_eq!(c.errors[0].users, 1);
-    let f = finding(&third.after, Reason::GroupLicenseError);
+    let f = finding(third.after(), Reason::GroupLicenseError);
     assert!(f.message.contains("CountViolation"), "{}", f.message);
     assert_eq!(
-        third.after.objects[&key(Kind::LicensePolicy, "e3")].state,
+        third.after().objects[&key(Kind::LicensePolicy, "e3")].state,
         State::Blocked
     );
-    assert!(!third.after.is_in_sync());
+    assert!(!third.after().is_in_sync());
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn switching_direct_to_group_and_back_never_leaves_a_user_unlicensed() {
     // Direct: every user licensed directly.
     let c = s.cycle(&sim, &direct, &Overrides::default()).await;
     no_failures(&c);
-    assert_in_sync(&c.after);
+    assert_in_sync(c.after());
     assert_all_licensed(&sim, &names, "direct");
 
     // Direct → Group, cycle after cycle (processing in between) until in sync. The hand-over
@@ -291,7 +291,7 @@ async fn switching_direct_to_group_and_back_never_leaves_a_user_unlicensed() {
         overlap += assert_all_licensed(&sim, &names, &format!("to group, cycle {step}"));
         wait_processed(&sim).await;
         overlap += assert_all_licensed(&sim, &names, &format!("to group, processed {step}"));
-        if c.after.is_in_sync() {
+        if c.after().is_in_sync() {
             in_sync = true;
             break;
         }
@@ -319,7 +319,7 @@ async fn switching_direct_to_group_and_back_never_leaves_a_user_unlicensed() {
         overlap += assert_all_licensed(&sim, &names, &format!("to direct, cycle {step}"));
         wait_processed(&sim).await;
         overlap += assert_all_licensed(&sim, &names, &format!("to direct, processed {step}"));
-        if c.after.is_in_sync() {
+        if c.after().is_in_sync() {
             in_sync = true;
             break;
         }
@@ -345,21 +345,21 @@ async fn membership_removals_count_against_the_change_budget() {
     let mut s = Session::open(&sim, &all).await;
     no_failures(&s.cycle(&sim, &all, &Overrides::default()).await);
     wait_processed(&sim).await;
-    assert_in_sync(&s.cycle(&sim, &all, &Overrides::default()).await.after);
+    assert_in_sync(s.cycle(&sim, &all, &Overrides::default()).await.after());
 
     // Five users are listed no more (the domain keeps them: no unassignedUsers action).
     let fewer = objects(&names[..5], "Group", budget);
     let c = s.cycle(&sim, &fewer, &Overrides::default()).await;
     let held: Vec<&Action> = c
-        .after
+        .after()
         .held
         .iter()
         .filter(|a| matches!(a, Action::RemoveGroupMember { .. }))
         .collect();
-    assert_eq!(held.len(), 5, "held: {:#?}", c.after.held);
+    assert_eq!(held.len(), 5, "held: {:#?}", c.after().held);
     assert_eq!(writes_to(&c, "RemoveGroupMember"), 0);
     assert_eq!(license_group(&sim).must_some("group").members.len(), 10);
-    assert!(!findings(&c.after, Reason::ChangeBudgetExceeded).is_empty());
+    assert!(!findings(c.after(), Reason::ChangeBudgetExceeded).is_empty());
 
     // Approving the plan id releases exactly those removals.
     let approve = Overrides {
@@ -402,7 +402,7 @@ async fn a_group_named_by_group_id_is_managed_and_a_missing_one_blocks() {
     assert_eq!(writes_to(&c, "AddGroupMembers"), 1);
     wait_processed(&sim).await;
     let c = s.cycle(&sim, &objects, &Overrides::default()).await;
-    assert_in_sync(&c.after);
+    assert_in_sync(c.after());
     let g = sim
         .group("0f6e3c1a-5b2d-4c8e-9a7f-1d2e3f4a5b6c")
         .must_some("the group");
@@ -411,9 +411,9 @@ async fn a_group_named_by_group_id_is_managed_and_a_missing_one_blocks() {
 
     let missing = with_id("11111111-2222-3333-4444-555555555555");
     let c = s.cycle(&sim, &missing, &Overrides::default()).await;
-    assert!(!findings(&c.after, Reason::LicenseGroupNotFound).is_empty());
+    assert!(!findings(c.after(), Reason::LicenseGroupNotFound).is_empty());
     assert_eq!(
-        c.after.objects[&key(Kind::LicensePolicy, "e3")].state,
+        c.after().objects[&key(Kind::LicensePolicy, "e3")].state,
         State::Blocked
     );
     assert!(c.before.actions.is_empty(), "{:#?}", c.before.actions);
@@ -450,6 +450,6 @@ async fn new_users_join_the_group_in_the_cycle_that_creates_them() {
     assert_eq!(license_group(&sim).must_some("group").members.len(), 25);
     wait_processed(&sim).await;
     let c = s.cycle(&sim, &objects, &Overrides::default()).await;
-    assert_in_sync(&c.after);
+    assert_in_sync(c.after());
     assert_eq!(counts(&c).licensed, 25);
 }

@@ -119,7 +119,7 @@ async fn cycle_for(m: &Manifests, namespace: &str) -> Run {
         plan: cycle.before.clone(),
         report: cycle.report.clone().unwrap_or_default(),
         observed_after,
-        replan: cycle.after.clone(),
+        replan: cycle.after().clone(),
         cycle,
         tenant_report,
     }
@@ -145,7 +145,8 @@ fn client_secret(m: &Manifests, namespace: &str) -> Result<String, String> {
         &ManifestKeys(&m.secrets),
         &|_| None,
         &operator(m),
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     match config.credential {
         Credential::ClientSecret(s) => Ok(s.expose().to_owned()),
         _ => Err("not a client secret".into()),

@@ -24,6 +24,7 @@ fn new_user(i: usize) -> NewUser {
         immutable_id: None,
         usage_location: Some("US".into()),
         account_enabled: true,
+        attributes: Default::default(),
     }
 }
 

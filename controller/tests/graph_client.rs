@@ -1,12 +1,15 @@
-//! The Graph client against the simulator over real HTTP: tokens, errors, typed calls, paging.
+//! The Graph client against the simulator over real HTTP: tokens, errors, typed reads, writes
+//! through `$batch` (built by `BatchItem`, as apply sends them), paging.
 
 #[path = "graph_support.rs"]
 mod support;
 
 use std::time::Duration;
 
-use o365_controller::graph::{Credential, GraphClient, RetryClass, Secret};
-use o365_controller::model::{AuthenticationType, FederationSettings, LicenseGrant, NewUser};
+use o365_controller::graph::{
+    BatchItem, BatchResult, Credential, GraphClient, GraphError, RetryClass, Secret,
+};
+use o365_controller::model::{FederationSettings, LicenseGrant, NewUser, ObservedUser};
 use o365_graph_sim::{FaultPlan, FederatedCredential, Fixture, SimConfig, TokenExpiry, User};
 use support::*;
 
@@ -20,6 +23,7 @@ fn new_user(upn: &str) -> NewUser {
         immutable_id: None,
         usage_location: Some("US".into()),
         account_enabled: true,
+        attributes: Default::default(),
     }
 }
 
@@ -226,24 +230,48 @@ async fn listing_follows_next_links_and_resends_consistency_level_on_every_page(
     assert!(sim.stats().count("GET", "/users") >= 4, "two pages each");
 }
 
+/// Sends one write through `$batch`, as apply sends every write.
+async fn send(c: &GraphClient, item: BatchItem) -> Result<BatchResult, GraphError> {
+    c.batch(vec![item])
+        .await
+        .into_iter()
+        .next()
+        .must("one result")
+}
+
+/// The user `upn` as the client reads it (`None`: no such user).
+async fn read_user(c: &GraphClient, upn: &str) -> Option<ObservedUser> {
+    let filter = format!("userPrincipalName eq '{upn}'");
+    c.list_users(&[], Some(&filter))
+        .await
+        .must("list")
+        .into_iter()
+        .next()
+}
+
 #[tokio::test]
 async fn creating_a_duplicate_user_is_a_terminal_400_with_graphs_code() {
     let sim = demo().await;
     let c = client(&sim);
     let password = Secret::new("Xk2!pw-never-shown-9");
-    let created = c
-        .create_user(&new_user("new.person@contoso.com"), &password)
-        .await
-        .must("create");
-    assert!(!created.id.is_empty());
+    let created = send(
+        &c,
+        BatchItem::create_user(&new_user("new.person@contoso.com"), &password),
+    )
+    .await
+    .must("create");
+    assert_eq!(created.status, 201);
+    assert!(created.body["id"].as_str().is_some_and(|id| !id.is_empty()));
     assert_eq!(
         sim.user("new.person@contoso.com").and_then(|u| u.password),
         Some("Xk2!pw-never-shown-9".into())
     );
-    let err = c
-        .create_user(&new_user("new.person@contoso.com"), &password)
-        .await
-        .must_fail("duplicate");
+    let err = send(
+        &c,
+        BatchItem::create_user(&new_user("new.person@contoso.com"), &password),
+    )
+    .await
+    .must_fail("duplicate");
     assert_eq!(err.status, Some(400));
     assert_eq!(err.code, "Request_BadRequest");
     assert_eq!(err.retry, RetryClass::Terminal);
@@ -251,19 +279,15 @@ async fn creating_a_duplicate_user_is_a_terminal_400_with_graphs_code() {
     assert!(err.request_id.is_some());
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("never-shown"));
-    assert!(
-        shown.starts_with("create_user new.person@contoso.com failed: 400 Request_BadRequest:")
-    );
+    assert!(shown.contains("400 Request_BadRequest:"), "{shown}");
 }
 
 #[tokio::test]
 async fn users_are_read_updated_and_deleted() {
     let sim = demo().await;
     let c = client(&sim);
-    let adele = c
-        .get_user("adele.vance@contoso.com", &[])
+    let adele = read_user(&c, "adele.vance@contoso.com")
         .await
-        .must("get")
         .must("exists");
     assert_eq!(adele.immutable_id.as_deref(), Some("QWRlbGVWYW5jZS0wMDAx"));
     assert!(adele.licenses.iter().any(|l| l.direct));
@@ -271,13 +295,18 @@ async fn users_are_read_updated_and_deleted() {
         display_name: Some("Adele V.".into()),
         ..Default::default()
     };
-    c.update_user(&adele.id, &changes).await.must("update");
+    send(&c, BatchItem::update_user(&adele.id, &changes))
+        .await
+        .must("update");
     assert_eq!(
         sim.user(&adele.id).map(|u| u.display_name),
         Some("Adele V.".into())
     );
-    c.delete_user(&adele.id).await.must("delete");
-    assert!(c.get_user(&adele.id, &[]).await.must("get").is_none());
+    send(&c, BatchItem::delete_user(&adele.id))
+        .await
+        .must("delete");
+    assert!(read_user(&c, "adele.vance@contoso.com").await.is_none());
+    assert!(sim.user(&adele.id).is_none());
 }
 
 #[tokio::test]
@@ -300,20 +329,28 @@ async fn federation_is_created_updated_and_deleted() {
         ),
         ..FederationSettings::default()
     };
-    let created = c
-        .create_federation("contoso.com", &settings)
-        .await
-        .must("create");
-    assert!(!created.id.is_empty());
-    let domain = c.get_domain("contoso.com").await.must("get").must("exists");
-    assert_eq!(domain.authentication, AuthenticationType::Federated);
+    let created = send(
+        &c,
+        BatchItem::create_federation("contoso.com", &settings).must("body"),
+    )
+    .await
+    .must("create");
+    let id = created.body["id"].as_str().must("an id").to_owned();
+    assert!(!id.is_empty());
+    let federated = |sim: &o365_graph_sim::Simulator| {
+        sim.domain("contoso.com").must("domain").authentication_type
+    };
+    assert_eq!(federated(&sim), "Federated");
     let change = FederationSettings {
         display_name: Some("Contoso IdP 2".into()),
         ..FederationSettings::default()
     };
-    c.update_federation("contoso.com", &created.id, &change)
-        .await
-        .must("update");
+    send(
+        &c,
+        BatchItem::update_federation("contoso.com", &id, &change).must("body"),
+    )
+    .await
+    .must("update");
     let read = c
         .list_federation("contoso.com")
         .await
@@ -324,12 +361,14 @@ async fn federation_is_created_updated_and_deleted() {
         read.issuer_uri, settings.issuer_uri,
         "untouched fields stay"
     );
-    c.delete_federation("contoso.com", &created.id)
-        .await
-        .must("delete");
+    send(
+        &c,
+        BatchItem::delete(format!("/domains/contoso.com/federationConfiguration/{id}")),
+    )
+    .await
+    .must("delete");
     assert_eq!(c.list_federation("contoso.com").await.must("list"), None);
-    let domain = c.get_domain("contoso.com").await.must("get").must("exists");
-    assert_eq!(domain.authentication, AuthenticationType::Managed);
+    assert_eq!(federated(&sim), "Managed");
 }
 
 #[tokio::test]
@@ -343,10 +382,13 @@ async fn patching_a_federated_domain_to_managed_removes_its_federation() {
         signing_certificate: Some("MIIB".into()),
         ..FederationSettings::default()
     };
-    c.create_federation("contoso.com", &settings)
-        .await
-        .must("create");
-    c.patch_domain("contoso.com", AuthenticationType::Managed)
+    send(
+        &c,
+        BatchItem::create_federation("contoso.com", &settings).must("body"),
+    )
+    .await
+    .must("create");
+    send(&c, BatchItem::revert_to_managed("contoso.com"))
         .await
         .must("patch");
     assert_eq!(c.list_federation("contoso.com").await.must("list"), None);
@@ -361,27 +403,30 @@ async fn assign_license_errors_carry_graphs_code_message_and_request_id() {
         disabled_plans: vec![],
     };
     // Lee Gu has no usage location.
-    let err = c
-        .assign_license("lee.gu@contoso.com", std::slice::from_ref(&grant), &[])
-        .await
-        .must_fail("no usage location");
+    let err = send(
+        &c,
+        BatchItem::assign_license("lee.gu@contoso.com", std::slice::from_ref(&grant), &[]),
+    )
+    .await
+    .must_fail("no usage location");
     assert_eq!(err.status, Some(400));
     assert_eq!(err.code, "Request_BadRequest");
     assert!(err.message.contains("usage location"), "{err}");
     assert!(err.request_id.is_some());
     assert_eq!(err.category(), "bad_request");
-    // And a good assignment works and shows in licenseDetails.
-    c.assign_license("megan.bowen@contoso.com", &[grant], &[])
-        .await
-        .must("assign");
-    let details = c
-        .license_details("megan.bowen@contoso.com")
-        .await
-        .must("details");
+    // And a good assignment works and shows on the user.
+    send(
+        &c,
+        BatchItem::assign_license("megan.bowen@contoso.com", &[grant], &[]),
+    )
+    .await
+    .must("assign");
+    let megan = read_user(&c, "megan.bowen@contoso.com").await.must("megan");
     assert!(
-        details
+        megan
+            .licenses
             .iter()
-            .any(|d| d.sku_part_number == "ENTERPRISEPACK")
+            .any(|l| l.sku_id == "6fd2c87f-b296-42f0-b197-1e91e994b900" && l.direct)
     );
 }
 

@@ -184,7 +184,8 @@ fn a_workload_identity_token_file_comes_only_from_the_operator() {
     let env = |_: &str| Some("/var/run/secrets/kubernetes.io/serviceaccount/token".to_owned());
     let err = resolve::graph_config(tenant, &keys, &env, &OperatorSettings::default())
         .must_fail("no operator token file");
-    assert!(err.contains("--federated-token-file"), "{err}");
+    assert_eq!(err, resolve::ConfigError::NoFederatedToken);
+    assert!(err.to_string().contains("--federated-token-file"), "{err}");
     let settings = OperatorSettings {
         federated_token_file: Some(PathBuf::from("/operator/token")),
         ..OperatorSettings::default()

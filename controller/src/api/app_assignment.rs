@@ -4,6 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::attributes::{UserAttributes, UserDefaults};
 use super::common::{Condition, Mode};
 use super::grants::DomainRef;
 
@@ -59,6 +60,11 @@ pub struct AppAssignmentSpec {
     /// Overrides the Tenant's `mode` for these users: `Enforce` or `Audit` (report only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
+
+    /// Values for every listed user whose entry does not set them: `usageLocation` and the
+    /// organisation attributes (e.g. `companyName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<UserDefaults>,
 }
 
 fn default_true() -> bool {
@@ -123,6 +129,12 @@ pub struct AssignedUser {
     /// administrator disabled stays disabled, reported as `DisabledOutsideGit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_enabled: Option<bool>,
+
+    /// Organisation data (`department`, `jobTitle`, `employeeId`, `companyName`,
+    /// `officeLocation`, `city`, `country`, `mobilePhone`, `preferredLanguage`,
+    /// `employeeType`): each one set is enforced, the others are left alone.
+    #[serde(default, flatten)]
+    pub attributes: UserAttributes,
 }
 
 /// What the controller did with these users.

@@ -4,6 +4,7 @@
 //! reject bad specs at admission live next to the field they guard.
 
 mod app_assignment;
+mod attributes;
 mod common;
 mod federated_domain;
 mod grants;
@@ -12,6 +13,7 @@ mod license_policy;
 mod tenant;
 
 pub use app_assignment::*;
+pub use attributes::*;
 pub use common::*;
 pub use federated_domain::*;
 pub use grants::*;

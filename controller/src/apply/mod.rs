@@ -4,8 +4,9 @@
 //! phase the actions go out as `$batch` requests with bounded concurrency through the
 //! rate-limited client. Every action is idempotent against the tenant: a user that already
 //! exists is reported as matched (no duplicate), a user already gone as done, a federation
-//! create whose answer was lost is read back. A 404 on a user created or restored moments before
-//! is replication lag and retried for up to two minutes. A crash loses nothing: the next run
+//! create whose answer was lost is read back. A 404 on a user or group created or restored moments
+//! before (by this pass, or by the earlier pass of the run: [`apply_after`]) is replication lag
+//! and retried for up to two minutes. A crash loses nothing: the next run
 //! re-plans from the observed state.
 
 pub mod password;
@@ -16,9 +17,10 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-pub use requests::{Request, request_for};
+pub use requests::{Request, RequestError, request_for};
 pub use runner::GraphRunner;
 
+use crate::graph::GraphError;
 use crate::model::{Action, FederationSettings, ObjectKey, Outcome, Phase, Plan, Report, Retry};
 
 /// How one request ended, as `apply` needs to know it.
@@ -65,9 +67,13 @@ pub trait Runner: Sync {
     fn federation(
         &self,
         domain: &str,
-    ) -> impl Future<Output = Result<Option<FederationSettings>, String>> + Send {
+    ) -> impl Future<Output = Result<Option<FederationSettings>, GraphError>> + Send {
         let _ = domain;
-        async { Err("this runner cannot read federation configurations".to_string()) }
+        async {
+            Err(GraphError::config(
+                "this runner cannot read federation configurations",
+            ))
+        }
     }
 }
 
@@ -98,13 +104,25 @@ pub async fn apply<R: Runner>(
     plan: &Plan,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Report {
+    apply_after(runner, plan, progress, BTreeSet::new()).await
+}
+
+/// [`apply`] right after an earlier pass of the same run that created or restored `young`
+/// objects (ids and UPNs, any case): a 404 on one of them is replication lag, retried like a
+/// 404 on an object this pass creates.
+pub async fn apply_after<R: Runner>(
+    runner: &R,
+    plan: &Plan,
+    progress: &(dyn Fn(usize) + Sync),
+    young: BTreeSet<String>,
+) -> Report {
     let mut results: Vec<(Action, Outcome)> = Vec::with_capacity(plan.actions.len());
     let mut owners: Vec<Vec<ObjectKey>> = Vec::with_capacity(plan.actions.len());
     let mut failed_users: BTreeSet<String> = BTreeSet::new();
     let mut failed_domains: BTreeSet<String> = BTreeSet::new();
-    // Users created or restored by this run (lower-case UPNs and ids): a 404 on them is
+    // Objects created or restored by this run (lower-case UPNs and ids): a 404 on them is
     // replication lag, not absence.
-    let mut created: BTreeSet<String> = BTreeSet::new();
+    let mut created: BTreeSet<String> = young.iter().map(|s| s.to_ascii_lowercase()).collect();
     for phase in [
         Phase::Restore,
         Phase::Users,
@@ -137,9 +155,8 @@ pub async fn apply<R: Runner>(
                                 responses.push(Err(String::new()));
                             }
                             // Never send a request whose body could not be built.
-                            Err(reason) => {
-                                responses.push(Ok(Response::unsent(reason, Retry::Terminal)))
-                            }
+                            Err(reason) => responses
+                                .push(Ok(Response::unsent(reason.to_string(), Retry::Terminal))),
                         }
                     }
                 }
@@ -185,19 +202,29 @@ fn note_created(action: &Action, created: &mut BTreeSet<String>) {
         Action::CreateUser { user } => {
             created.insert(user.user_principal_name.to_ascii_lowercase());
         }
-        Action::RestoreUser { id, .. } => {
+        // Later actions may name the restored user by id or by UPN.
+        Action::RestoreUser {
+            id,
+            user_principal_name,
+        } => {
             created.insert(id.to_ascii_lowercase());
+            created.insert(user_principal_name.to_ascii_lowercase());
         }
         _ => {}
     }
 }
 
-/// The user an action addresses by id or UPN, when it can meet replication lag.
-fn lag_target(action: &Action) -> Option<&str> {
+/// The objects an action addresses by id or UPN that can meet replication lag: the user it
+/// updates or licenses, the group it fills or licenses and the members it binds.
+fn lag_targets(action: &Action) -> Vec<&str> {
     match action {
-        Action::AssignLicenses { user, .. } => Some(user),
-        Action::UpdateUser { id, .. } => Some(id),
-        _ => None,
+        Action::AssignLicenses { user, .. } => vec![user],
+        Action::UpdateUser { id, .. } => vec![id],
+        Action::AddGroupMembers { group, members, .. } => std::iter::once(group.as_str())
+            .chain(members.iter().map(String::as_str))
+            .collect(),
+        Action::AssignGroupLicenses { group, .. } => vec![group],
+        _ => Vec::new(),
     }
 }
 
@@ -222,7 +249,9 @@ async fn retry_replication_lag<R: Runner>(
                         status: Some(404),
                         ..
                     })
-                ) && lag_target(action).is_some_and(|t| created.contains(&t.to_ascii_lowercase()))
+                ) && lag_targets(action)
+                    .iter()
+                    .any(|t| created.contains(&t.to_ascii_lowercase()))
             })
             .map(|(i, _)| i)
             .collect()
@@ -247,7 +276,9 @@ async fn retry_replication_lag<R: Runner>(
                     again.push(request);
                     resent.push(i);
                 }
-                Err(reason) => responses[i] = Ok(Response::unsent(reason, Retry::Terminal)),
+                Err(reason) => {
+                    responses[i] = Ok(Response::unsent(reason.to_string(), Retry::Terminal))
+                }
             }
         }
         let answers = runner.run(again).await;
@@ -358,7 +389,12 @@ async fn outcome_of<R: Runner>(runner: &R, action: &Action, response: Response) 
                             "{description}; {domain} already has a federation configuration \
                              with other settings: the next run updates it"
                         )),
-                        Ok(None) | Err(_) => failed(description),
+                        Ok(None) => failed(description),
+                        // Not silently: the failure says that the read-back failed too.
+                        Err(e) => failed(format!(
+                            "{description}; reading {domain}'s federation configuration back \
+                             failed too ({e}): the next run reads it again"
+                        )),
                     }
                 }
                 _ => failed(description),

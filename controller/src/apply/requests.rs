@@ -3,21 +3,32 @@
 
 use time::OffsetDateTime;
 
-use crate::graph::{BatchItem, Secret};
+use crate::graph::{BatchItem, GraphError, Secret};
 use crate::model::{Action, leaver_mark};
 
 /// One Graph request, relative to `/v1.0` (its `Debug` never shows the body).
 pub type Request = BatchItem;
 
+/// Why an action's request cannot be built; it is then never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// A user would be created without a password.
+    #[error("no password was generated for {upn}; the user is not created")]
+    NoPassword {
+        /// The user's UPN.
+        upn: String,
+    },
+    /// The body cannot be serialised (e.g. federation settings).
+    #[error(transparent)]
+    Body(#[from] GraphError),
+}
+
 /// The request for `action`. `password` is used only by `CreateUser`, which fails without one.
-pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request, String> {
+pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request, RequestError> {
     Ok(match action {
         Action::CreateUser { user } => {
-            let password = password.ok_or_else(|| {
-                format!(
-                    "no password was generated for {}; the user is not created",
-                    user.user_principal_name
-                )
+            let password = password.ok_or_else(|| RequestError::NoPassword {
+                upn: user.user_principal_name.clone(),
             })?;
             BatchItem::create_user(user, password)
         }
@@ -36,13 +47,13 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request
         Action::RevokeSessions { id, .. } => BatchItem::revoke_sessions(id),
         Action::DeleteUser { id, .. } => BatchItem::delete_user(id),
         Action::CreateFederation { domain, settings } => {
-            BatchItem::create_federation(domain, settings).map_err(|e| e.to_string())?
+            BatchItem::create_federation(domain, settings)?
         }
         Action::UpdateFederation {
             domain,
             id,
             changes,
-        } => BatchItem::update_federation(domain, id, changes).map_err(|e| e.to_string())?,
+        } => BatchItem::update_federation(domain, id, changes)?,
         Action::RevertToManaged { domain } => BatchItem::revert_to_managed(domain),
         Action::AssignLicenses {
             user, add, remove, ..
@@ -80,6 +91,7 @@ mod tests {
                 immutable_id: Some("YW5u".into()),
                 usage_location: Some("US".into()),
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let r = request_for(&action, Some(&p)).unwrap();
@@ -111,6 +123,7 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
         let shown = format!("{:?}", request_for(&action, Some(&p)).unwrap());
@@ -129,9 +142,11 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         };
-        assert!(request_for(&action, None).is_err());
+        let err = request_for(&action, None).unwrap_err();
+        assert!(matches!(&err, RequestError::NoPassword { upn } if upn == "a@b.example"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The real [`Runner`]: the Graph client's rate-limited, retrying `$batch`.
 
 use super::{Request, Response, Runner};
-use crate::graph::{GraphClient, RetryClass};
+use crate::graph::{GraphClient, GraphError, RetryClass};
 use crate::model::{FederationSettings, Retry};
 
 /// Sends an apply's requests through one tenant's [`GraphClient`].
@@ -42,10 +42,7 @@ impl Runner for GraphRunner {
             .collect()
     }
 
-    async fn federation(&self, domain: &str) -> Result<Option<FederationSettings>, String> {
-        self.client
-            .list_federation(domain)
-            .await
-            .map_err(|e| e.to_string())
+    async fn federation(&self, domain: &str) -> Result<Option<FederationSettings>, GraphError> {
+        self.client.list_federation(domain).await
     }
 }

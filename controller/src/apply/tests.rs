@@ -77,6 +77,7 @@ fn create(upn: &str, immutable: bool) -> Action {
             immutable_id: immutable.then(|| "aWQ=".into()),
             usage_location: Some("US".into()),
             account_enabled: true,
+            attributes: Default::default(),
         },
     }
 }
@@ -320,7 +321,10 @@ async fn a_federation_read_back_with_other_settings_is_a_failure() {
         async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
             requests.iter().map(|_| failure(400, "")).collect()
         }
-        async fn federation(&self, _domain: &str) -> Result<Option<FederationSettings>, String> {
+        async fn federation(
+            &self,
+            _domain: &str,
+        ) -> Result<Option<FederationSettings>, crate::graph::GraphError> {
             Ok(Some(self.0.clone()))
         }
     }
@@ -347,4 +351,86 @@ async fn a_federation_read_back_with_other_settings_is_a_failure() {
     assert!(
         matches!(&report.results[0].1, Outcome::Failed { reason, .. } if reason.contains("other settings"))
     );
+}
+
+#[test]
+fn a_restored_user_counts_as_created_by_id_and_by_upn() {
+    // Its update names it by id, its licences may name it by UPN: a 404 on either is lag.
+    let mut created = BTreeSet::new();
+    note_created(
+        &Action::RestoreUser {
+            id: "U1".into(),
+            user_principal_name: "Ann@Corp.example".into(),
+        },
+        &mut created,
+    );
+    assert!(created.contains("u1"));
+    assert!(created.contains("ann@corp.example"));
+    assert_eq!(
+        lag_targets(&license("ann@corp.example")),
+        ["ann@corp.example"]
+    );
+}
+
+#[test]
+fn group_writes_can_meet_replication_lag_on_the_group_and_on_its_new_members() {
+    let add = Action::AddGroupMembers {
+        group: "g1".into(),
+        group_name: "e3".into(),
+        members: vec!["u1".into(), "u2".into()],
+        user_principal_names: vec!["a@x".into(), "b@x".into()],
+    };
+    assert_eq!(lag_targets(&add), ["g1", "u1", "u2"]);
+    let license = Action::AssignGroupLicenses {
+        group: "g1".into(),
+        group_name: "e3".into(),
+        add: vec![],
+        remove: vec![],
+    };
+    assert_eq!(lag_targets(&license), ["g1"]);
+}
+
+/// Always 404 for group writes; counts the attempts.
+struct LaggingGroup(Mutex<usize>);
+
+impl Runner for LaggingGroup {
+    async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
+        let mut n = self.0.lock().unwrap();
+        requests
+            .iter()
+            .map(|_| {
+                *n += 1;
+                // The first two attempts land on a replica that has not seen the group.
+                if *n <= 2 {
+                    failure(404, "")
+                } else {
+                    Response::Success
+                }
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_404_on_a_group_created_by_the_earlier_pass_is_retried() {
+    let license = Action::AssignGroupLicenses {
+        group: "G1".into(),
+        group_name: "e3".into(),
+        add: vec![LicenseGrant {
+            sku_id: "sku".into(),
+            disabled_plans: vec![],
+        }],
+        remove: vec![],
+    };
+    // Created by the earlier pass: retried until the replicas have it.
+    let runner = LaggingGroup(Mutex::new(0));
+    let young = BTreeSet::from(["g1".to_string()]);
+    let report = apply_after(&runner, &plan(vec![license.clone()]), &|_| {}, young).await;
+    assert_eq!(report.results[0].1, Outcome::Done);
+    assert_eq!(*runner.0.lock().unwrap(), 3);
+    // Not created by this run: a 404 is a failure at once.
+    let runner = LaggingGroup(Mutex::new(0));
+    let report = apply(&runner, &plan(vec![license]), &|_| {}).await;
+    assert!(matches!(report.results[0].1, Outcome::Failed { .. }));
+    assert_eq!(*runner.0.lock().unwrap(), 1);
 }

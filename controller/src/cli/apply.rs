@@ -75,12 +75,14 @@ pub async fn run(args: ApplyArgs) -> Result<ExitCode, CliError> {
         bar.finish_and_clear();
         let report = engine::report(&name, &desired, &cycle);
         if args.output == Format::Table {
-            output::emit(&output::plan_table(&name, &cycle.before, mirror.observed()));
+            output::emit_with(|out| {
+                output::write_plan_table(out, &name, &cycle.before, mirror.observed());
+            });
             if cycle.report.is_some() {
                 output::emit(&format!("\n{}", output::report_table(&report)));
-                output::emit(&output::after_table(&report, &cycle.after));
+                output::emit(&output::after_table(&report, cycle.after()));
             }
-            output::emit(&output::links_table(&report));
+            output::emit(&output::links_table(&report.sign_in_links));
         }
         verdicts.push(cycle.verdict());
         reports.push(report);

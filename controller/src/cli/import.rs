@@ -111,6 +111,8 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
             usage_location: u.usage_location.clone(),
             // A disabled account is recorded as such; an enabled one is left unset.
             account_enabled: (!u.account_enabled).then_some(false),
+            // Organisation data as the tenant has it, so the import plans no change to it.
+            attributes: u.attributes.clone(),
         });
     }
     let mut failed = 0;
@@ -143,6 +145,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
             provisioning: Provisioning::Auto,
             adopt_existing: true,
             mode: None,
+            defaults: None,
         },
     );
     let yaml = serde_saphyr::to_string(&assignment).map_err(|e| CliError(e.to_string()))?;

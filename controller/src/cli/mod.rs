@@ -3,6 +3,7 @@
 mod apply;
 mod crds;
 mod import;
+mod markdown;
 mod output;
 mod plan;
 mod run;

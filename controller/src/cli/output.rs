@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::session::CliError;
 use crate::api::DriftEntry;
-use crate::engine::TenantReport;
+use crate::engine::{SignInLink, TenantReport};
 use crate::model::{
     Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason, State,
 };
@@ -31,10 +31,29 @@ pub enum Format {
     Json,
 }
 
+/// `plan -o table|json|markdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum PlanFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// One JSON document (`controller/schema/report.v1.json`).
+    Json,
+    /// A pull-request comment (GitHub and GitLab Markdown).
+    Markdown,
+}
+
 /// Prints `value` as pretty JSON.
 pub fn emit_json(value: &impl Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError(e.to_string()))?;
-    emit(&format!("{text}\n"));
+    use std::io::Write as _;
+    // Serialised straight to standard output: a 100,000-user report is tens of megabytes.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    match serde_json::to_writer_pretty(&mut stdout, value) {
+        Err(e) if !e.is_io() => return Err(CliError(e.to_string())),
+        // A closed pipe (`| head`) ends the output quietly.
+        _ => {}
+    }
+    let _ = stdout.write_all(b"\n").and_then(|()| stdout.flush());
     Ok(())
 }
 
@@ -45,17 +64,28 @@ pub fn blocked_line(tenant: &str, reason: Reason, message: &str) -> String {
 
 /// Renders rows as columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    write_table(&mut out, header, || rows.iter().cloned());
+    out
+}
+
+/// Writes rows as columns separated by two spaces. The rows are made twice, once to measure
+/// the columns and once to write them, so a 100,000-action plan is never held as text.
+fn write_table<I>(out: &mut dyn Write, header: &[&str], rows: impl Fn() -> I)
+where
+    I: Iterator<Item = Vec<String>>,
+{
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
+    for row in rows() {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
             }
         }
     }
-    let mut out = String::new();
-    let mut line = |cells: Vec<String>| {
-        let mut text = String::new();
+    let mut text = String::new();
+    let mut line = |cells: &[String]| {
+        text.clear();
         for (i, cell) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
                 text.push_str(cell);
@@ -63,17 +93,35 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 let _ = write!(text, "{cell:<width$}  ", width = widths[i]);
             }
         }
-        out.push_str(text.trim_end());
-        out.push('\n');
+        let _ = writeln!(out, "{}", text.trim_end());
     };
-    line(header.iter().map(|h| (*h).to_owned()).collect());
-    for row in rows {
-        line(row.clone());
+    line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    for row in rows() {
+        line(&row);
     }
-    out
 }
 
-fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
+/// Text written straight to a byte sink (standard output), for output too large to build as
+/// one string first.
+pub struct Sink<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> Write for Sink<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+    }
+}
+
+/// Runs `write` on standard output (buffered). A closed pipe (`| head`) ends the output
+/// quietly.
+pub fn emit_with(write: impl FnOnce(&mut dyn Write)) {
+    use std::io::Write as _;
+    let mut sink = Sink(std::io::BufWriter::new(std::io::stdout().lock()));
+    write(&mut sink);
+    let _ = sink.0.flush();
+}
+
+/// SKU ids (lower case) to part numbers, as the tenant names them.
+pub fn sku_names(observed: &ObservedTenant) -> BTreeMap<String, String> {
     observed
         .skus
         .known()
@@ -156,11 +204,10 @@ fn changed_fields(changes: &impl Serialize) -> String {
         .unwrap_or_default()
 }
 
-/// The plan as tables.
-pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> String {
+/// The plan as tables, written to `out` as they are made.
+pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed: &ObservedTenant) {
     let skus = sku_names(observed);
     let synced = super::synced::synced_upns(observed);
-    let mut out = String::new();
     let _ = writeln!(
         out,
         "Tenant {tenant}: plan {} with {} action(s){}",
@@ -172,29 +219,29 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
             format!(", {} held by the change budget", plan.held.len())
         }
     );
-    let action_rows = |actions: &[Action]| -> Vec<Vec<String>> {
-        actions
-            .iter()
-            .map(|a| {
-                let (what, detail) = describe(a, &skus);
-                vec![
-                    format!("{:?}", a.phase()),
-                    what.to_owned(),
-                    super::synced::subject(a.subject(), &synced),
-                    detail,
-                ]
-            })
-            .collect()
-    };
+    fn action_rows<'a>(
+        actions: &'a [Action],
+        skus: &'a BTreeMap<String, String>,
+        synced: &'a std::collections::BTreeSet<String>,
+    ) -> impl Iterator<Item = Vec<String>> + 'a {
+        actions.iter().map(move |a| {
+            let (what, detail) = describe(a, skus);
+            vec![
+                format!("{:?}", a.phase()),
+                what.to_owned(),
+                super::synced::subject(a.subject(), synced),
+                detail,
+            ]
+        })
+    }
     if let Some(line) = super::synced::summary(observed, synced.len()) {
         let _ = writeln!(out, "{line}");
     }
     if !plan.actions.is_empty() {
-        out.push('\n');
-        out.push_str(&table(
-            &["PHASE", "ACTION", "SUBJECT", "DETAIL"],
-            &action_rows(&plan.actions),
-        ));
+        let _ = out.write_char('\n');
+        write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
+            action_rows(&plan.actions, &skus, &synced)
+        });
     }
     if !plan.held.is_empty() {
         let _ = writeln!(
@@ -202,19 +249,18 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
             "\nHeld by the change budget (release with: o365-controller apply --approve {}):",
             plan.id
         );
-        out.push_str(&table(
-            &["PHASE", "ACTION", "SUBJECT", "DETAIL"],
-            &action_rows(&plan.held),
-        ));
+        write_table(out, &["PHASE", "ACTION", "SUBJECT", "DETAIL"], || {
+            action_rows(&plan.held, &skus, &synced)
+        });
     }
-    let drift: Vec<Vec<String>> = plan
+    let drift = || plan.objects.iter().flat_map(|(key, o)| drift_rows(key, o));
+    if plan
         .objects
-        .iter()
-        .flat_map(|(key, o)| drift_rows(key, o))
-        .collect();
-    if !drift.is_empty() {
-        out.push_str("\nDrift:\n");
-        out.push_str(&table(&["OBJECT", "FIELD", "DESIRED", "OBSERVED"], &drift));
+        .values()
+        .any(|o| o.drift == Drift::Unknown || !o.drift_entries.is_empty())
+    {
+        let _ = out.write_str("\nDrift:\n");
+        write_table(out, &["OBJECT", "FIELD", "DESIRED", "OBSERVED"], drift);
     }
     let leavers: Vec<Vec<String>> = plan
         .objects
@@ -234,8 +280,8 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
         })
         .collect();
     if !leavers.is_empty() {
-        out.push_str("\nLeavers:\n");
-        out.push_str(&table(
+        let _ = out.write_str("\nLeavers:\n");
+        let _ = out.write_str(&table(
             &[
                 "OBJECT",
                 "USER",
@@ -248,11 +294,9 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
         ));
     }
     if !plan.findings.is_empty() {
-        out.push_str("\nFindings:\n");
-        let rows: Vec<Vec<String>> = plan
-            .findings
-            .iter()
-            .map(|f| {
+        let _ = out.write_str("\nFindings:\n");
+        write_table(out, &["SEVERITY", "OBJECT", "REASON", "MESSAGE"], || {
+            plan.findings.iter().map(|f| {
                 vec![
                     format!("{:?}", f.severity),
                     f.object.to_string(),
@@ -260,13 +304,11 @@ pub fn plan_table(tenant: &str, plan: &Plan, observed: &ObservedTenant) -> Strin
                     f.message.clone(),
                 ]
             })
-            .collect();
-        out.push_str(&table(&["SEVERITY", "OBJECT", "REASON", "MESSAGE"], &rows));
+        });
     }
-    out.push_str(&states_table(plan));
-    out.push('\n');
-    out.push_str(&verdict_line(plan));
-    out
+    let _ = out.write_str(&states_table(plan));
+    let _ = out.write_char('\n');
+    let _ = out.write_str(&verdict_line(plan));
 }
 
 /// Each object's state, drift, actions and held actions.
@@ -329,12 +371,11 @@ pub fn after_table(report: &TenantReport, after: &Plan) -> String {
 }
 
 /// The sign-in smart link of each federated domain.
-pub fn links_table(report: &TenantReport) -> String {
-    if report.sign_in_links.is_empty() {
+pub fn links_table(links: &[SignInLink]) -> String {
+    if links.is_empty() {
         return String::new();
     }
-    let rows: Vec<Vec<String>> = report
-        .sign_in_links
+    let rows: Vec<Vec<String>> = links
         .iter()
         .map(|l| vec![l.domain.clone(), l.url.clone()])
         .collect();

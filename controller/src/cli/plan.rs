@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use kube::ResourceExt;
 
-use super::output::{self, Format};
+use std::collections::BTreeMap;
+
+use super::markdown;
+use super::output::{self, PlanFormat};
 use super::session::{CliError, ConnectError, Session, TargetArgs};
 use crate::engine::{self, CycleReport, TenantReport, Verdict, Writes};
 use crate::resolve::Overrides;
@@ -18,9 +21,9 @@ pub struct PlanArgs {
     /// Manifests and target.
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Output format.
+    /// Output format: `markdown` is a pull-request comment (see `examples/ci/`).
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
-    pub output: Format,
+    pub output: PlanFormat,
     /// Treat Manual AppAssignments as if an export had been requested.
     #[arg(long)]
     pub export: bool,
@@ -36,13 +39,14 @@ pub async fn run(args: PlanArgs) -> Result<ExitCode, CliError> {
     };
     let mut verdicts = Vec::new();
     let mut reports = Vec::new();
+    let mut skus = BTreeMap::new();
     for tenant in session.tenants() {
         let name = tenant.name_any();
         let (client, mut mirror) = match session.connect(tenant).await {
             Ok(connected) => connected,
             Err(ConnectError::Blocked { reason, message }) => {
                 // Blocked is not InSync: exit 2, and the next Tenant is still planned.
-                if args.output == Format::Table {
+                if args.output == PlanFormat::Table {
                     output::emit(&output::blocked_line(&name, reason, &message));
                 }
                 verdicts.push(Verdict::Pending);
@@ -54,16 +58,25 @@ pub async fn run(args: PlanArgs) -> Result<ExitCode, CliError> {
         let desired = session.desired(tenant, &overrides);
         let cycle =
             engine::converge(&client, &mut mirror, &desired, Writes::None, &|_, _| {}).await;
-        let report = engine::report(&name, &desired, &cycle);
-        if args.output == Format::Table {
-            output::emit(&output::plan_table(&name, &cycle.before, mirror.observed()));
-            output::emit(&output::links_table(&report));
+        if args.output == PlanFormat::Table {
+            output::emit_with(|out| {
+                output::write_plan_table(out, &name, &cycle.before, mirror.observed());
+            });
+            output::emit(&output::links_table(&engine::sign_in_links(&desired)));
+        } else {
+            // The report (a copy of every action) only for JSON and Markdown.
+            reports.push(engine::report(&name, &desired, &cycle));
         }
+        skus.extend(output::sku_names(mirror.observed()));
         verdicts.push(cycle.verdict());
-        reports.push(report);
     }
-    if args.output == Format::Json {
-        output::emit_json(&CycleReport::new("plan", reports))?;
+    match args.output {
+        PlanFormat::Table => {}
+        PlanFormat::Json => output::emit_json(&CycleReport::new("plan", reports))?,
+        PlanFormat::Markdown => output::emit(&markdown::plan_markdown(
+            &CycleReport::new("plan", reports),
+            &skus,
+        )),
     }
     session.close().await?;
     Ok(exit_code(&verdicts, "drift is unknown"))

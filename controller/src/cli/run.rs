@@ -51,7 +51,14 @@ pub struct RunArgs {
     /// Changes arriving within this many milliseconds are reconciled once.
     #[arg(long, default_value_t = 150)]
     pub debounce_ms: u64,
-    /// Only the holder of the Lease `o365-controller` reconciles (safe with several replicas).
+    /// Reconcile only the Tenants with these labels (a label selector, e.g.
+    /// `sharding.fluxcd.io/key=shard1`): one shard of several controllers, the Flux convention.
+    /// FederatedDomains, AppAssignments and LicensePolicies follow the Tenant they reference.
+    /// Each shard elects its own leader (Lease `o365-controller-shard-<hash of the selector>`).
+    #[arg(long, env = "WATCH_LABEL_SELECTOR", value_name = "SELECTOR", value_parser = label_selector)]
+    pub watch_label_selector: Option<String>,
+    /// Only the holder of the Lease `o365-controller` (per shard: see --watch-label-selector)
+    /// reconciles (safe with several replicas).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
     /// Namespace of the Lease (default: the pod's namespace, else `default`).
@@ -101,6 +108,55 @@ fn namespace_name(s: &str) -> Result<String, String> {
     } else {
         Err(format!(
             "{s:?} is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        ))
+    }
+}
+
+/// A label selector as the API server takes it (`key=value`, `key!=value`, `key in (a,b)`,
+/// `!key`, comma-separated): refused here when it is empty or visibly malformed, so a typo is
+/// an error at start rather than a watch that fails forever.
+fn label_selector(s: &str) -> Result<String, String> {
+    let mut depth = 0i32;
+    let mut requirements = vec![String::new()];
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                requirements.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            break;
+        }
+        if let Some(last) = requirements.last_mut() {
+            last.push(c);
+        }
+    }
+    let key_ok = |key: &str| {
+        !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b))
+    };
+    let well_formed = depth == 0
+        && requirements.iter().all(|r| {
+            let r = r.trim();
+            let key = r
+                .trim_start_matches('!')
+                .split(['=', '!', ' ', '('])
+                .next()
+                .unwrap_or_default();
+            key_ok(key)
+        });
+    if well_formed {
+        Ok(s.trim().to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a label selector (e.g. sharding.fluxcd.io/key=shard1, or \
+             'sharding.fluxcd.io/key in (shard1,shard2)', or !sharding.fluxcd.io/key)"
         ))
     }
 }
@@ -172,6 +228,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         };
         let options = RunOptions {
             namespace: args.namespace,
+            tenant_selector: args.watch_label_selector,
             tenant_namespaces: args.tenant_namespaces,
             metrics_addr: Some(args.metrics_addr),
             health_addr: Some(args.health_addr),
@@ -207,6 +264,22 @@ mod tests {
         assert_eq!(namespace_name("o365-system"), Ok("o365-system".to_owned()));
         for bad in ["", "Team", "-a", "a-", "a_b", &"a".repeat(64)] {
             assert!(namespace_name(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn shard_selectors_are_label_selectors() {
+        for good in [
+            "sharding.fluxcd.io/key=shard1",
+            "sharding.fluxcd.io/key in (shard1, shard2)",
+            "!sharding.fluxcd.io/key",
+            "a=b,c!=d",
+            "tier==gold",
+        ] {
+            assert!(label_selector(good).is_ok(), "{good:?} was refused");
+        }
+        for bad in ["", " ", "a=b,", "key in (a", "=b", "a=b)", "k\u{e9}y=v"] {
+            assert!(label_selector(bad).is_err(), "{bad:?} was accepted");
         }
     }
 }

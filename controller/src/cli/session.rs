@@ -178,10 +178,12 @@ impl Session {
         Ok((client, mirror))
     }
 
+    /// The Tenant's Graph configuration; the error is the line printed for it.
     fn graph_config(&self, tenant: &Tenant) -> Result<GraphConfig, String> {
         let keys = ManifestKeys(&self.manifests.secrets);
         let env = |name: &str| std::env::var(name).ok();
-        let mut config = resolve::graph_config(tenant, &keys, &env, &self.operator)?;
+        let mut config = resolve::graph_config(tenant, &keys, &env, &self.operator)
+            .map_err(|e| e.to_string())?;
         if let Some(sim) = &self.sim {
             // The built-in simulator is trusted by construction: it replaces whatever the
             // Tenant names, and it is the only host allowed.

@@ -30,7 +30,7 @@ pub fn synced_upns(observed: &ObservedTenant) -> BTreeSet<String> {
 
 /// `upn`, marked when it is a synced user's.
 pub fn subject(upn: &str, synced: &BTreeSet<String>) -> String {
-    if synced.contains(&upn.to_ascii_lowercase()) {
+    if !synced.is_empty() && synced.contains(&upn.to_ascii_lowercase()) {
         format!("{upn} {MARK}")
     } else {
         upn.to_string()
@@ -67,6 +67,8 @@ pub fn import_entry(u: &ObservedUser) -> AssignedUser {
         immutable_id: None,
         usage_location: u.usage_location.clone(),
         account_enabled: None,
+        // AD masters the organisation attributes of a synced user.
+        attributes: Default::default(),
     }
 }
 

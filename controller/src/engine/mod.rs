@@ -11,13 +11,15 @@
 
 mod report;
 
+use std::collections::BTreeSet;
+
 use crate::apply::{self, GraphRunner};
 use crate::graph::{GraphClient, Mirror};
 use crate::model::{Action, DesiredTenant, Outcome, Plan, Read, Report, State};
 
 pub use report::{
     CycleReport, JSON_SCHEMA, JSON_VERSION, ObjectReport, SignInLink, SkippedUser, TenantReport,
-    Totals, report,
+    Totals, report, sign_in_links,
 };
 
 /// Whether the cycle may write to the tenant.
@@ -36,9 +38,10 @@ pub struct Cycle {
     pub before: Plan,
     /// The report, when actions were applied.
     pub report: Option<Report>,
-    /// The plan made from the refreshed mirror after applying, or `before` when nothing was
-    /// applied. Each object's state after the cycle is read from here.
-    pub after: Plan,
+    /// The plan made from the refreshed mirror after applying; `None` when nothing was
+    /// applied ([`Cycle::after`] is then `before`, not a copy of it: a 100,000-user plan is
+    /// tens of megabytes).
+    pub replanned: Option<Plan>,
     /// Whether a read of the tenant failed (before or after applying).
     pub reads_failed: bool,
 }
@@ -56,12 +59,17 @@ pub enum Verdict {
 }
 
 impl Cycle {
+    /// The plan after the cycle: each object's state after the cycle is read from here.
+    pub fn after(&self) -> &Plan {
+        self.replanned.as_ref().unwrap_or(&self.before)
+    }
+
     /// The verdict: failures first, then anything not `InSync`.
     pub fn verdict(&self) -> Verdict {
         let failed = self.report.as_ref().is_some_and(|r| r.failures().count > 0);
-        if failed || self.reads_failed || self.after.state() == State::Unknown {
+        if failed || self.reads_failed || self.after().state() == State::Unknown {
             Verdict::Failed
-        } else if self.after.is_in_sync() {
+        } else if self.after().is_in_sync() {
             Verdict::Converged
         } else {
             Verdict::Pending
@@ -71,7 +79,7 @@ impl Cycle {
     /// The plan id that releases what the change budget holds after this cycle: the held
     /// remainder's, which is what an approval must name.
     pub fn held_plan_id(&self) -> Option<&str> {
-        (!self.after.held.is_empty()).then_some(self.after.id.as_str())
+        (!self.after().held.is_empty()).then_some(self.after().id.as_str())
     }
 }
 
@@ -89,6 +97,54 @@ fn needs_follow_up(report: &Report, after: &Plan) -> bool {
                 Action::AddGroupMembers { .. } | Action::AssignGroupLicenses { .. }
             )
         })
+}
+
+/// The ids (and UPNs) of the users and groups `report` created or restored, as the refreshed
+/// tenant shows them.
+fn created_ids(report: &Report, observed: &crate::model::ObservedTenant) -> BTreeSet<String> {
+    let users = observed
+        .users
+        .known()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let groups = observed
+        .groups
+        .known()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut young = BTreeSet::new();
+    for (action, outcome) in &report.results {
+        if !matches!(outcome, Outcome::Done | Outcome::AlreadyDone) {
+            continue;
+        }
+        match action {
+            Action::CreateUser { user } => {
+                let upn = &user.user_principal_name;
+                young.insert(upn.to_ascii_lowercase());
+                young.extend(
+                    users
+                        .iter()
+                        .filter(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+                        .map(|u| u.id.to_ascii_lowercase()),
+                );
+            }
+            Action::RestoreUser {
+                id,
+                user_principal_name,
+            } => {
+                young.insert(id.to_ascii_lowercase());
+                young.insert(user_principal_name.to_ascii_lowercase());
+            }
+            Action::CreateGroup { group } => young.extend(
+                groups
+                    .iter()
+                    .filter(|g| g.display_name == group.display_name)
+                    .map(|g| g.id.to_ascii_lowercase()),
+            ),
+            _ => {}
+        }
+    }
+    young
 }
 
 /// Whether any part of the observed tenant failed to read.
@@ -124,7 +180,7 @@ pub async fn converge(
     // rest is applied, and the verdict is `Failed` either way.
     if writes == Writes::None || before.actions.is_empty() {
         return Cycle {
-            after: before.clone(),
+            replanned: None,
             before,
             report: None,
             reads_failed,
@@ -143,7 +199,15 @@ pub async fn converge(
         tracing::info!(actions = after.actions.len(), plan = %after.id, "applying the follow-up");
         let more = after.actions.len();
         let done = report.results.len();
-        let follow = apply::apply(&runner, &after, &|n| progress(done + n, total + more)).await;
+        // What the first pass created is moments old: a 404 on it is replication lag.
+        let young = created_ids(&report, mirror.observed());
+        let follow = apply::apply_after(
+            &runner,
+            &after,
+            &|n| progress(done + n, total + more),
+            young,
+        )
+        .await;
         report.results.extend(follow.results);
         report.owners.extend(follow.owners);
         mirror.refresh(client).await;
@@ -153,7 +217,7 @@ pub async fn converge(
     Cycle {
         before,
         report: Some(report),
-        after,
+        replanned: Some(after),
         reads_failed,
     }
 }

@@ -246,10 +246,23 @@ fn names(keys: &[ObjectKey]) -> Vec<String> {
     keys.iter().map(ToString::to_string).collect()
 }
 
+/// The sign-in smart link of each federated domain of `desired`.
+pub fn sign_in_links(desired: &DesiredTenant) -> Vec<SignInLink> {
+    desired
+        .domains
+        .iter()
+        .filter(|d| d.spec.authentication == Authentication::Federated)
+        .map(|d| SignInLink {
+            domain: d.spec.domain.to_lowercase(),
+            url: crate::plan::sign_in_link(&d.spec.domain),
+        })
+        .collect()
+}
+
 /// The report of one tenant's cycle.
 pub fn report(tenant: &str, desired: &DesiredTenant, cycle: &Cycle) -> TenantReport {
     let before = &cycle.before;
-    let after = &cycle.after;
+    let after = cycle.after();
     let skipped: Vec<SkippedUser> = before
         .findings
         .iter()
@@ -302,15 +315,7 @@ pub fn report(tenant: &str, desired: &DesiredTenant, cycle: &Cycle) -> TenantRep
             })
             .collect(),
     };
-    let sign_in_links = desired
-        .domains
-        .iter()
-        .filter(|d| d.spec.authentication == Authentication::Federated)
-        .map(|d| SignInLink {
-            domain: d.spec.domain.to_lowercase(),
-            url: crate::plan::sign_in_link(&d.spec.domain),
-        })
-        .collect();
+    let sign_in_links = sign_in_links(desired);
     TenantReport {
         tenant: tenant.to_owned(),
         plan_id: before.id.clone(),

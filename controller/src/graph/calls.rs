@@ -1,13 +1,14 @@
-//! Typed calls for the endpoints the controller uses (notes §1–§4). Every write is built by
-//! one builder, [`BatchItem`]'s constructors, whether it goes out alone or in a `$batch`.
+//! Typed calls for the endpoints the controller uses (notes §1–§4): the reads, and one builder
+//! for every write, [`BatchItem`]'s constructors, which apply sends through `$batch`. There is
+//! no second, typed path for writes.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    AuthenticationType, FederationSettings, LEAVER_MARK_ATTRIBUTE, LicenseGrant, NewGroup, NewUser,
-    ObservedDomain, ObservedSku, ObservedUser, UserChanges,
+    FederationSettings, LEAVER_MARK_ATTRIBUTE, LicenseGrant, NewGroup, NewUser, ObservedDomain,
+    ObservedSku, ObservedUser, UserChanges,
 };
 
 use super::batch::BatchItem;
@@ -33,6 +34,16 @@ pub const USER_PROPERTIES: &[&str] = &[
     "licenseAssignmentStates",
     "onPremisesExtensionAttributes",
     "onPremisesSyncEnabled",
+    "department",
+    "jobTitle",
+    "employeeId",
+    "companyName",
+    "officeLocation",
+    "city",
+    "country",
+    "mobilePhone",
+    "preferredLanguage",
+    "employeeType",
 ];
 
 /// The organization properties read: the display name and directory synchronization.
@@ -91,7 +102,19 @@ pub fn new_user_body(user: &NewUser, password: &Secret) -> Value {
             body[k] = json!(v);
         }
     }
+    if let Some(map) = body.as_object_mut() {
+        insert_attributes(map, &user.attributes);
+    }
     body
+}
+
+/// The organisation attributes that are set, by their Graph names.
+fn insert_attributes(body: &mut Map<String, Value>, attributes: &crate::api::UserAttributes) {
+    for name in crate::api::USER_ATTRIBUTES {
+        if let Some(v) = attributes.get(name) {
+            body.insert(name.into(), json!(v));
+        }
+    }
 }
 
 /// `PATCH /users/{id}` body: only the fields that change.
@@ -113,6 +136,7 @@ pub fn user_changes_body(changes: &UserChanges) -> Value {
     if let Some(enabled) = changes.account_enabled {
         body.insert("accountEnabled".into(), json!(enabled));
     }
+    insert_attributes(&mut body, &changes.attributes);
     if changes.clear_leaver_mark {
         body.insert(
             "onPremisesExtensionAttributes".into(),
@@ -298,52 +322,10 @@ impl BatchItem {
 }
 
 impl GraphClient {
-    async fn write(
-        &self,
-        operation: &'static str,
-        subject: &str,
-        item: BatchItem,
-    ) -> Result<super::client::Response, GraphError> {
-        let req = Request {
-            method: item.method,
-            body: item.body.as_ref(),
-            ..Request::get(&item.url)
-        };
-        self.execute(operation, subject, req).await
-    }
-
     /// `GET /domains`.
     pub async fn list_domains(&self) -> Result<Vec<ObservedDomain>, GraphError> {
         let domains: Vec<wire::Domain> = self.get_all("list_domains", "", "/domains", &[]).await?;
         Ok(domains.into_iter().map(convert::domain).collect())
-    }
-
-    /// `GET /domains/{name}`; `None` when there is no such domain.
-    pub async fn get_domain(&self, name: &str) -> Result<Option<ObservedDomain>, GraphError> {
-        let url = format!("/domains/{}", segment(name));
-        let req = Request {
-            accept: &[404],
-            ..Request::get(&url)
-        };
-        let r = self.execute("get_domain", name, req).await?;
-        if r.status == 404 {
-            return Ok(None);
-        }
-        Ok(Some(convert::domain(r.json("get_domain")?)))
-    }
-
-    /// `PATCH /domains/{name}` with `authenticationType` (only `Managed` is accepted by
-    /// Graph: it de-federates the domain and removes its federation configuration).
-    pub async fn patch_domain(
-        &self,
-        name: &str,
-        authentication: AuthenticationType,
-    ) -> Result<(), GraphError> {
-        let item = BatchItem::patch(
-            format!("/domains/{}", segment(name)),
-            json!({"authenticationType": authentication.as_str()}),
-        );
-        self.write("patch_domain", name, item).await.map(drop)
     }
 
     /// `GET /domains/{domain}/federationConfiguration`: the domain's one configuration, or
@@ -363,91 +345,6 @@ impl GraphClient {
         }
         let page: wire::Page<wire::Federation> = r.json("list_federation")?;
         Ok(page.value.into_iter().next().map(convert::federation))
-    }
-
-    /// `POST /domains/{domain}/federationConfiguration`: federates the domain.
-    pub async fn create_federation(
-        &self,
-        domain: &str,
-        settings: &FederationSettings,
-    ) -> Result<FederationSettings, GraphError> {
-        let item = BatchItem::create_federation(domain, settings)?;
-        let r = self.write("create_federation", domain, item).await?;
-        Ok(convert::federation(r.json("create_federation")?))
-    }
-
-    /// `PATCH …/federationConfiguration/{id}` with the `Some` fields of `changes`.
-    pub async fn update_federation(
-        &self,
-        domain: &str,
-        id: &str,
-        changes: &FederationSettings,
-    ) -> Result<(), GraphError> {
-        let item = BatchItem::update_federation(domain, id, changes)?;
-        self.write("update_federation", domain, item)
-            .await
-            .map(drop)
-    }
-
-    /// `DELETE …/federationConfiguration/{id}`: the domain returns to Managed.
-    pub async fn delete_federation(&self, domain: &str, id: &str) -> Result<(), GraphError> {
-        let item = BatchItem::delete(format!(
-            "/domains/{}/federationConfiguration/{}",
-            segment(domain),
-            segment(id)
-        ));
-        self.write("delete_federation", domain, item)
-            .await
-            .map(drop)
-    }
-
-    /// `POST /users`: creates the user (who must change the password at first sign-in).
-    pub async fn create_user(
-        &self,
-        user: &NewUser,
-        password: &Secret,
-    ) -> Result<ObservedUser, GraphError> {
-        let item = BatchItem::create_user(user, password);
-        let r = self
-            .write("create_user", &user.user_principal_name, item)
-            .await?;
-        Ok(convert::user(r.json("create_user")?))
-    }
-
-    /// `PATCH /users/{id}` with the fields that change.
-    pub async fn update_user(&self, id: &str, changes: &UserChanges) -> Result<(), GraphError> {
-        let item = BatchItem::update_user(id, changes);
-        self.write("update_user", id, item).await.map(drop)
-    }
-
-    /// `DELETE /users/{id}` (soft delete: restorable for 30 days).
-    pub async fn delete_user(&self, id: &str) -> Result<(), GraphError> {
-        let item = BatchItem::delete_user(id);
-        self.write("delete_user", id, item).await.map(drop)
-    }
-
-    /// `GET /users/{id or UPN}?$select=…`; `None` when there is no such user. An empty
-    /// `select` reads the mirror's properties.
-    pub async fn get_user(
-        &self,
-        id_or_upn: &str,
-        select_properties: &[&str],
-    ) -> Result<Option<ObservedUser>, GraphError> {
-        let props = if select_properties.is_empty() {
-            USER_PROPERTIES
-        } else {
-            select_properties
-        };
-        let url = format!("/users/{}?$select={}", segment(id_or_upn), select(props));
-        let req = Request {
-            accept: &[404],
-            ..Request::get(&url)
-        };
-        let r = self.execute("get_user", id_or_upn, req).await?;
-        if r.status == 404 {
-            return Ok(None);
-        }
-        Ok(Some(convert::user(r.json("get_user")?)))
     }
 
     /// `GET /users?$select=…&$filter=…`, every page. Filters that need Graph's advanced query
@@ -475,26 +372,6 @@ impl GraphClient {
         }
         let users: Vec<wire::User> = self.get_all("list_users", "", &url, headers).await?;
         Ok(users.into_iter().map(convert::user).collect())
-    }
-
-    /// `POST /users/{id or UPN}/assignLicense`.
-    pub async fn assign_license(
-        &self,
-        user: &str,
-        add: &[LicenseGrant],
-        remove: &[String],
-    ) -> Result<(), GraphError> {
-        let item = BatchItem::assign_license(user, add, remove);
-        self.write("assign_license", user, item).await.map(drop)
-    }
-
-    /// `GET /users/{id}/licenseDetails`.
-    pub async fn license_details(
-        &self,
-        user: &str,
-    ) -> Result<Vec<wire::LicenseDetails>, GraphError> {
-        let url = format!("/users/{}/licenseDetails", segment(user));
-        self.get_all("license_details", user, &url, &[]).await
     }
 
     /// `GET /directoryRoles` (activated roles).
@@ -566,6 +443,7 @@ mod tests {
             immutable_id: Some("SUQ=".into()),
             usage_location: Some("US".into()),
             account_enabled: true,
+            attributes: Default::default(),
         };
         let body = new_user_body(&user, &Secret::new("pw"));
         assert_eq!(body["onPremisesImmutableId"], "SUQ=");

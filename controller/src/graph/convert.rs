@@ -117,6 +117,13 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
     if let Some(enabled) = u.account_enabled {
         into.account_enabled = enabled.unwrap_or(false);
     }
+    for name in crate::api::USER_ATTRIBUTES {
+        match u.other.get(name) {
+            None => {}
+            Some(serde_json::Value::String(v)) => into.attributes.set(name, Some(v.clone())),
+            Some(_) => into.attributes.set(name, None),
+        }
+    }
     if let Some(ext) = u.on_premises_extension_attributes {
         into.leaver_mark = ext.and_then(|e| e.extension_attribute15);
     }

@@ -144,6 +144,9 @@ pub struct User {
     pub on_premises_extension_attributes: Option<Option<ExtensionAttributes>>,
     #[serde(default, deserialize_with = "present")]
     pub on_premises_sync_enabled: Option<Option<bool>>,
+    /// Other properties: the managed organisation attributes (`department`, …) among them.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
     /// Delta: the user was deleted (`reason` `changed` = soft, `deleted` = permanent).
     #[serde(rename = "@removed", default)]
     pub removed: Option<Value>,

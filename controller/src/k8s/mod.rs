@@ -18,5 +18,5 @@ pub use report::status::FIELD_MANAGER;
 pub use runtime::controller::{
     RunOptions, default_identity, install_crypto_provider, run_controller,
 };
-pub use runtime::leader::{LEASE_DURATION, LEASE_NAME};
+pub use runtime::leader::{LEASE_DURATION, LEASE_NAME, lease_name};
 pub use runtime::served::ServedNamespaces;

@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::ResourceExt;
-use kube::core::cel::{CompiledSchema, Validator, compile_schema};
+use kube::core::cel::Validator;
 use serde_saphyr::Spanned;
 
 use crate::api::{AppAssignment, FederatedDomain, GROUP, LicensePolicy, Tenant, VERSION};
 pub use input::{DEFAULT_MAX_FILE_SIZE, Limits, human_size, parse_size};
+use yaml::Node;
 pub use yaml::Position;
-use yaml::{Node, PathIndex};
 
 /// One problem in one document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -173,18 +173,17 @@ pub fn load_str(file: &Path, text: &str) -> Result<Manifests, Vec<Diagnostic>> {
 
 struct KindSchema {
     kind: String,
-    /// The CRD's schema, with the rules [`patterns::Patterns`] took over marked.
-    structural: serde_json::Value,
-    /// Every other CEL rule, compiled.
-    cel: CompiledSchema,
-    /// `self.matches('...')` rules, their regexes compiled once.
-    patterns: patterns::Patterns,
+    /// The CRD's schema and rules, compiled.
+    schema: schema::Schema,
 }
 
 struct Loader {
     validator: Validator,
     kinds: Vec<KindSchema>,
 }
+
+/// Problems of one document, by field path (located in the source only when there are any).
+type Problems = Vec<(String, String)>;
 
 impl Loader {
     fn new() -> Self {
@@ -200,16 +199,8 @@ impl Loader {
                     .as_ref()?
                     .open_api_v3_schema
                     .as_ref()?;
-                let mut structural = serde_json::to_value(schema).ok()?;
-                let mut for_cel = structural.clone();
-                let patterns = patterns::Patterns::extract(&mut for_cel, &mut structural);
-                let cel = compile_schema(&for_cel);
-                Some(KindSchema {
-                    kind,
-                    structural,
-                    cel,
-                    patterns,
-                })
+                let schema = schema::Schema::compile(&serde_json::to_value(schema).ok()?);
+                Some(KindSchema { kind, schema })
             })
             .collect();
         Self {
@@ -225,7 +216,9 @@ impl Loader {
         manifests: &mut Manifests,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        let documents: Vec<Spanned<Node>> =
+        // Parsed straight into JSON values: where each field came from is looked up only for
+        // a document with problems (the file is then parsed again, with positions).
+        let documents: Vec<Spanned<serde_json::Value>> =
             match serde_saphyr::from_multiple_with_options(text, budget::options(text.len())) {
                 Ok(docs) => docs,
                 Err(e) => {
@@ -241,34 +234,52 @@ impl Loader {
                     return;
                 }
             };
-        for document in documents {
-            if document.value == Node::Null {
+        let mut failed: Vec<(usize, Position, Problems)> = Vec::new();
+        for (i, document) in documents.into_iter().enumerate() {
+            if document.value.is_null() {
                 continue; // an empty document, e.g. a trailing `---`
             }
-            let (value, index) = yaml::to_json(&document);
-            let mut report = |path: &str, message: String| {
+            let start = Position::from_location(document.referenced);
+            let source = Source {
+                file: file.to_owned(),
+                position: start,
+            };
+            let mut problems = Problems::new();
+            self.load_document(document.value, source, manifests, &mut problems);
+            if !problems.is_empty() {
+                failed.push((i, start, problems));
+            }
+        }
+        if failed.is_empty() {
+            return;
+        }
+        let located: Vec<Spanned<Node>> =
+            serde_saphyr::from_multiple_with_options(text, budget::options(text.len()))
+                .unwrap_or_default();
+        for (i, start, problems) in failed {
+            let index = located.get(i).map(yaml::index).unwrap_or_default();
+            for (path, message) in problems {
                 diagnostics.push(Diagnostic {
                     file: file.to_owned(),
-                    position: index.locate(path).unwrap_or_default(),
+                    position: index.locate(&path).unwrap_or(start),
                     message: if path.is_empty() {
                         message
                     } else {
                         format!("{path}: {message}")
                     },
                 });
-            };
-            self.load_document(value, &index, manifests, &mut report, file);
+            }
         }
     }
 
     fn load_document(
         &self,
         value: serde_json::Value,
-        index: &PathIndex,
+        source: Source,
         manifests: &mut Manifests,
-        report: &mut dyn FnMut(&str, String),
-        file: &Path,
+        problems: &mut Problems,
     ) {
+        let mut report = |path: &str, message: String| problems.push((path.to_owned(), message));
         let field = |key: &str| {
             value
                 .get(key)
@@ -296,10 +307,6 @@ impl Loader {
                 "Required value: every object needs metadata.name".into(),
             );
         }
-        let source = Source {
-            file: file.to_owned(),
-            position: index.locate("").unwrap_or_default(),
-        };
         if api_version == "v1" && kind == "Secret" {
             // Messages about a Secret never quote its values.
             match secret::parse(value) {
@@ -347,26 +354,19 @@ impl Loader {
             );
             return;
         }
-        let mut failed = false;
-        for violation in schema::validate(&kind_schema.structural, &value) {
-            failed = true;
-            report(&violation.path, violation.message);
-        }
-        if failed {
+        let structural = kind_schema.schema.validate(&value);
+        if !structural.is_empty() {
+            for violation in structural {
+                report(&violation.path, violation.message);
+            }
             return; // CEL rules assume a structurally valid object, as the API server does
         }
-        let mismatches = kind_schema.patterns.check(&kind_schema.structural, &value);
-        let cel = self
-            .validator
-            .validate_compiled(&kind_schema.cel, &value, None);
-        if !mismatches.is_empty() || cel.is_err() {
-            for m in mismatches {
-                report(&m.path, format!("Invalid value: {}", m.message));
-            }
-            for error in cel.err().iter().flat_map(|e| e.iter()) {
+        let broken = kind_schema.schema.check_rules(&self.validator, &value);
+        if !broken.is_empty() {
+            for violation in broken {
                 report(
-                    &error.field_path,
-                    format!("Invalid value: {}", error.message),
+                    &violation.path,
+                    format!("Invalid value: {}", violation.message),
                 );
             }
             return;

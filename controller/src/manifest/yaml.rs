@@ -1,5 +1,6 @@
 //! A YAML tree that remembers where every node came from, so that errors found after parsing
-//! (schema, CEL) can still point at `file:line:column`.
+//! (schema, CEL) can still point at `file:line:column`. Built only for a document with
+//! problems: documents are validated as plain JSON values.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,19 +26,12 @@ impl Position {
     }
 }
 
-/// One YAML node with the positions of its children.
+/// One YAML node with the positions of its children (scalars only as such: the values are
+/// read as JSON).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
-    /// `null`, `~` or nothing.
-    Null,
-    /// `true` / `false`.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string.
-    Str(String),
+    /// A scalar.
+    Scalar,
     /// A sequence.
     Seq(Vec<Spanned<Node>>),
     /// A mapping, in source order.
@@ -59,33 +53,31 @@ impl<'de> Visitor<'de> for NodeVisitor {
         f.write_str("any YAML value")
     }
     fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
+        Ok(Node::Scalar)
     }
     fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
+        Ok(Node::Scalar)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
         Node::deserialize(d)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
+        Ok(Node::Scalar)
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Int(v))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
+        Ok(Node::Scalar)
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        i64::try_from(v).map(Node::Int).map_err(|_| {
-            E::custom("an integer larger than 9223372036854775807 (quote it if it is text)")
-        })
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
+        Ok(Node::Scalar)
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::Float(v))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
+        Ok(Node::Scalar)
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::Str(v.to_owned()))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
+        Ok(Node::Scalar)
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
-        Ok(Node::Str(v))
+    fn visit_string<E: de::Error>(self, _: String) -> Result<Node, E> {
+        Ok(Node::Scalar)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
         let mut items = Vec::new();
@@ -127,39 +119,28 @@ impl PathIndex {
     }
 }
 
-/// Converts a spanned node to JSON and records the position of every path.
-pub fn to_json(root: &Spanned<Node>) -> (serde_json::Value, PathIndex) {
+/// Records the position of every field path of a spanned document.
+pub fn index(root: &Spanned<Node>) -> PathIndex {
     let mut index = PathIndex::default();
     index
         .positions
         .insert(String::new(), Position::from_location(root.referenced));
-    let value = convert(&root.value, "", &mut index);
-    (value, index)
+    record(&root.value, "", &mut index);
+    index
 }
 
-fn convert(node: &Node, path: &str, index: &mut PathIndex) -> serde_json::Value {
-    use serde_json::Value;
+fn record(node: &Node, path: &str, index: &mut PathIndex) {
     match node {
-        Node::Null => Value::Null,
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::from(*i),
-        Node::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Node::Str(s) => Value::String(s.clone()),
-        Node::Seq(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let child = format!("{path}[{i}]");
-                    index
-                        .positions
-                        .insert(child.clone(), Position::from_location(item.referenced));
-                    convert(&item.value, &child, index)
-                })
-                .collect(),
-        ),
+        Node::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let child = format!("{path}[{i}]");
+                index
+                    .positions
+                    .insert(child.clone(), Position::from_location(item.referenced));
+                record(&item.value, &child, index);
+            }
+        }
         Node::Map(entries) => {
-            let mut object = serde_json::Map::new();
             for (key, value) in entries {
                 let child = if path.is_empty() {
                     key.value.clone()
@@ -170,9 +151,9 @@ fn convert(node: &Node, path: &str, index: &mut PathIndex) -> serde_json::Value 
                 index
                     .positions
                     .insert(child.clone(), Position::from_location(key.referenced));
-                object.insert(key.value.clone(), convert(&value.value, &child, index));
+                record(&value.value, &child, index);
             }
-            Value::Object(object)
         }
+        Node::Scalar => {}
     }
 }

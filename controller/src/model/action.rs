@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::desired::ObjectKey;
 use super::observed::FederationSettings;
 use super::reason::{Reason, Severity};
-use crate::api::{DriftEntry, LeaverTimeline};
+use crate::api::{DriftEntry, LeaverTimeline, UserAttributes};
 
 /// The phases of a run, in the order the guide requires: users (create/adopt, immutable IDs) →
 /// federation → licenses → deprovisioning.
@@ -65,6 +65,9 @@ pub struct UserChanges {
     /// Clear the leaver mark: a leaver listed again is no longer on the leaver clock.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub clear_leaver_mark: bool,
+    /// New organisation attributes (only those set change).
+    #[serde(flatten)]
+    pub attributes: UserAttributes,
 }
 
 impl UserChanges {
@@ -98,6 +101,9 @@ pub struct NewUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// Organisation attributes (only those set are sent).
+    #[serde(flatten)]
+    pub attributes: UserAttributes,
 }
 
 /// Most users one `members@odata.bind` may add (Graph's limit on `PATCH /groups/{id}`).

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::api::{AppAssignmentSpec, FederatedDomainSpec, LicensePolicySpec, Mode};
+use crate::resolve::CertificateError;
 
 /// The four kinds of this controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -97,9 +98,9 @@ pub struct DesiredDomain {
     pub mode: Mode,
     /// The signing certificate as base64 DER (resolved from PEM, inline, Secret or ConfigMap),
     /// or why it could not be resolved.
-    pub signing_certificate: Option<Result<String, String>>,
+    pub signing_certificate: Option<Result<String, CertificateError>>,
     /// The next signing certificate, likewise.
-    pub next_signing_certificate: Option<Result<String, String>>,
+    pub next_signing_certificate: Option<Result<String, CertificateError>>,
     /// The plan id named by the `o365-controller.io/approve-run` annotation, if any.
     pub approved_plan: Option<String>,
     /// The object is being deleted (deletionTimestamp set) and its finalizer is pending.

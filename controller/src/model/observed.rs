@@ -54,6 +54,9 @@ pub struct ObservedTenant {
     /// Directory synchronization (Entra Connect / DirSync) of the organization, from
     /// `GET /organization`; `None` when it was never turned on (or not read).
     pub directory_sync: Option<DirectorySync>,
+    /// When the tenant was last read (Unix seconds): certificate expiry is measured from it
+    /// (the plan itself reads no clock). `None`: not checked.
+    pub read_at: Option<i64>,
 }
 
 /// The display name of every group the controller creates for a LicensePolicy starts so.
@@ -211,6 +214,8 @@ pub struct ObservedUser {
     pub usage_location: Option<String>,
     /// `accountEnabled`.
     pub account_enabled: bool,
+    /// The managed organisation attributes (`department`, `jobTitle`, …) as read.
+    pub attributes: crate::api::UserAttributes,
     /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
     /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
     pub leaver_mark: Option<String>,

@@ -69,6 +69,11 @@ reasons! {
     MissingImmutableIds => Error,
     /// The signing certificate could not be read or parsed.
     CertificateUnavailable => Error,
+    /// The federation's signing certificates (the later of signingCertificate and
+    /// nextSigningCertificate) expire within 30 days.
+    CertificateExpiring => Warning,
+    /// ... within 7 days (or have expired): sign-ins through the identity provider stop then.
+    CertificateExpiringSoon => Error,
     /// The run would exceed the change budget; the destructive actions are held.
     ChangeBudgetExceeded => Error,
     /// The held plan was approved and goes ahead.

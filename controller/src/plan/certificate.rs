@@ -21,13 +21,19 @@ pub fn certificate_thumbprint(base64_der: &str) -> Option<String> {
 /// The end of validity (RFC 3339) of a base64-encoded DER certificate, or `None` when it
 /// does not parse as X.509.
 pub fn certificate_not_after(base64_der: &str) -> Option<String> {
-    let compact: String = base64_der.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = STANDARD.decode(compact.as_bytes()).ok()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
-    let seconds = cert.validity().not_after.timestamp();
+    let seconds = certificate_not_after_unix(base64_der)?;
     let at = time::OffsetDateTime::from_unix_timestamp(seconds).ok()?;
     at.format(&time::format_description::well_known::Rfc3339)
         .ok()
+}
+
+/// The end of validity (Unix seconds) of a base64-encoded DER certificate, or `None` when it
+/// does not parse as X.509.
+pub fn certificate_not_after_unix(base64_der: &str) -> Option<i64> {
+    let compact: String = base64_der.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD.decode(compact.as_bytes()).ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }
 
 /// Upper-case hex of some bytes.

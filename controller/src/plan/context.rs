@@ -69,6 +69,8 @@ pub(crate) struct Ctx<'a> {
     pub domain_order: Vec<usize>,
     /// When the observed state was read: "now" for leaver stages.
     pub observed_at: Option<time::OffsetDateTime>,
+    /// When the tenant was read (Unix seconds), if known: certificate expiry is measured from it.
+    pub read_at: Option<i64>,
 }
 
 fn read<T>(r: &Read<T>) -> Result<&T, &str> {
@@ -154,6 +156,7 @@ impl<'a> Ctx<'a> {
             assignment_order,
             domain_order,
             observed_at: observed.observed_at,
+            read_at: observed.read_at,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The federation phase, per FederatedDomain: create, update or remove the domain's
 //! federation, refusing domains that cannot or must not be federated.
 
-use super::certificate::certificate_thumbprint;
+use super::certificate::{
+    certificate_not_after, certificate_not_after_unix, certificate_thumbprint,
+};
 use super::context::Ctx;
 use super::federation_settings::{desired_settings, diff_settings};
 use super::output::{Out, Owner};
@@ -9,6 +11,7 @@ use super::preflight::{initial_domain, preflight};
 use super::users::UsersOutcome;
 use crate::api::{Authentication, DeletionPolicy, Mode};
 use crate::model::{Action, AuthenticationType, DesiredDomain, ObservedDomain, Reason};
+use crate::resolve::CertificateError;
 
 /// The sign-in smart link for a domain (the guide's step 7): a web-forward DNS record can send
 /// users straight to the identity provider with it.
@@ -103,6 +106,9 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
             None => return,
         },
     };
+    if let Some(now) = ctx.read_at {
+        certificate_expiry(&d.spec.domain, signing, next, now, owner, out);
+    }
     let want = desired_settings(fed, signing, next);
     let enforce = d.mode == Mode::Enforce;
     let domain = d.spec.domain.clone();
@@ -185,8 +191,58 @@ fn refused(ctx: &Ctx, d: &DesiredDomain, o: &ObservedDomain, owner: Owner, out: 
 }
 
 /// A resolved certificate, or `None` with a `CertificateUnavailable` error.
+/// Days before the end of validity at which a Warning, then an Error, is reported.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+const EXPIRY_ERROR_DAYS: i64 = 7;
+
+/// `CertificateExpiring` (Warning, 30 days) or `CertificateExpiringSoon` (Error, 7 days) when
+/// the later of the signing and next signing certificate ends soon: with a
+/// `nextSigningCertificate` valid for longer, the rollover is arranged and nothing is reported.
+fn certificate_expiry(
+    domain: &str,
+    signing: &str,
+    next: Option<&str>,
+    now: i64,
+    owner: Owner,
+    out: &mut Out,
+) {
+    let Some(signing_end) = certificate_not_after_unix(signing) else {
+        return;
+    };
+    let latest = next
+        .and_then(certificate_not_after_unix)
+        .map_or(signing_end, |n| n.max(signing_end));
+    let days = (latest - now).div_euclid(86_400);
+    let reason = if days < EXPIRY_ERROR_DAYS {
+        Reason::CertificateExpiringSoon
+    } else if days < EXPIRY_WARNING_DAYS {
+        Reason::CertificateExpiring
+    } else {
+        return;
+    };
+    let when = certificate_not_after(signing).unwrap_or_default();
+    let left = if days < 0 {
+        "has expired".to_owned()
+    } else {
+        format!("expires in {days} day(s)")
+    };
+    out.finding(
+        owner,
+        reason,
+        format!(
+            "the signing certificate of {domain} {left} ({when}){}: get the identity provider's              next certificate and set it as spec.federation.nextSigningCertificate (Entra accepts              both during the rollover), then make it the signingCertificate once the identity              provider signs with it",
+            if next.is_some() {
+                " and nextSigningCertificate ends no later"
+            } else {
+                ""
+            }
+        ),
+        None,
+    );
+}
+
 fn certificate<'d>(
-    resolved: &'d Option<Result<String, String>>,
+    resolved: &'d Option<Result<String, CertificateError>>,
     field: &str,
     owner: Owner,
     out: &mut Out,
@@ -195,7 +251,7 @@ fn certificate<'d>(
     let problem = match resolved {
         Some(Ok(b64)) if certificate_thumbprint(b64).is_some() => return Some(b64),
         Some(Ok(_)) => "it is not base64-encoded DER".to_string(),
-        Some(Err(reason)) => reason.clone(),
+        Some(Err(reason)) => reason.to_string(),
         None if required => "no certificate was given".to_string(),
         None => return None,
     };

@@ -36,7 +36,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use certificate::{certificate_not_after, certificate_thumbprint};
+pub use certificate::{certificate_not_after, certificate_not_after_unix, certificate_thumbprint};
 pub use coverage::covers as policy_covers;
 pub use federation::sign_in_link;
 pub use immutable_id::derive_immutable_id;

@@ -115,6 +115,7 @@ pub(crate) fn user(upn: &str) -> AssignedUser {
         immutable_id: None,
         usage_location: None,
         account_enabled: None,
+        attributes: Default::default(),
     }
 }
 
@@ -137,6 +138,7 @@ pub(crate) fn assignment(
             provisioning: Provisioning::Auto,
             adopt_existing: true,
             mode: None,
+            defaults: None,
         },
         mode: Mode::Enforce,
         export_requested: false,
@@ -204,6 +206,7 @@ pub(crate) fn tenant_user(upn: &str) -> ObservedUser {
         account_enabled: true,
         leaver_mark: None,
         synced: false,
+        attributes: Default::default(),
         licenses: Vec::new(),
     }
 }
@@ -290,6 +293,7 @@ impl World {
                 observed_at: None,
                 groups: Read::Known(Vec::new()),
                 directory_sync: None,
+                read_at: None,
             },
         }
     }

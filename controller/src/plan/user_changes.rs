@@ -2,7 +2,7 @@
 //! for a listed user that does not exist.
 
 use super::names::local_part;
-use crate::api::AssignedUser;
+use crate::api::{AssignedUser, USER_ATTRIBUTES, UserAttributes, UserDefaults};
 use crate::model::{LeaverMark, NewUser, ObservedUser, UserChanges};
 
 /// One drifted attribute; `policy` is set when a LicensePolicy asked for it (usage location).
@@ -40,6 +40,7 @@ impl UserDiff {
 /// policy (`fallback`, asked only then: value and policy index) only on a user that has none and lists none.
 pub(crate) fn diff_user(
     u: &AssignedUser,
+    defaults: Option<&UserDefaults>,
     existing: &ObservedUser,
     immutable_id: Option<&str>,
     renamed: bool,
@@ -96,7 +97,21 @@ pub(crate) fn diff_user(
         diff.record(upn, "leaverMark", "", existing.leaver_mark.as_deref());
         diff.changes.clear_leaver_mark = true;
     }
-    match (&u.usage_location, &existing.usage_location) {
+    for name in USER_ATTRIBUTES {
+        let Some(want) = wanted(u, defaults, name) else {
+            continue;
+        };
+        let have = existing.attributes.get(name);
+        if have != Some(want) {
+            diff.record(upn, name, want, have);
+            diff.changes.attributes.set(name, Some(want.to_string()));
+        }
+    }
+    let usage_location = u
+        .usage_location
+        .clone()
+        .or_else(|| defaults.and_then(|d| d.usage_location.clone()));
+    match (&usage_location, &existing.usage_location) {
         (Some(want), have) if have.as_ref() != Some(want) => {
             diff.record(upn, "usageLocation", want, have.as_deref());
             diff.changes.usage_location = Some(want.clone());
@@ -123,14 +138,30 @@ pub(crate) fn diff_user(
     diff
 }
 
+/// The value an attribute should have: the entry's own, else the AppAssignment's default.
+fn wanted<'u>(
+    u: &'u AssignedUser,
+    defaults: Option<&'u UserDefaults>,
+    name: &str,
+) -> Option<&'u str> {
+    u.attributes
+        .get(name)
+        .or_else(|| defaults.and_then(|d| d.attributes.get(name)))
+}
+
 /// The user to create: mail nickname defaults to the UPN's local part, usage location to the
-/// covering policy's.
+/// AppAssignment's default, then the covering policy's.
 pub(crate) fn new_user(
     u: &AssignedUser,
+    defaults: Option<&UserDefaults>,
     immutable_id: Option<String>,
     fallback_usage_location: Option<String>,
 ) -> NewUser {
     let upn = &u.user_principal_name;
+    let mut attributes = UserAttributes::default();
+    for name in USER_ATTRIBUTES {
+        attributes.set(name, wanted(u, defaults, name).map(str::to_string));
+    }
     NewUser {
         user_principal_name: upn.clone(),
         display_name: u.display_name.clone(),
@@ -141,7 +172,12 @@ pub(crate) fn new_user(
             .clone()
             .unwrap_or_else(|| local_part(upn).to_string()),
         immutable_id,
-        usage_location: u.usage_location.clone().or(fallback_usage_location),
+        usage_location: u
+            .usage_location
+            .clone()
+            .or_else(|| defaults.and_then(|d| d.usage_location.clone()))
+            .or(fallback_usage_location),
         account_enabled: u.account_enabled.unwrap_or(true),
+        attributes,
     }
 }

@@ -398,6 +398,7 @@ impl<'a> Run<'_, 'a> {
         let fallback = || fallback_usage_location(ctx, ai, true);
         let mut diff = diff_user(
             u,
+            a.spec.defaults.as_ref(),
             existing,
             l.immutable_id.as_deref(),
             upn_differs,
@@ -570,7 +571,7 @@ impl<'a> Run<'_, 'a> {
             return Missing::Created;
         }
         let fallback = fallback_usage_location(ctx, ai, false).map(|(loc, _)| loc);
-        let user = new_user(u, immutable_id, fallback);
+        let user = new_user(u, a.spec.defaults.as_ref(), immutable_id, fallback);
         self.outcome.managed.push(ManagedUser {
             upn,
             assignment: ai,

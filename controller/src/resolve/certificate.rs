@@ -3,29 +3,28 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::CertificateError;
+
 /// Normalises a certificate given as PEM (the first `CERTIFICATE` block) or base64 DER to
 /// base64 DER without line breaks, checking that it decodes.
-pub fn to_base64_der(text: &str) -> Result<String, String> {
+pub fn to_base64_der(text: &str) -> Result<String, CertificateError> {
     let body: String = if let Some(start) = text.find("-----BEGIN CERTIFICATE-----") {
         let rest = &text[start + "-----BEGIN CERTIFICATE-----".len()..];
         let end = rest
             .find("-----END CERTIFICATE-----")
-            .ok_or("the PEM certificate has no -----END CERTIFICATE----- line")?;
+            .ok_or(CertificateError::Unterminated)?;
         rest[..end].split_whitespace().collect()
     } else {
         text.split_whitespace().collect()
     };
     if body.is_empty() {
-        return Err("the certificate is empty".into());
+        return Err(CertificateError::Empty);
     }
     let der = STANDARD
         .decode(body.as_bytes())
-        .map_err(|e| format!("the certificate is neither PEM nor base64 DER: {e}"))?;
+        .map_err(|e| CertificateError::NotBase64(e.to_string()))?;
     if der.first() != Some(&0x30) {
-        return Err(
-            "the certificate does not decode to DER (an X.509 certificate starts with a SEQUENCE)"
-                .into(),
-        );
+        return Err(CertificateError::NotDer);
     }
     Ok(STANDARD.encode(der))
 }
@@ -45,16 +44,20 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_with_a_reason() {
-        assert!(
-            to_base64_der("not a certificate!")
-                .unwrap_err()
-                .contains("neither PEM nor base64")
+        assert!(matches!(
+            to_base64_der("not a certificate!"),
+            Err(CertificateError::NotBase64(_))
+        ));
+        assert_eq!(
+            to_base64_der("-----BEGIN CERTIFICATE-----\nMAMC"),
+            Err(CertificateError::Unterminated)
         );
+        assert_eq!(to_base64_der("aGVsbG8="), Err(CertificateError::NotDer));
+        assert_eq!(to_base64_der("  \n"), Err(CertificateError::Empty));
         assert!(
-            to_base64_der("-----BEGIN CERTIFICATE-----\nMAMC")
-                .unwrap_err()
-                .contains("END CERTIFICATE")
+            CertificateError::NotDer
+                .to_string()
+                .contains("starts with a SEQUENCE")
         );
-        assert!(to_base64_der("aGVsbG8=").unwrap_err().contains("DER"));
     }
 }

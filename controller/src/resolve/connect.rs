@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use kube::ResourceExt;
 
-use super::KeySource;
+use super::{ConfigError, KeySource};
 use crate::api::{self, Tenant};
 use crate::graph::{AllowedEndpoints, Cloud, Credential, GraphConfig, Secret};
 
@@ -33,7 +33,7 @@ pub fn graph_config(
     keys: &dyn KeySource,
     env: &dyn Fn(&str) -> Option<String>,
     operator: &OperatorSettings,
-) -> Result<GraphConfig, String> {
+) -> Result<GraphConfig, ConfigError> {
     let credential = credential(tenant, keys, env, operator)?;
     let spec = &tenant.spec;
     let cloud = match spec.cloud {
@@ -44,11 +44,11 @@ pub fn graph_config(
             login_endpoint: spec
                 .login_endpoint
                 .clone()
-                .ok_or("cloud: Custom needs spec.loginEndpoint")?,
+                .ok_or(ConfigError::MissingLoginEndpoint)?,
             graph_endpoint: spec
                 .graph_endpoint
                 .clone()
-                .ok_or("cloud: Custom needs spec.graphEndpoint")?,
+                .ok_or(ConfigError::MissingGraphEndpoint)?,
         },
     };
     let mut config = GraphConfig::new(cloud, &spec.tenant_id, &spec.client_id, credential);
@@ -62,17 +62,18 @@ fn credential(
     keys: &dyn KeySource,
     env: &dyn Fn(&str) -> Option<String>,
     operator: &OperatorSettings,
-) -> Result<Credential, String> {
+) -> Result<Credential, ConfigError> {
     let namespace = tenant.namespace().unwrap_or_default();
     let creds = &tenant.spec.credentials;
-    let text = |name: &str, key: &str, fallback: &str| -> Result<String, String> {
+    let text = |name: &str, key: &str, fallback: &'static str| -> Result<String, ConfigError> {
         match keys.secret_key(&namespace, name, key) {
             Ok(bytes) => String::from_utf8(bytes)
                 .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
-                .map_err(|_| format!("key {key:?} of Secret {name:?} is not UTF-8 text")),
-            Err(reason) => env(fallback).ok_or(format!(
-                "{reason} (create the Secret, or set {fallback} when running the CLI)"
-            )),
+                .map_err(|_| ConfigError::CredentialNotText {
+                    name: name.to_owned(),
+                    key: key.to_owned(),
+                }),
+            Err(source) => env(fallback).ok_or(ConfigError::Credential { source, fallback }),
         }
     };
     if let Some(s) = &creds.client_secret {
@@ -97,13 +98,11 @@ fn credential(
         });
     }
     if creds.workload_identity.is_some() {
-        let file = operator.federated_token_file.clone().ok_or(
-            "workloadIdentity needs the controller's projected service-account token: run the pod with the Azure Workload Identity label azure.workload.identity/use=true (it sets AZURE_FEDERATED_TOKEN_FILE; Helm value workloadIdentity.enabled) or pass --federated-token-file",
-        )?;
+        let file = operator
+            .federated_token_file
+            .clone()
+            .ok_or(ConfigError::NoFederatedToken)?;
         return Ok(Credential::WorkloadIdentity { token_file: file });
     }
-    Err(
-        "spec.credentials sets no method: set clientSecret, clientCertificate or workloadIdentity"
-            .into(),
-    )
+    Err(ConfigError::NoCredentialMethod)
 }

@@ -5,7 +5,9 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::{KeySource, NamespaceLabels, Objects, Overrides, desired_tenant, domain_namespace};
+use super::{
+    KeyError, KeySource, NamespaceLabels, Objects, Overrides, desired_tenant, domain_namespace,
+};
 use crate::api::Tenant;
 use crate::manifest::Manifests;
 use crate::model::DesiredTenant;
@@ -27,24 +29,22 @@ impl std::fmt::Debug for ManifestKeys<'_> {
 }
 
 impl KeySource for ManifestKeys<'_> {
-    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
+    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, KeyError> {
         let secret = self
             .0
             .iter()
             .find(|s| s.namespace().unwrap_or_default() == namespace && s.name_any() == name)
-            .ok_or_else(|| {
-                format!(
-                    "Secret {name:?} is not among the manifests of namespace {namespace:?} \
-                     (references never cross namespaces)"
-                )
+            .ok_or_else(|| KeyError::NotInManifests {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
             })?;
         super::secret_value(secret, key)
     }
 
-    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, String> {
-        Err(format!(
-            "ConfigMap {name:?}: ConfigMaps are not read from manifest files; give the certificate inline (value) or in a Secret"
-        ))
+    fn config_map_key(&self, _namespace: &str, name: &str, _key: &str) -> Result<String, KeyError> {
+        Err(KeyError::ConfigMapFromFiles {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -216,7 +216,8 @@ spec:
         let keys = ManifestKeys(&m.secrets);
         let err = keys
             .secret_key("dev", "graph-credentials", "client-secret")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("namespace \"dev\""), "{err}");
         assert!(!err.contains("prod-value"));
         assert_eq!(
@@ -229,7 +230,7 @@ spec:
             &|_| None,
             &crate::resolve::OperatorSettings::default(),
         );
-        let err = config.err().unwrap_or_default();
+        let err = config.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("\"dev\""), "{err}");
     }
 
@@ -324,6 +325,62 @@ spec:
         let desired = desired_from_manifests(&m, tenant_in(&m, "prod"), &Overrides::default());
         assert!(desired.assignments.is_empty());
         assert_eq!(unbound_objects(&m).len(), 1);
+    }
+
+    /// The Manual-export state machine as resolve sees it: an export is requested while the
+    /// annotation holds a value the status has not recorded as done (or `--export`).
+    #[test]
+    fn a_manual_export_is_requested_until_its_annotation_value_is_recorded() {
+        let manual =
+            assignment("prod", None).replace("  users:", "  provisioning: Manual\n  users:");
+        let m = load(&[
+            &tenant("prod", "graph-credentials"),
+            &domain("prod", ""),
+            &manual,
+        ]);
+        let requested = |annotation: Option<&str>, done: Option<&str>, export: bool| {
+            let mut m = m.clone();
+            let a = &mut m.assignments[0];
+            a.metadata.annotations = annotation.map(|v| {
+                std::collections::BTreeMap::from([(
+                    crate::api::EXPORT_REQUESTED_ANNOTATION.to_owned(),
+                    v.to_owned(),
+                )])
+            });
+            a.status = done.map(|d| crate::api::AppAssignmentStatus {
+                last_export_requested_at: Some(d.to_owned()),
+                ..Default::default()
+            });
+            let overrides = Overrides {
+                export,
+                ..Overrides::default()
+            };
+            let desired = desired_from_manifests(&m, tenant_in(&m, "prod"), &overrides);
+            desired.assignments[0].export_requested
+        };
+        // Waiting: no annotation.
+        assert!(!requested(None, None, false));
+        // Requested: an annotation never acted on.
+        assert!(requested(Some("T1"), None, false));
+        // Done: the status recorded that value.
+        assert!(!requested(Some("T1"), Some("T1"), false));
+        // Requested again: a new value.
+        assert!(requested(Some("T2"), Some("T1"), false));
+        // The CLI's --export requests one whatever the annotation says.
+        assert!(requested(None, None, true));
+        assert!(requested(Some("T1"), Some("T1"), true));
+        // Auto provisioning never waits for, nor records, an export.
+        let auto = load(&[
+            &tenant("prod", "graph-credentials"),
+            &domain("prod", ""),
+            &assignment("prod", None),
+        ]);
+        let overrides = Overrides {
+            export: true,
+            ..Overrides::default()
+        };
+        let desired = desired_from_manifests(&auto, tenant_in(&auto, "prod"), &overrides);
+        assert!(!desired.assignments[0].export_requested);
     }
 
     #[test]

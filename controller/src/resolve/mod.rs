@@ -7,6 +7,7 @@
 
 mod certificate;
 mod connect;
+mod error;
 mod manifests;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use crate::model::{
 };
 pub use certificate::to_base64_der;
 pub use connect::{AZURE_FEDERATED_TOKEN_FILE, OperatorSettings, graph_config};
+pub use error::{CertificateError, ConfigError, KeyError, KeyKind};
 pub use manifests::{ManifestKeys, desired_from_manifests, namespace_labels, unbound_objects};
 
 /// The label Kubernetes sets on every Namespace to its name; the resolver adds it to the
@@ -34,9 +36,9 @@ pub type NamespaceLabels = BTreeMap<String, BTreeMap<String, String>>;
 /// Reads keys of Secrets and ConfigMaps in a namespace.
 pub trait KeySource {
     /// The value of `key` in Secret `name`, or why it cannot be had.
-    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String>;
+    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, KeyError>;
     /// The value of `key` in ConfigMap `name`, or why it cannot be had.
-    fn config_map_key(&self, namespace: &str, name: &str, key: &str) -> Result<String, String>;
+    fn config_map_key(&self, namespace: &str, name: &str, key: &str) -> Result<String, KeyError>;
 }
 
 /// The value of `key` in `secret` (`stringData` first, as the API server would merge it, then
@@ -44,7 +46,7 @@ pub trait KeySource {
 pub fn secret_value(
     secret: &k8s_openapi::api::core::v1::Secret,
     key: &str,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, KeyError> {
     if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
         return Ok(v.as_bytes().to_vec());
     }
@@ -53,7 +55,11 @@ pub fn secret_value(
         .as_ref()
         .and_then(|d| d.get(key))
         .map(|v| v.0.clone())
-        .ok_or(format!("Secret {:?} has no key {key:?}", secret.name_any()))
+        .ok_or_else(|| KeyError::MissingKey {
+            kind: KeyKind::Secret,
+            name: secret.name_any(),
+            key: key.to_owned(),
+        })
 }
 
 /// The objects a Tenant is resolved from. They may come from any namespace: each is matched
@@ -261,21 +267,19 @@ fn resolve_certificate(
     source: &CertificateSource,
     namespace: &str,
     keys: &dyn KeySource,
-) -> Result<String, String> {
+) -> Result<String, CertificateError> {
     let text = if let Some(value) = &source.value {
         value.clone()
     } else if let Some(r) = &source.secret_key_ref {
         let bytes = keys.secret_key(namespace, &r.name, &r.key)?;
-        String::from_utf8(bytes).map_err(|_| {
-            format!(
-                "key {:?} of Secret {:?} is not text (PEM or base64 DER)",
-                r.key, r.name
-            )
+        String::from_utf8(bytes).map_err(|_| CertificateError::NotText {
+            name: r.name.clone(),
+            key: r.key.clone(),
         })?
     } else if let Some(r) = &source.config_map_key_ref {
         keys.config_map_key(namespace, &r.name, &r.key)?
     } else {
-        return Err("no certificate given: set value, secretKeyRef or configMapKeyRef".into());
+        return Err(CertificateError::NoSource);
     };
     to_base64_der(&text)
 }

@@ -452,7 +452,7 @@ pub async fn cycle_on(
             ..Report::default()
         }),
         observed_after,
-        replan: cycle.after.clone(),
+        replan: cycle.after().clone(),
         cycle,
         tenant_report,
     }

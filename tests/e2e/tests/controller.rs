@@ -576,8 +576,17 @@ async fn deleting_an_orphan_domain_leaves_it_federated() -> Result<()> {
             .then_some(()))
     })
     .await?;
-    // Give the controller a moment to (wrongly) act on the deletion.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Instead of a fixed wait: two nudged reconciles after the deletion (the second surely
+    // started after it, even if the first was already under way) have seen it, so had the
+    // controller wanted to act on it, it would have.
+    for nudge in ["after-delete-1", "after-delete-2"] {
+        let done = reconciles(&h).await?;
+        reconcile_now(&h, nudge)?;
+        wait_until("one more reconcile", DEFAULT_TIMEOUT, || async {
+            Ok((reconciles(&h).await? > done).then_some(()))
+        })
+        .await?;
+    }
     ensure!(
         h.sim
             .domain(DOMAIN)
@@ -1027,6 +1036,98 @@ async fn conditions_tell_blocked_from_drifted_from_in_sync() -> Result<()> {
     h.finish().await
 }
 
+/// The other refusals of the truth table in the cluster: a FederatedDomain whose signing
+/// certificate Secret does not exist, and a LicensePolicy naming a SKU the tenant lacks, are
+/// Blocked with their reason (never Ready, never `Drifted=False`), and nothing is written for
+/// them, while the rest of the tenant converges.
+#[tokio::test]
+async fn a_missing_certificate_secret_and_an_unknown_sku_are_blocked() -> Result<()> {
+    let mut fixture = fixture_ready_for_federation();
+    fixture
+        .domains
+        .push(serde_json::from_value(json!({"id": "northwind.example"}))?);
+    let h = Harness::start("ctl-refusals", fixture).await?;
+    h.tenant(json!({})).await?;
+    h.managed_domain(json!({})).await?;
+    h.apply::<FederatedDomain>(json!({
+        "metadata": {"name": "northwind"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": "northwind.example",
+            "authentication": "Federated",
+            "federation": {
+                "issuerUri": "https://sso.northwind.example/idp",
+                "passiveSignInUri": "https://sso.northwind.example/idp/wsfed",
+                "signOutUri": "https://sso.northwind.example/idp/logout",
+                "signingCertificate": {"secretKeyRef": {"name": "idp-cert", "key": "tls.crt"}},
+            },
+        },
+    }))
+    .await?;
+    h.apply::<LicensePolicy>(json!({
+        "metadata": {"name": "e9"},
+        "spec": {
+            "tenantRef": {"name": "contoso"},
+            "appliesTo": {"domainRefs": [{"name": "contoso-com"}]},
+            "usageLocation": "US",
+            "licenses": [{"skuPartNumber": "SPE_E9_NO_SUCH_SKU"}],
+        },
+    }))
+    .await?;
+    for (kind, name, reason) in [
+        ("o365domain", "northwind", "CertificateUnavailable"),
+        ("o365license", "e9", "UnknownSku"),
+    ] {
+        let blocked = |obj: Option<&serde_json::Value>| {
+            let conditions = obj
+                .and_then(|o| o.pointer("/status/conditions"))
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let has = |t: &str, s: &str| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == t && c["status"] == s)
+            };
+            conditions
+                .iter()
+                .any(|c| c["type"] == "Blocked" && c["status"] == "True" && c["reason"] == reason)
+                && has("Drifted", "True")
+                && has(READY, "False")
+        };
+        wait_until(
+            &format!("{kind}/{name} Blocked by {reason}"),
+            DEFAULT_TIMEOUT,
+            || async {
+                let out = kubectl(["get", kind, name, "-n", h.ns.name(), "-o", "json"])?;
+                let obj: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+                Ok(blocked(Some(&obj)).then_some(()))
+            },
+        )
+        .await?;
+        let waited = kubectl([
+            "wait",
+            "-n",
+            h.ns.name(),
+            "--for=condition=Ready",
+            "--timeout=2s",
+            &format!("{kind}/{name}"),
+        ])?;
+        ensure!(
+            !waited.status.success(),
+            "kubectl wait for Ready returned on Blocked {kind}/{name}"
+        );
+    }
+    wait_ready::<FederatedDomain>(&h, "contoso-com").await?;
+    ensure!(
+        h.sim
+            .domain("northwind.example")
+            .is_some_and(|d| d.authentication_type == "Managed"),
+        "a domain without its certificate was federated"
+    );
+    h.finish().await
+}
+
 #[tokio::test]
 async fn an_assignment_of_another_namespace_is_admitted_by_selector_and_refused_otherwise()
 -> Result<()> {
@@ -1122,6 +1223,171 @@ async fn an_assignment_of_another_namespace_is_admitted_by_selector_and_refused_
     admitted.delete().await?;
     refused.delete().await?;
     h.finish().await
+}
+
+/// Starts the controller binary over every namespace, reconciling only the Tenants matching
+/// `selector` (one shard), allowed to reach `sims`, with its Lease in `lease_ns`.
+fn spawn_shard(
+    bin: &std::path::Path,
+    selector: &str,
+    tenant_namespaces: &[&str],
+    lease_ns: &str,
+    sims: &[&o365_graph_sim::Simulator],
+) -> Result<std::process::Child> {
+    let env = o365_e2e::envtest();
+    let mut args: Vec<String> = [
+        "run",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--health-addr",
+        "127.0.0.1:0",
+        "--log-format",
+        "text",
+        "--leader-election-namespace",
+        lease_ns,
+        "--watch-label-selector",
+        selector,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for ns in tenant_namespaces {
+        args.extend(["--tenant-namespace".to_owned(), (*ns).to_owned()]);
+    }
+    for sim in sims {
+        args.extend([
+            "--allow-endpoint".to_owned(),
+            support::allow_endpoint(sim)?.to_string(),
+        ]);
+    }
+    std::process::Command::new(bin)
+        .args(&args)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting the controller binary")
+}
+
+/// Two controller processes on disjoint shards (`--watch-label-selector`, the Flux
+/// convention): each converges the Tenant labelled for it and never touches the other's, and
+/// each holds its own Lease.
+#[tokio::test]
+async fn two_shards_converge_only_their_own_tenants() -> Result<()> {
+    use k8s_openapi::api::coordination::v1::Lease;
+    const KEY: &str = "sharding.fluxcd.io/key";
+    let bin = controller_binary()?;
+    let a = Harness::without_controller("shard-a", Fixture::demo()).await?;
+    let b = Harness::without_controller("shard-b", Fixture::demo()).await?;
+    // Unique shard names: other tests' Tenants share the API server.
+    let run = o365_e2e::random_suffix(6);
+    let (shard_a, shard_b) = (format!("{run}-a"), format!("{run}-b"));
+    let before_a = a.sim.users().len();
+    let before_b = b.sim.users().len();
+    for (h, shard, upn) in [
+        (&a, &shard_a, "shard.a@contoso.com"),
+        (&b, &shard_b, "shard.b@contoso.com"),
+    ] {
+        h.tenant(json!({})).await?;
+        h.api::<Tenant>()
+            .patch(
+                "contoso",
+                &PatchParams::apply("o365-e2e-shard"),
+                &Patch::Apply(json!({
+                    "apiVersion": "o365-controller.io/v1alpha1",
+                    "kind": "Tenant",
+                    "metadata": {"name": "contoso", "labels": {KEY: shard}},
+                })),
+            )
+            .await?;
+        h.managed_domain(json!({})).await?;
+        h.assignment("shard", &[upn.to_owned()], json!({})).await?;
+    }
+    let namespaces = [a.ns.name(), b.ns.name()];
+    let sims = [&a.sim, &b.sim];
+    let selector_a = format!("{KEY}={shard_a}");
+    let selector_b = format!("{KEY}={shard_b}");
+    let mut first = spawn_shard(&bin, &selector_a, &namespaces, a.ns.name(), &sims)?;
+    let mut children = Vec::new();
+    let result = async {
+        wait_for(
+            &a.api::<AppAssignment>(),
+            "shard",
+            Duration::from_secs(120),
+            has_condition(READY, "True", None),
+        )
+        .await?;
+        ensure!(
+            a.sim.users().len() == before_a + 1,
+            "shard a's user was not created"
+        );
+        // Shard b's Tenant is not shard a's: untouched while only shard a runs.
+        ensure!(
+            b.sim.users().len() == before_b,
+            "shard a wrote to shard b's tenant"
+        );
+        let untouched = b.api::<Tenant>().get("contoso").await?;
+        ensure!(
+            o365_e2e::condition_status(&untouched, READY).is_none(),
+            "shard a reported on shard b's Tenant: {:?}",
+            untouched.status
+        );
+        children.push(spawn_shard(
+            &bin,
+            &selector_b,
+            &namespaces,
+            a.ns.name(),
+            &sims,
+        )?);
+        wait_for(
+            &b.api::<AppAssignment>(),
+            "shard",
+            Duration::from_secs(120),
+            has_condition(READY, "True", None),
+        )
+        .await?;
+        ensure!(
+            b.sim.users().len() == before_b + 1,
+            "shard b's user was not created"
+        );
+        ensure!(
+            a.sim.users().len() == before_a + 1,
+            "shard a's tenant changed again"
+        );
+        // Each shard holds its own Lease (one shared Lease would leave one shard idle).
+        let leases = a.api::<Lease>();
+        let holder = |name: String| {
+            let leases = leases.clone();
+            async move {
+                Ok::<_, anyhow::Error>(
+                    leases
+                        .get_opt(&name)
+                        .await?
+                        .and_then(|l| l.spec)
+                        .and_then(|s| s.holder_identity),
+                )
+            }
+        };
+        let lease_a = o365_controller::k8s::lease_name(Some(&selector_a));
+        let lease_b = o365_controller::k8s::lease_name(Some(&selector_b));
+        ensure!(lease_a != lease_b, "the shards share a Lease");
+        let (held_a, held_b) = (holder(lease_a).await?, holder(lease_b).await?);
+        ensure!(
+            held_a.is_some() && held_b.is_some() && held_a != held_b,
+            "each shard holds its own Lease: {held_a:?} {held_b:?}"
+        );
+        Ok(())
+    }
+    .await;
+    for child in std::iter::once(&mut first).chain(children.iter_mut()) {
+        let _ = std::process::Command::new("kill")
+            .arg(child.id().to_string())
+            .status();
+        let _ = child.wait();
+    }
+    result?;
+    b.finish().await?;
+    a.finish().await
 }
 
 #[tokio::test]

@@ -3,28 +3,32 @@
 
 use std::time::Duration;
 
+use super::objects::InvalidObject;
 use crate::graph::{ErrorKind, GraphError, Reachability};
 use crate::model::Reason;
+use crate::resolve::ConfigError;
 
 /// Why a reconcile failed. Messages say what failed, for which object, and what to do; they
 /// never contain a secret (Graph errors carry codes, messages and request ids only).
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// The Tenant object could not be read as a Tenant (schema drift, manual edit).
-    #[error("Tenant {name}: the object is not a valid Tenant: {reason}")]
+    #[error("Tenant {name}: {source}")]
     InvalidTenant {
         /// `namespace/name`.
         name: String,
-        /// The deserialisation error.
-        reason: String,
+        /// Why it does not read as a Tenant.
+        #[source]
+        source: InvalidObject,
     },
     /// The credentials or endpoints cannot be turned into a Graph configuration.
-    #[error("Tenant {name}: {reason}")]
+    #[error("Tenant {name}: {source}")]
     Configuration {
         /// `namespace/name`.
         name: String,
         /// What to fix.
-        reason: String,
+        #[source]
+        source: ConfigError,
     },
     /// A Graph request failed (token, read or write).
     #[error("Tenant {name}: {source}")]
@@ -173,7 +177,7 @@ impl ReconcileError {
     pub fn reason(&self) -> Reason {
         match self {
             ReconcileError::InvalidTenant { .. } => Reason::InvalidSpec,
-            ReconcileError::Configuration { .. } => Reason::InvalidCredentials,
+            ReconcileError::Configuration { source, .. } => source.reason(),
             ReconcileError::Graph { source, .. } => match source.category() {
                 "endpoint_not_allowed" => Reason::EndpointNotAllowed,
                 "untrusted_link" => Reason::UntrustedLink,
@@ -203,12 +207,34 @@ mod tests {
     fn configuration_errors_are_terminal_and_carry_no_retry_after() {
         let e = ReconcileError::Configuration {
             name: "ns/t".into(),
-            reason: "Secret \"x\" not found".into(),
+            source: ConfigError::Credential {
+                source: crate::resolve::KeyError::NotFound {
+                    kind: crate::resolve::KeyKind::Secret,
+                    namespace: "ns".into(),
+                    name: "x".into(),
+                },
+                fallback: "O365_CLIENT_SECRET",
+            },
         };
         assert!(e.is_terminal());
         assert_eq!(e.retry_after(), None);
         assert_eq!(e.category(), "configuration");
         assert_eq!(e.reason(), Reason::InvalidCredentials);
+        assert!(
+            e.to_string()
+                .starts_with("Tenant ns/t: Secret \"x\" does not exist in namespace \"ns\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_custom_cloud_without_endpoints_is_an_invalid_spec_not_bad_credentials() {
+        let e = ReconcileError::Configuration {
+            name: "ns/t".into(),
+            source: ConfigError::MissingLoginEndpoint,
+        };
+        assert!(e.is_terminal());
+        assert_eq!(e.reason(), Reason::InvalidSpec);
     }
 
     #[test]

@@ -8,13 +8,13 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client, ResourceExt};
 
 use crate::api::{CertificateSource, FederatedDomain, Tenant};
-use crate::resolve::KeySource;
+use crate::resolve::{KeyError, KeyKind, KeySource};
 
 /// The referenced Secrets and ConfigMaps of one namespace, or why each could not be read.
 pub struct FetchedKeys {
     namespace: String,
-    secrets: BTreeMap<String, Result<Secret, String>>,
-    config_maps: BTreeMap<String, Result<ConfigMap, String>>,
+    secrets: BTreeMap<String, Result<Secret, KeyError>>,
+    config_maps: BTreeMap<String, Result<ConfigMap, KeyError>>,
 }
 
 impl std::fmt::Debug for FetchedKeys {
@@ -81,12 +81,12 @@ impl FetchedKeys {
         let config_maps_api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
         let mut secrets = BTreeMap::new();
         for name in secret_names {
-            let got = read(&secrets_api, &name, "Secret").await;
+            let got = read(&secrets_api, namespace, &name, KeyKind::Secret).await;
             secrets.insert(name, got);
         }
         let mut config_maps = BTreeMap::new();
         for name in config_map_names {
-            let got = read(&config_maps_api, &name, "ConfigMap").await;
+            let got = read(&config_maps_api, namespace, &name, KeyKind::ConfigMap).await;
             config_maps.insert(name, got);
         }
         FetchedKeys {
@@ -109,51 +109,75 @@ impl FetchedKeys {
 impl FetchedKeys {
     /// Keys were fetched from one namespace: a request for another is refused, never answered
     /// from this one.
-    fn same_namespace(&self, namespace: &str, kind: &str, name: &str) -> Result<(), String> {
+    fn same_namespace(&self, namespace: &str, kind: KeyKind, name: &str) -> Result<(), KeyError> {
         if namespace == self.namespace {
             Ok(())
         } else {
-            Err(format!(
-                "{kind} {namespace}/{name} is outside namespace {} (references never cross namespaces)",
-                self.namespace
-            ))
+            Err(KeyError::OtherNamespace {
+                kind,
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                served: self.namespace.clone(),
+            })
         }
     }
 }
 
-async fn read<K>(api: &Api<K>, name: &str, kind: &str) -> Result<K, String>
+async fn read<K>(api: &Api<K>, namespace: &str, name: &str, kind: KeyKind) -> Result<K, KeyError>
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     match api.get_opt(name).await {
         Ok(Some(obj)) => Ok(obj),
-        Ok(None) => Err(format!("{kind} {name:?} does not exist in this namespace")),
-        Err(e) => Err(format!("cannot read {kind} {name:?}: {e}")),
+        Ok(None) => Err(KeyError::NotFound {
+            kind,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }),
+        Err(e) => Err(KeyError::Unreadable {
+            kind,
+            name: name.to_owned(),
+            message: e.to_string(),
+        }),
     }
 }
 
 impl KeySource for FetchedKeys {
-    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, String> {
-        self.same_namespace(namespace, "Secret", name)?;
+    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Result<Vec<u8>, KeyError> {
+        self.same_namespace(namespace, KeyKind::Secret, name)?;
         let secret = match self.secrets.get(name) {
             Some(Ok(s)) => s,
             Some(Err(reason)) => return Err(reason.clone()),
-            None => return Err(format!("Secret {name:?} was not read")),
+            None => {
+                return Err(KeyError::NotRead {
+                    kind: KeyKind::Secret,
+                    name: name.to_owned(),
+                });
+            }
         };
         crate::resolve::secret_value(secret, key)
     }
 
-    fn config_map_key(&self, namespace: &str, name: &str, key: &str) -> Result<String, String> {
-        self.same_namespace(namespace, "ConfigMap", name)?;
+    fn config_map_key(&self, namespace: &str, name: &str, key: &str) -> Result<String, KeyError> {
+        self.same_namespace(namespace, KeyKind::ConfigMap, name)?;
         let cm = match self.config_maps.get(name) {
             Some(Ok(c)) => c,
             Some(Err(reason)) => return Err(reason.clone()),
-            None => return Err(format!("ConfigMap {name:?} was not read")),
+            None => {
+                return Err(KeyError::NotRead {
+                    kind: KeyKind::ConfigMap,
+                    name: name.to_owned(),
+                });
+            }
         };
         cm.data
             .as_ref()
             .and_then(|d| d.get(key))
             .cloned()
-            .ok_or(format!("ConfigMap {name:?} has no key {key:?}"))
+            .ok_or_else(|| KeyError::MissingKey {
+                kind: KeyKind::ConfigMap,
+                name: name.to_owned(),
+                key: key.to_owned(),
+            })
     }
 }

@@ -54,20 +54,36 @@ pub fn domain_namespace_of(assignment: &DynamicObject) -> String {
         .unwrap_or_else(|| assignment.namespace().unwrap_or_default())
 }
 
+/// A watched object that does not read as its kind (a manual edit, a schema change).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{kind} {namespace}/{name} cannot be read: {message}; fix it to match the CRD schema \
+     (kubectl explain {kind}) or apply it again from git"
+)]
+pub struct InvalidObject {
+    /// Its kind, as the object says.
+    pub kind: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// What did not parse.
+    pub message: String,
+}
+
 /// Parses a watched object into its kind's type; the error names the object.
-pub fn parse<K: DeserializeOwned>(obj: &DynamicObject) -> Result<K, String> {
-    let value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
-    serde_json::from_value(value).map_err(|e| {
-        format!(
-            "{} {}/{} cannot be read: {e}",
-            obj.types
-                .as_ref()
-                .map(|t| t.kind.as_str())
-                .unwrap_or("object"),
-            obj.namespace().unwrap_or_default(),
-            obj.name_any()
-        )
-    })
+pub fn parse<K: DeserializeOwned>(obj: &DynamicObject) -> Result<K, InvalidObject> {
+    let invalid = |e: serde_json::Error| InvalidObject {
+        kind: obj
+            .types
+            .as_ref()
+            .map_or_else(|| "object".to_owned(), |t| t.kind.clone()),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        message: e.to_string(),
+    };
+    let value = serde_json::to_value(obj).map_err(invalid)?;
+    serde_json::from_value(value).map_err(invalid)
 }
 
 /// The objects of one Tenant's namespace, plus the AppAssignments of other namespaces that
@@ -81,7 +97,7 @@ pub struct NamespaceObjects {
     /// LicensePolicies that parsed.
     pub policies: Vec<LicensePolicy>,
     /// Objects that did not parse, with the reason.
-    pub invalid: Vec<(Arc<DynamicObject>, String)>,
+    pub invalid: Vec<(Arc<DynamicObject>, InvalidObject)>,
     /// Labels of the namespaces of `assignments`.
     pub namespaces: NamespaceLabels,
 }
@@ -147,7 +163,7 @@ impl Stores {
     }
 
     /// A Tenant from the cache, parsed.
-    pub fn tenant(&self, obj: &DynamicObject) -> Result<Tenant, String> {
+    pub fn tenant(&self, obj: &DynamicObject) -> Result<Tenant, InvalidObject> {
         parse::<Tenant>(obj)
     }
 }
@@ -169,6 +185,15 @@ mod tests {
         let mut obj = DynamicObject::new("bad", &api_resource::<FederatedDomain>()).within("ns");
         obj.data = serde_json::json!({"spec": {"tenantRef": 5}});
         let err = parse::<FederatedDomain>(&obj).unwrap_err();
-        assert!(err.contains("FederatedDomain ns/bad"), "{err}");
+        assert_eq!(
+            (err.kind.as_str(), err.namespace.as_str(), err.name.as_str()),
+            ("FederatedDomain", "ns", "bad")
+        );
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("FederatedDomain ns/bad cannot be read: "),
+            "{shown}"
+        );
+        assert!(shown.contains("kubectl explain FederatedDomain"), "{shown}");
     }
 }

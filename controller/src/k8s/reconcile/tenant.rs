@@ -209,10 +209,10 @@ async fn reconcile_tenant(
 ) -> Result<Requeue, ReconcileError> {
     let tenant: Tenant = match ctx.stores.tenant(obj) {
         Ok(t) => t,
-        Err(reason) => {
+        Err(source) => {
             let error = ReconcileError::InvalidTenant {
                 name: name.to_owned(),
-                reason,
+                source,
             };
             report_failure(ctx, obj, &error).await?;
             return Err(error);
@@ -243,10 +243,10 @@ async fn reconcile_tenant(
     // No credential comes from the controller's environment except the operator's settings.
     let config = match resolve::graph_config(&tenant, &keys, &|_| None, &ctx.settings.operator) {
         Ok(c) => c,
-        Err(reason) => {
+        Err(source) => {
             let error = ReconcileError::Configuration {
                 name: name.to_owned(),
-                reason,
+                source,
             };
             report_failure(ctx, obj, &error).await?;
             return Err(error);
@@ -302,15 +302,26 @@ async fn reconcile_tenant(
 fn requeue_after(ctx: &Context, name: &str, failures: Failures, resync: Duration) -> Requeue {
     if failures.count == 0 {
         ctx.reset_backoff(name);
-        return Requeue::requeue(resync);
+    }
+    Requeue::requeue(requeue_delay(&failures, resync, || ctx.next_backoff(name)))
+}
+
+/// The delay of [`requeue_after`]; `backoff` gives the tenant's next backoff step.
+fn requeue_delay(
+    failures: &Failures,
+    resync: Duration,
+    backoff: impl FnOnce() -> Duration,
+) -> Duration {
+    if failures.count == 0 {
+        return resync;
     }
     if let Some(secs) = failures.retry_after_secs {
-        return Requeue::requeue(Duration::from_secs(secs).clamp(Duration::from_secs(1), resync));
+        return Duration::from_secs(secs).clamp(Duration::from_secs(1), resync);
     }
     if failures.transient {
-        Requeue::requeue(ctx.next_backoff(name).min(resync))
+        backoff().min(resync)
     } else {
-        Requeue::requeue(resync)
+        resync
     }
 }
 
@@ -333,7 +344,8 @@ async fn report_invalid(
                 .iter()
                 .any(|r| r.name == tenant.name_any());
         if ours {
-            let update = status::failed_status(kind, obj, Reason::InvalidSpec, reason, now());
+            let update =
+                status::failed_status(kind, obj, Reason::InvalidSpec, &reason.to_string(), now());
             report(ctx, name, &update, obj.uid(), Vec::new()).await?;
         }
     }
@@ -444,7 +456,7 @@ async fn converge(
         .filter(|e| e.reachability().is_some())
         .map(|e| ReconcileError::from_graph(name, e.clone(), login, graph));
     let view = RunView {
-        after: &cycle.after,
+        after: cycle.after(),
         report: cycle.report.as_ref(),
         applied: cycle.report.is_some(),
         observed: mirror.observed(),
@@ -458,7 +470,7 @@ async fn converge(
         name,
         &desired,
         &cycle.before,
-        &cycle.after,
+        cycle.after(),
         cycle.report.as_ref(),
         mirror.observed(),
     );
@@ -647,6 +659,48 @@ fn record_metrics(
             );
         }
     }
+    let objects: Vec<(&str, String, &str)> = after
+        .objects
+        .iter()
+        .map(|(key, o)| {
+            let object = format!("{}/{}", key.namespace, key.name);
+            (key.kind.as_str(), object, state_name(o.state))
+        })
+        .collect();
+    m.objects(name, &objects, after.held.len());
+    let mut shortfall: BTreeMap<String, i64> = BTreeMap::new();
+    for o in after.objects.values() {
+        for s in &o.seats {
+            let n = shortfall.entry(s.sku_part_number.clone()).or_default();
+            *n = (*n).max(i64::from(s.shortfall));
+        }
+    }
+    m.seat_shortfall(name, &shortfall);
+    let mut certificates = Vec::new();
+    if let Some(domains) = observed.domains.known() {
+        for d in &desired.domains {
+            let name = d.spec.domain.to_lowercase();
+            let Some(fed) = domains
+                .iter()
+                .find(|o| o.name.eq_ignore_ascii_case(&name))
+                .and_then(|o| o.federation.as_ref())
+            else {
+                continue;
+            };
+            for (which, cert) in [
+                ("signing", &fed.signing_certificate),
+                ("next", &fed.next_signing_certificate),
+            ] {
+                if let Some(at) = cert
+                    .as_deref()
+                    .and_then(crate::plan::certificate_not_after_unix)
+                {
+                    certificates.push((name.clone(), which, at));
+                }
+            }
+        }
+    }
+    m.certificates(name, &certificates);
     if let Some(r) = report {
         let t = r.totals();
         m.actions(name, "failed", t.failed);
@@ -656,6 +710,17 @@ fn record_metrics(
             "done",
             r.results.len().saturating_sub(t.failed + t.skipped),
         );
+    }
+}
+
+/// A state as the metrics label it.
+fn state_name(state: crate::model::State) -> &'static str {
+    use crate::model::State;
+    match state {
+        State::InSync => "InSync",
+        State::Drifted => "Drifted",
+        State::Blocked => "Blocked",
+        State::Unknown => "Unknown",
     }
 }
 
@@ -686,6 +751,51 @@ mod tests {
         assert_eq!(ready.reason, "InternalError");
         assert!(ready.message.contains("please report"), "{}", ready.message);
         assert!(ready.message.contains("attempt to subtract with overflow"));
+    }
+
+    #[test]
+    fn failed_actions_requeue_by_their_retry_class() {
+        let resync = Duration::from_secs(600);
+        let backoff = || Duration::from_secs(8);
+        let failed = |transient: bool, retry_after_secs: Option<u64>| Failures {
+            count: 1,
+            transient,
+            retry_after_secs,
+        };
+        // Nothing failed: the resync period.
+        assert_eq!(requeue_delay(&Failures::default(), resync, backoff), resync);
+        // 429 with Retry-After: as Graph asked (at least 1 s, at most the resync period).
+        assert_eq!(
+            requeue_delay(&failed(true, Some(30)), resync, backoff),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            requeue_delay(&failed(true, Some(0)), resync, backoff),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            requeue_delay(&failed(true, Some(86_400)), resync, backoff),
+            resync
+        );
+        // 5xx: backoff, never past the resync period.
+        assert_eq!(
+            requeue_delay(&failed(true, None), resync, backoff),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            requeue_delay(&failed(true, None), Duration::from_secs(5), backoff),
+            Duration::from_secs(5)
+        );
+        // 403 / 400: retrying soon cannot help; the resync period, and no backoff step used.
+        let used = std::cell::Cell::new(false);
+        assert_eq!(
+            requeue_delay(&failed(false, None), resync, || {
+                used.set(true);
+                Duration::ZERO
+            }),
+            resync
+        );
+        assert!(!used.get());
     }
 
     #[test]

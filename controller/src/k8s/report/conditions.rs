@@ -62,6 +62,24 @@ impl<'a> ConditionBuilder<'a> {
     }
 }
 
+impl ConditionBuilder<'_> {
+    /// `condition` under another type (same status, reason and message), with that type's
+    /// own transition time.
+    fn mirror(&self, condition: &Condition, type_: &str) -> Condition {
+        let last_transition_time = self
+            .previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == condition.status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| self.now.clone());
+        Condition {
+            type_: type_.to_owned(),
+            last_transition_time,
+            ..condition.clone()
+        }
+    }
+}
+
 /// What one object's conditions are computed from.
 #[derive(Debug, Default)]
 pub struct ObjectView<'a> {
@@ -248,7 +266,29 @@ pub fn conditions(b: &ConditionBuilder<'_>, view: &ObjectView<'_>) -> Vec<Condit
     } else {
         b.condition("Ready", True, Reason::InSync, "the tenant matches the spec")
     };
-    vec![ready, drifted, blocked, progressing]
+    kstatus(b, vec![ready, drifted, blocked, progressing])
+}
+
+/// Adds the two conditions kstatus (Flux, kpt, `cli-utils`) reads on any kind: `Reconciling`
+/// mirrors `Progressing` (kstatus: InProgress) and `Stalled` mirrors `Blocked` (kstatus:
+/// Failed). Without them kstatus reads only `Ready`, and a Blocked object would look as if it
+/// were still progressing.
+fn kstatus(b: &ConditionBuilder<'_>, mut conditions: Vec<Condition>) -> Vec<Condition> {
+    let mirror = |from: &str, to: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == from)
+            .map(|c| b.mirror(c, to))
+    };
+    let extra: Vec<Condition> = [
+        mirror("Progressing", "Reconciling"),
+        mirror("Blocked", "Stalled"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    conditions.extend(extra);
+    conditions
 }
 
 /// Whether `reason` says Graph is out of reach (not that something was refused).
@@ -270,24 +310,27 @@ pub fn failed_conditions(
     if is_outage(reason) {
         // Graph is out of reach: nothing could be read, so the state is Unknown (the truth
         // table), not Blocked; it is retried with backoff.
-        return vec![
-            b.condition("Ready", Unknown, reason, message),
-            b.condition("Drifted", Unknown, reason, message),
-            b.condition(
-                "Blocked",
-                False,
-                Reason::NotBlocked,
-                "nothing blocks this object",
-            ),
-            b.condition(
-                "Progressing",
-                False,
-                reason,
-                "waiting for Graph to answer; retried with backoff",
-            ),
-        ];
+        return kstatus(
+            b,
+            vec![
+                b.condition("Ready", Unknown, reason, message),
+                b.condition("Drifted", Unknown, reason, message),
+                b.condition(
+                    "Blocked",
+                    False,
+                    Reason::NotBlocked,
+                    "nothing blocks this object",
+                ),
+                b.condition(
+                    "Progressing",
+                    False,
+                    reason,
+                    "waiting for Graph to answer; retried with backoff",
+                ),
+            ],
+        );
     }
-    vec![
+    let conditions = vec![
         b.condition("Ready", False, reason, message),
         b.condition(
             "Drifted",
@@ -302,7 +345,8 @@ pub fn failed_conditions(
             reason,
             "waiting for a change to the object or its Secret",
         ),
-    ]
+    ];
+    kstatus(b, conditions)
 }
 
 #[cfg(test)]
@@ -420,6 +464,10 @@ mod tests {
         assert_eq!(get(&cs, "Drifted").status, ConditionStatus::True);
         assert_eq!(get(&cs, "Ready").status, ConditionStatus::False);
         assert_eq!(get(&cs, "Ready").reason, "DomainNotVerified");
+        // kstatus reads Stalled: Failed.
+        assert_eq!(get(&cs, "Stalled").status, ConditionStatus::True);
+        assert_eq!(get(&cs, "Stalled").reason, "DomainNotVerified");
+        assert_eq!(get(&cs, "Reconciling").status, ConditionStatus::False);
     }
 
     #[test]

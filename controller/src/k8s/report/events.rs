@@ -246,6 +246,7 @@ mod tests {
                 immutable_id: None,
                 usage_location: None,
                 account_enabled: true,
+                attributes: Default::default(),
             },
         }
     }

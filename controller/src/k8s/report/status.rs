@@ -666,6 +666,7 @@ mod tests {
                 provisioning,
                 adopt_existing: true,
                 mode: None,
+                defaults: None,
             },
         );
         a.metadata.namespace = Some("ns".into());
@@ -883,6 +884,282 @@ mod tests {
         let a = assignment(Provisioning::Auto, None);
         let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
         assert_eq!(condition(&u, "Ready"), ("False", "ActionsPending"));
+    }
+
+    fn create(upn: &str) -> Action {
+        Action::CreateUser {
+            user: crate::model::NewUser {
+                user_principal_name: upn.into(),
+                display_name: upn.into(),
+                given_name: None,
+                surname: None,
+                mail_nickname: "x".into(),
+                immutable_id: None,
+                usage_location: None,
+                account_enabled: true,
+                attributes: Default::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_manual_export_that_failed_keeps_the_previous_request_so_the_next_run_exports_again() {
+        let observed = ObservedTenant::default();
+        let key = ObjectKey::new(Kind::AppAssignment, "ns", "team");
+        let plan = waiting_plan(0, 1);
+        let mut a = assignment(Provisioning::Manual, Some("2026-01-02T00:00:00Z"));
+        a.status = Some(AppAssignmentStatus {
+            last_export_requested_at: Some("2026-01-01T00:00:00Z".into()),
+            ..AppAssignmentStatus::default()
+        });
+        let report = Report {
+            plan_id: "p1".into(),
+            results: vec![(
+                create("ann@corp.example"),
+                Outcome::Failed {
+                    reason: "503".into(),
+                    retry: Retry::Transient,
+                    retry_after_secs: None,
+                },
+            )],
+            owners: vec![vec![key]],
+        };
+        let u = assignment_status(
+            &view(&plan, Some(&report), &observed),
+            &a,
+            Mode::Enforce,
+            true,
+        );
+        assert_eq!(u.status["lastExportRequestedAt"], "2026-01-01T00:00:00Z");
+        assert_eq!(condition(&u, "Ready"), ("False", "ActionsFailed"));
+        assert_eq!(u.status["counts"]["failed"], 1);
+        assert_eq!(
+            u.status["failures"][0]["userPrincipalName"],
+            "ann@corp.example"
+        );
+        assert!(u.changed);
+    }
+
+    #[test]
+    fn a_manual_export_requested_but_not_yet_applied_is_not_recorded() {
+        // A plan-only run (no apply) with users still to create: the request stays open.
+        let observed = ObservedTenant::default();
+        let plan = waiting_plan(0, 2);
+        let a = assignment(Provisioning::Manual, Some("2026-01-02T00:00:00Z"));
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, true);
+        assert!(
+            u.status.get("lastExportRequestedAt").is_none(),
+            "{}",
+            u.status
+        );
+        assert_eq!(condition(&u, "Ready"), ("False", "ActionsPending"));
+    }
+
+    #[test]
+    fn audit_mode_never_waits_for_an_export() {
+        let observed = ObservedTenant::default();
+        let plan = waiting_plan(2, 0);
+        let a = assignment(Provisioning::Manual, None);
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Audit, false);
+        assert_ne!(condition(&u, "Ready").1, "WaitingForExport");
+        assert_eq!(condition(&u, "Drifted").0, "True");
+    }
+
+    #[test]
+    fn the_waiting_hint_names_the_annotation_of_this_object() {
+        let observed = ObservedTenant::default();
+        let plan = waiting_plan(3, 0);
+        let a = assignment(Provisioning::Manual, None);
+        let u = assignment_status(&view(&plan, None, &observed), &a, Mode::Enforce, false);
+        let message = &u
+            .condition("Ready")
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        assert!(message.starts_with("3 user(s) are planned"), "{message}");
+        assert!(
+            message.contains(&format!(
+                "o365assign team -n ns {EXPORT_REQUESTED_ANNOTATION}="
+            )),
+            "{message}"
+        );
+    }
+
+    fn domain(generation: i64) -> FederatedDomain {
+        let mut d: FederatedDomain = serde_json::from_value(serde_json::json!({
+            "apiVersion": "o365-controller.io/v1alpha1",
+            "kind": "FederatedDomain",
+            "metadata": {"name": "corp", "namespace": "ns"},
+            "spec": {
+                "tenantRef": {"name": "t"},
+                "domain": "corp.example.com",
+                "authentication": "Federated",
+            },
+        }))
+        .unwrap();
+        d.metadata.generation = Some(generation);
+        d
+    }
+
+    fn observed_domain(federated: bool) -> ObservedTenant {
+        ObservedTenant {
+            domains: crate::model::Read::Known(vec![crate::model::ObservedDomain {
+                name: "corp.example.com".into(),
+                is_verified: true,
+                is_default: false,
+                is_initial: false,
+                authentication: if federated {
+                    crate::model::AuthenticationType::Federated
+                } else {
+                    crate::model::AuthenticationType::Managed
+                },
+                federation: federated.then(FederationSettings::default),
+            }]),
+            ..ObservedTenant::default()
+        }
+    }
+
+    #[test]
+    fn a_held_domain_is_blocked_and_names_the_plan_id_to_approve() {
+        let key = ObjectKey::new(Kind::FederatedDomain, "ns", "corp");
+        let mut plan = plan_with(
+            key.clone(),
+            ObjectPlan {
+                state: State::Blocked,
+                held: 3,
+                ..ObjectPlan::default()
+            },
+        );
+        plan.findings.push(crate::model::Finding::new(
+            key,
+            Reason::ChangeBudgetExceeded,
+            "3 of 8 users would be deprovisioned".into(),
+            None,
+        ));
+        let observed = observed_domain(true);
+        let u = domain_status(&view(&plan, None, &observed), &domain(4), Mode::Enforce);
+        assert_eq!(u.status["heldPlanId"], "p1");
+        assert_eq!(u.status["driftState"], "Blocked");
+        assert_eq!(u.status["observedGeneration"], 4);
+        assert_eq!(u.status["authenticationType"], "Federated");
+        assert_eq!(
+            u.status["signInLink"],
+            crate::plan::sign_in_link("corp.example.com")
+        );
+        assert_eq!(condition(&u, "Blocked"), ("True", "ChangeBudgetExceeded"));
+        assert_eq!(condition(&u, "Ready").0, "False");
+    }
+
+    #[test]
+    fn a_managed_domain_in_sync_has_no_held_plan_and_no_sign_in_link() {
+        let key = ObjectKey::new(Kind::FederatedDomain, "ns", "corp");
+        let plan = plan_with(
+            key,
+            ObjectPlan {
+                state: State::InSync,
+                ..ObjectPlan::default()
+            },
+        );
+        let observed = observed_domain(false);
+        let u = domain_status(&view(&plan, None, &observed), &domain(1), Mode::Enforce);
+        assert!(u.status.get("heldPlanId").is_none(), "{}", u.status);
+        assert!(u.status.get("signInLink").is_none(), "{}", u.status);
+        assert_eq!(u.status["driftState"], "InSync");
+        assert_eq!(condition(&u, "Ready"), ("True", "InSync"));
+    }
+
+    fn tenant_with_status(status: Option<crate::api::TenantStatus>) -> Tenant {
+        let mut t: Tenant = serde_json::from_value(serde_json::json!({
+            "apiVersion": "o365-controller.io/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": "t", "namespace": "ns", "generation": 2},
+            "spec": {
+                "tenantId": "33333333-3333-3333-3333-333333333333",
+                "clientId": "22222222-2222-2222-2222-222222222222",
+                "credentials": {"clientSecret": {"secretName": "s"}},
+            },
+        }))
+        .unwrap();
+        t.status = status;
+        t
+    }
+
+    #[test]
+    fn a_failed_read_keeps_the_tenants_last_known_domains_and_skus() {
+        let previous = crate::api::TenantStatus {
+            domains: vec![crate::api::TenantDomain {
+                name: "corp.example.com".into(),
+                is_verified: true,
+                is_default: false,
+                is_initial: false,
+                authentication_type: "Managed".into(),
+            }],
+            skus: vec![SkuSeats {
+                sku_part_number: "ENTERPRISEPACK".into(),
+                sku_id: "e3".into(),
+                enabled: 25,
+                consumed: 1,
+                available: 24,
+            }],
+            ..crate::api::TenantStatus::default()
+        };
+        let tenant = tenant_with_status(Some(previous));
+        let observed = ObservedTenant {
+            domains: crate::model::Read::Unknown("503".into()),
+            skus: crate::model::Read::Unknown("503".into()),
+            ..ObservedTenant::default()
+        };
+        let plan = Plan {
+            unmanaged: vec!["x@corp.example.com".into()],
+            ..Plan::default()
+        };
+        let u = tenant_status(&view(&plan, None, &observed), &tenant);
+        assert_eq!(u.status["domains"][0]["name"], "corp.example.com");
+        assert_eq!(u.status["skus"][0]["available"], 24);
+        assert_eq!(u.status["unmanaged"]["count"], 1);
+        assert_eq!(u.status["observedGeneration"], 2);
+
+        // Read now: the tenant's current domains replace the old ones.
+        let observed = observed_domain(true);
+        let u = tenant_status(&view(&plan, None, &observed), &tenant);
+        assert_eq!(u.status["domains"][0]["authenticationType"], "Federated");
+        assert!(u.status.get("skus").is_none(), "no SKUs now: {}", u.status);
+    }
+
+    #[test]
+    fn failed_status_replaces_the_conditions_and_keeps_every_other_field() {
+        let mut obj = DynamicObject::new("team", &api_resource::<AppAssignment>()).within("ns");
+        obj.metadata.generation = Some(7);
+        obj.data = serde_json::json!({
+            "spec": {"bad": true},
+            "status": {"counts": {"desired": 3}, "lastExportRequestedAt": "T1"},
+        });
+        let u = failed_status(
+            Kind::AppAssignment,
+            &obj,
+            Reason::InvalidSpec,
+            "AppAssignment ns/team cannot be read",
+            NOW.into(),
+        );
+        assert!(u.changed);
+        assert_eq!(u.status["counts"]["desired"], 3);
+        assert_eq!(u.status["lastExportRequestedAt"], "T1");
+        assert_eq!(u.status["observedGeneration"], 7);
+        assert_eq!(condition(&u, "Ready"), ("False", "InvalidSpec"));
+        assert_eq!(
+            u.condition("Ready").map(|c| c.message.as_str()),
+            Some("AppAssignment ns/team cannot be read")
+        );
+
+        // The same failure again: nothing to write.
+        obj.data["status"] = u.status.clone();
+        let again = failed_status(
+            Kind::AppAssignment,
+            &obj,
+            Reason::InvalidSpec,
+            "AppAssignment ns/team cannot be read",
+            "2026-01-01T00:05:00Z".into(),
+        );
+        assert!(!again.changed, "{}", again.status);
     }
 
     #[test]

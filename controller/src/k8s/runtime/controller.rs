@@ -41,8 +41,10 @@ const WATCHED_KINDS: usize = 5;
 pub struct RunOptions {
     /// Watch one namespace only; all when `None`.
     pub namespace: Option<String>,
-    /// Reconcile only the Tenants matching this label selector (e.g. `shard=a`); the other
-    /// kinds are watched in full. All Tenants when `None`.
+    /// Reconcile only the Tenants matching this label selector (`run --watch-label-selector`,
+    /// e.g. `sharding.fluxcd.io/key=shard1`): a shard. The other kinds are watched in full and
+    /// follow their Tenant; the shard elects its own leader ([`super::leader::lease_name`]).
+    /// All Tenants when `None`.
     pub tenant_selector: Option<String>,
     /// Read Secrets and ConfigMaps only in these namespaces; Tenants elsewhere are Blocked
     /// (`NamespaceNotServed`). Empty: `namespace` when set, else all namespaces.
@@ -200,7 +202,8 @@ pub async fn run_controller(
     let (leadership, elector) = match &options.leader_election_namespace {
         Some(ns) => {
             let (tx, rx) = watch::channel(false);
-            let elector = LeaderElector::new(client.clone(), ns, options.identity.clone());
+            let lease = super::leader::lease_name(options.tenant_selector.as_deref());
+            let elector = LeaderElector::new(client.clone(), ns, lease, options.identity.clone());
             let task = tokio::spawn(elector.run(tx, stopped(done_rx)));
             (Leadership::from_receiver(rx), Some(task))
         }

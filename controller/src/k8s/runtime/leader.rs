@@ -13,8 +13,25 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use tokio::sync::watch;
 
-/// The lease's name.
+/// The lease's name (of an unsharded controller; see [`lease_name`]).
 pub const LEASE_NAME: &str = "o365-controller";
+
+/// The lease of the controller that reconciles the Tenants matching `selector`: each shard
+/// elects its own leader (two shards sharing one lease would leave one of them idle). Without
+/// a selector, [`LEASE_NAME`]; with one, `o365-controller-shard-` and a hash of the selector
+/// (the same selector always gives the same lease, whatever replica computes it).
+pub fn lease_name(selector: Option<&str>) -> String {
+    match selector.map(str::trim).filter(|s| !s.is_empty()) {
+        None => LEASE_NAME.to_owned(),
+        Some(selector) => {
+            // FNV-1a: stable across builds and platforms, unlike the std hasher.
+            let hash = selector.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+            format!("{LEASE_NAME}-shard-{:08x}", hash & 0xffff_ffff)
+        }
+    }
+}
 /// How long a lease is valid without renewal.
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// How often the holder renews it.
@@ -63,6 +80,7 @@ impl Leadership {
 pub struct LeaderElector {
     api: Api<Lease>,
     identity: String,
+    lease: String,
 }
 
 fn now() -> Timestamp {
@@ -92,21 +110,22 @@ fn held_at(spec: &LeaseSpec, at: Timestamp) -> bool {
 }
 
 impl LeaderElector {
-    /// A contender named `identity` for the lease `o365-controller` in `namespace`.
-    pub fn new(client: Client, namespace: &str, identity: String) -> LeaderElector {
+    /// A contender named `identity` for the lease `lease` in `namespace`.
+    pub fn new(client: Client, namespace: &str, lease: String, identity: String) -> LeaderElector {
         LeaderElector {
             api: Api::namespaced(client, namespace),
             identity,
+            lease,
         }
     }
 
     /// One round: take, renew or observe the lease. `Ok(true)` when this replica holds it.
     async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
         let at = now();
-        let Some(mut lease) = self.api.get_opt(LEASE_NAME).await? else {
+        let Some(mut lease) = self.api.get_opt(&self.lease).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
-                    name: Some(LEASE_NAME.to_owned()),
+                    name: Some(self.lease.clone()),
                     ..ObjectMeta::default()
                 },
                 spec: Some(LeaseSpec {
@@ -139,7 +158,7 @@ impl LeaderElector {
         // `replace` sends metadata.resourceVersion: a concurrent writer makes this a 409.
         match self
             .api
-            .replace(LEASE_NAME, &PostParams::default(), &lease)
+            .replace(&self.lease, &PostParams::default(), &lease)
             .await
         {
             Ok(_) => Ok(true),
@@ -150,7 +169,7 @@ impl LeaderElector {
 
     /// Gives the lease up so that a standby takes over without waiting for it to expire.
     async fn release(&self) {
-        if let Ok(Some(mut lease)) = self.api.get_opt(LEASE_NAME).await
+        if let Ok(Some(mut lease)) = self.api.get_opt(&self.lease).await
             && let Some(spec) = lease.spec.as_mut()
             && spec.holder_identity.as_deref() == Some(self.identity.as_str())
         {
@@ -159,7 +178,7 @@ impl LeaderElector {
             spec.lease_duration_seconds = Some(1);
             let _ = self
                 .api
-                .replace(LEASE_NAME, &PostParams::default(), &lease)
+                .replace(&self.lease, &PostParams::default(), &lease)
                 .await;
         }
     }
@@ -211,6 +230,20 @@ impl LeaderElector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_shard_has_its_own_lease_and_no_selector_keeps_the_old_one() {
+        assert_eq!(lease_name(None), "o365-controller");
+        assert_eq!(lease_name(Some(" ")), "o365-controller");
+        let one = lease_name(Some("sharding.fluxcd.io/key=shard1"));
+        let two = lease_name(Some("sharding.fluxcd.io/key=shard2"));
+        assert_ne!(one, two);
+        assert_eq!(one, lease_name(Some("sharding.fluxcd.io/key=shard1")));
+        assert!(
+            one.starts_with("o365-controller-shard-") && one.len() == 30,
+            "{one}"
+        );
+    }
 
     fn spec(holder: Option<&str>, renewed_ago: i64) -> LeaseSpec {
         LeaseSpec {

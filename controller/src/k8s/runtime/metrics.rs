@@ -1,7 +1,8 @@
 //! Prometheus metrics (text format on `/metrics`): reconciles, Graph requests, drift, users and
 //! seats. Labels stay low-cardinality: a tenant is `namespace/name`, never a user.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -30,6 +31,14 @@ pub struct Metrics {
     users: Family<Labels, Gauge>,
     seats: Family<Labels, Gauge>,
     actions: Family<Labels, Counter>,
+    drift_reconciles: Family<Labels, Gauge>,
+    object_state: Family<Labels, Gauge>,
+    held_actions: Family<Labels, Gauge>,
+    seat_shortfall: Family<Labels, Gauge>,
+    certificate_not_after: Family<Labels, Gauge>,
+    /// Per tenant, the label sets of its per-object series last set: series of objects that
+    /// went away are removed, not left at their last value.
+    per_object: Mutex<BTreeMap<String, BTreeSet<Labels>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -64,6 +73,12 @@ impl Metrics {
             users: Family::default(),
             seats: Family::default(),
             actions: Family::default(),
+            drift_reconciles: Family::default(),
+            object_state: Family::default(),
+            held_actions: Family::default(),
+            seat_shortfall: Family::default(),
+            certificate_not_after: Family::default(),
+            per_object: Mutex::default(),
             registry: Registry::default(),
         };
         registry.register("reconciles", "Tenant reconciles run", m.reconciles.clone());
@@ -117,6 +132,31 @@ impl Metrics {
             "Actions applied to the tenant by outcome",
             m.actions.clone(),
         );
+        registry.register(
+            "drift_reconciles",
+            "Consecutive reconciles that ended with drift left, by kind (0 once in sync)",
+            m.drift_reconciles.clone(),
+        );
+        registry.register(
+            "object_state",
+            "1 for the state (InSync, Drifted, Blocked, Unknown) each object is in, else 0",
+            m.object_state.clone(),
+        );
+        registry.register(
+            "held_actions",
+            "Actions held by a change budget, waiting for approval",
+            m.held_actions.clone(),
+        );
+        registry.register(
+            "seat_shortfall",
+            "License seats missing by SKU (users that stay unlicensed)",
+            m.seat_shortfall.clone(),
+        );
+        registry.register(
+            "federation_certificate_not_after_seconds",
+            "End of validity (Unix time) of a federated domain's signing certificates in the tenant",
+            m.certificate_not_after.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -169,13 +209,20 @@ impl Metrics {
     }
 
     /// Drift entries found for objects of `kind` in this reconcile: the gauge shows what is
-    /// still drifted, the counter what was seen (Enforce mode corrects it in the same run).
+    /// still drifted, the counter what was seen (Enforce mode corrects it in the same run),
+    /// and `drift_reconciles` how many reconciles in a row ended drifted.
     pub fn drift(&self, t: &str, kind: &str, remaining: usize, seen: usize) {
         let mut labels = tenant(t);
         labels.push(("kind", kind.to_owned()));
         self.drift_entries
             .get_or_create(&labels)
             .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+        let streak = self.drift_reconciles.get_or_create(&labels);
+        if remaining > 0 {
+            streak.inc();
+        } else {
+            streak.set(0);
+        }
         if seen > 0 {
             self.drift_detected
                 .get_or_create(&labels)
@@ -210,6 +257,80 @@ impl Metrics {
         self.actions
             .get_or_create(&labels)
             .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+}
+
+impl Metrics {
+    /// Each object's state after a reconcile (`objects`: kind, `namespace/name`, state),
+    /// the held actions and the seat shortfall per SKU; series of objects no longer there
+    /// are removed.
+    pub fn objects(&self, t: &str, objects: &[(&str, String, &str)], held: usize) {
+        const STATES: [&str; 4] = ["InSync", "Drifted", "Blocked", "Unknown"];
+        let mut now = BTreeSet::new();
+        for (kind, object, state) in objects {
+            for s in STATES {
+                let mut labels = tenant(t);
+                labels.push(("kind", (*kind).to_owned()));
+                labels.push(("object", object.clone()));
+                labels.push(("state", s.to_owned()));
+                self.object_state
+                    .get_or_create(&labels)
+                    .set(i64::from(s == *state));
+                now.insert(labels);
+            }
+        }
+        self.forget_gone(&self.object_state, "object_state", t, now);
+        self.held_actions
+            .get_or_create(&tenant(t))
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Seats missing per SKU part number (0 when none is).
+    pub fn seat_shortfall(&self, t: &str, shortfall: &BTreeMap<String, i64>) {
+        let mut now = BTreeSet::new();
+        for (sku, n) in shortfall {
+            let mut labels = tenant(t);
+            labels.push(("sku", sku.clone()));
+            self.seat_shortfall.get_or_create(&labels).set(*n);
+            now.insert(labels);
+        }
+        self.forget_gone(&self.seat_shortfall, "seat_shortfall", t, now);
+    }
+
+    /// The end of validity (Unix seconds) of each federated domain's certificates in the
+    /// tenant: `(domain, "signing" | "next", not_after)`.
+    pub fn certificates(&self, t: &str, certificates: &[(String, &str, i64)]) {
+        let mut now = BTreeSet::new();
+        for (domain, which, not_after) in certificates {
+            let mut labels = tenant(t);
+            labels.push(("domain", domain.clone()));
+            labels.push(("certificate", (*which).to_owned()));
+            self.certificate_not_after
+                .get_or_create(&labels)
+                .set(*not_after);
+            now.insert(labels);
+        }
+        self.forget_gone(&self.certificate_not_after, "certificates", t, now);
+    }
+
+    /// Removes the series of `family` (named `name`, for tenant `t`) set last time but not
+    /// in `now`.
+    fn forget_gone(
+        &self,
+        family: &Family<Labels, Gauge>,
+        name: &str,
+        t: &str,
+        now: BTreeSet<Labels>,
+    ) {
+        let key = format!("{name}\u{0}{t}");
+        let mut seen = match self.per_object.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let previous = seen.insert(key, now.clone()).unwrap_or_default();
+        for gone in previous.difference(&now) {
+            family.remove(gone);
+        }
     }
 }
 
@@ -255,7 +376,27 @@ mod tests {
         now.requests.insert(("list_users".into(), 200), 3);
         now.throttled = 1;
         m.graph_requests("ns/t", &ClientStats::default(), &now);
+        m.objects("ns/t", &[("FederatedDomain", "ns/d".into(), "Blocked")], 2);
+        m.certificates("ns/t", &[("contoso.com".into(), "signing", 1_900_000_000)]);
+        m.seat_shortfall("ns/t", &BTreeMap::from([("ENTERPRISEPACK".to_owned(), 3)]));
         let text = m.render();
+        assert!(
+            text.contains("o365_object_state{tenant=\"ns/t\",kind=\"FederatedDomain\",object=\"ns/d\",state=\"Blocked\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("o365_held_actions{tenant=\"ns/t\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("o365_drift_reconciles{tenant=\"ns/t\",kind=\"AppAssignment\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("o365_federation_certificate_not_after_seconds{tenant=\"ns/t\",domain=\"contoso.com\",certificate=\"signing\"} 1900000000"), "{text}");
+        assert!(
+            text.contains("o365_seat_shortfall{tenant=\"ns/t\",sku=\"ENTERPRISEPACK\"} 3"),
+            "{text}"
+        );
         assert!(
             text.contains("o365_reconciles_total{tenant=\"ns/t\"} 1"),
             "{text}"
@@ -277,6 +418,15 @@ mod tests {
             text.contains(
                 "o365_seats{tenant=\"ns/t\",sku=\"ENTERPRISEPACK\",state=\"consumed\"} 7"
             ),
+            "{text}"
+        );
+        // An object that went away loses its series; a drift that was corrected resets the streak.
+        m.objects("ns/t", &[], 0);
+        m.drift("ns/t", "AppAssignment", 0, 0);
+        let text = m.render();
+        assert!(!text.contains("object=\"ns/d\""), "{text}");
+        assert!(
+            text.contains("o365_drift_reconciles{tenant=\"ns/t\",kind=\"AppAssignment\"} 0"),
             "{text}"
         );
     }

@@ -111,3 +111,45 @@ fn license_removals_count_against_the_budget() {
     assert!(plan.actions.iter().all(|a| !a.is_destructive()));
     assert_eq!(findings(&plan, Reason::ChangeBudgetExceeded).len(), 1);
 }
+
+#[test]
+fn destructive_actions_of_several_objects_of_one_domain_share_its_budget() {
+    // The FederatedDomain disables 2 unlisted users; the LicensePolicy removes unlisted
+    // licenses from 2 listed users. Each object alone stays within a budget of 3; the domain's
+    // budget counts both, so 4 users are over it and every one of those actions is held.
+    let split = |max_deprovisions: i32| {
+        let mut w = tenant(8, 2);
+        for u in w.users_mut().iter_mut().skip(1).take(2) {
+            u.licenses = vec![direct(E5, &[])];
+        }
+        let mut p = policy("e3", &["corp"], vec![license("ENTERPRISEPACK", &[])]);
+        p.spec.remove_unlisted = true;
+        w.desired.policies = vec![p];
+        w.domain().spec.change_budget.max_deprovisions = max_deprovisions;
+        w.domain().spec.change_budget.max_deprovision_percent = 100;
+        w.plan()
+    };
+    let plan = split(3);
+    assert_eq!(disables(&plan.held), 2, "{:#?}", plan.held);
+    let removals = plan
+        .held
+        .iter()
+        .filter(|a| matches!(a, Action::AssignLicenses { remove, .. } if !remove.is_empty()))
+        .count();
+    assert_eq!(removals, 2, "{:#?}", plan.held);
+    assert!(plan.actions.iter().all(|a| !a.is_destructive()));
+    let f = finding(&plan, Reason::ChangeBudgetExceeded);
+    assert_eq!(f.object, domain_key("corp"));
+    assert!(f.message.contains("4 users"), "{}", f.message);
+    assert_eq!(findings(&plan, Reason::ChangeBudgetExceeded).len(), 1);
+    assert_eq!(
+        object(&plan, &policy_key("e3")).state,
+        crate::model::State::Blocked,
+        "the policy is held too"
+    );
+
+    // A budget of 4 covers both objects' work: nothing is held.
+    let plan = split(4);
+    assert!(plan.held.is_empty(), "{:#?}", plan.held);
+    assert_eq!(disables(&plan.actions), 2);
+}

@@ -7,6 +7,7 @@ use crate::model::{
 };
 use crate::plan::testing::*;
 use crate::plan::{certificate_thumbprint, sign_in_link};
+use crate::resolve::{CertificateError, KeyError, KeyKind};
 
 /// A world whose `corp` FederatedDomain asks for `Federated` (the tenant's is Managed).
 fn federating() -> World {
@@ -182,7 +183,11 @@ fn changed_certificate_is_updated_and_drift_shows_thumbprints() {
 #[test]
 fn unavailable_certificate_blocks_federation() {
     let mut w = federating();
-    w.domain().signing_certificate = Some(Err("Secret it/idp-cert has no key tls.crt".into()));
+    w.domain().signing_certificate = Some(Err(CertificateError::Key(KeyError::MissingKey {
+        kind: KeyKind::Secret,
+        name: "idp-cert".into(),
+        key: "tls.crt".into(),
+    })));
     let plan = w.plan();
     refused(&plan, Reason::CertificateUnavailable);
     assert!(
@@ -195,7 +200,11 @@ fn unavailable_certificate_blocks_federation() {
 #[test]
 fn unavailable_next_certificate_blocks_federation() {
     let mut w = federating();
-    w.domain().next_signing_certificate = Some(Err("ConfigMap it/next not found".into()));
+    w.domain().next_signing_certificate = Some(Err(CertificateError::Key(KeyError::NotFound {
+        kind: KeyKind::ConfigMap,
+        namespace: "it".into(),
+        name: "next".into(),
+    })));
     refused(&w.plan(), Reason::CertificateUnavailable);
 }
 
@@ -372,4 +381,73 @@ fn users_adopted_in_the_same_plan_count_as_having_immutable_ids() {
         phases,
         [crate::model::Phase::Users, crate::model::Phase::Federation]
     );
+}
+
+/// A real X.509 certificate (`openssl req -x509`), valid until 2036-11-24T11:13:36Z.
+const X509: &str = "MIIBejCCASGgAwIBAgIUXybojbEC4R6ogeypvrZoLTrM34swCgYIKoZIzj0EAwIwEzERMA8GA1UEAwwIaWRwLnRlc3QwHhcNMjYxMTI3MTExMzM2WhcNMzYxMTI0MTExMzM2WjATMREwDwYDVQQDDAhpZHAudGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABL5gVt7uiELaGTHqX8o1x+NiDIsOCGqlddyAGW7hszZbmj+Y2IGNyHSwZzcNH1TpJdi0L6ENrWiLRAMBuFrha3CjUzBRMB0GA1UdDgQWBBR+LvW8LR7SJoV3QlDbtxWNQnlDdzAfBgNVHSMEGDAWgBR+LvW8LR7SJoV3QlDbtxWNQnlDdzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIFIQYXZjrarM25RynKtBOwi9hAxm1VdyhQxSIphY8UQGAiBS+HofqRiO9CxRJuY0ScqeZIcvzvtzVN7iOC0fXto7dw==";
+
+/// The plan of a federating domain whose signing certificate (and optional next one, given as
+/// days of validity beyond the signing one's end) ends `days` days after the tenant was read.
+fn signing_certificate_ending_in(days: i64, next: Option<&str>) -> Plan {
+    let mut w = federating();
+    w.domain().signing_certificate = Some(Ok(X509.into()));
+    w.domain().next_signing_certificate = next.map(|n| Ok(n.to_owned()));
+    let end = crate::plan::certificate_not_after_unix(X509).unwrap();
+    w.observed.read_at = Some(end - days * 86_400 - 60);
+    w.plan()
+}
+
+#[test]
+fn a_signing_certificate_valid_for_more_than_30_days_is_not_reported() {
+    let plan = signing_certificate_ending_in(45, None);
+    assert!(findings(&plan, Reason::CertificateExpiring).is_empty());
+    assert!(findings(&plan, Reason::CertificateExpiringSoon).is_empty());
+}
+
+#[test]
+fn a_signing_certificate_ending_within_30_days_is_a_warning() {
+    let plan = signing_certificate_ending_in(20, None);
+    let f = finding(&plan, Reason::CertificateExpiring);
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("expires in 20 day(s)"), "{}", f.message);
+    assert!(
+        f.message.contains("nextSigningCertificate"),
+        "{}",
+        f.message
+    );
+    // A warning: the federation still goes ahead and the domain is not Blocked.
+    assert!(!federation_actions(&plan).is_empty());
+    assert_ne!(object(&plan, &domain_key("corp")).state, State::Blocked);
+}
+
+#[test]
+fn a_signing_certificate_ending_within_7_days_blocks_the_domain_but_is_still_pushed() {
+    let plan = signing_certificate_ending_in(3, None);
+    let f = finding(&plan, Reason::CertificateExpiringSoon);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(object(&plan, &domain_key("corp")).state, State::Blocked);
+    // Blocked asks for a person; the federation is still written (an old certificate in the
+    // tenant would be worse).
+    assert!(!federation_actions(&plan).is_empty());
+    let expired = signing_certificate_ending_in(-2, None);
+    assert!(
+        finding(&expired, Reason::CertificateExpiringSoon)
+            .message
+            .contains("has expired")
+    );
+}
+
+#[test]
+fn a_next_signing_certificate_that_ends_no_later_does_not_cover_the_rollover() {
+    // The same certificate as next: the latest end is still 3 days away.
+    let plan = signing_certificate_ending_in(3, Some(X509));
+    assert!(!findings(&plan, Reason::CertificateExpiringSoon).is_empty());
+}
+
+#[test]
+fn without_a_read_time_expiry_is_not_checked() {
+    let mut w = federating();
+    w.domain().signing_certificate = Some(Ok(X509.into()));
+    w.observed.read_at = None;
+    assert!(findings(&w.plan(), Reason::CertificateExpiringSoon).is_empty());
 }

@@ -1,6 +1,7 @@
 //! Behaviour tests of the planner, one file per concern; each test is named after the rule it
 //! checks.
 
+mod attributes;
 mod budget;
 mod conflicts;
 mod deprovision;

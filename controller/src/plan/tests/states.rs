@@ -26,7 +26,15 @@ fn a_refused_domain_is_blocked_and_the_plan_is_not_in_sync() {
         |w: &mut World| w.observed_corp().is_verified = false,
         |w: &mut World| w.observed_corp().is_default = true,
         |w: &mut World| w.observed_corp().is_initial = true,
-        |w: &mut World| w.domain().signing_certificate = Some(Err("Secret idp not found".into())),
+        |w: &mut World| {
+            w.domain().signing_certificate = Some(Err(crate::resolve::CertificateError::Key(
+                crate::resolve::KeyError::NotFound {
+                    kind: crate::resolve::KeyKind::Secret,
+                    namespace: "it".into(),
+                    name: "idp".into(),
+                },
+            )))
+        },
     ] {
         let mut w = World::new();
         w.desired.domains[0] = federated(w.desired.domains[0].clone());

@@ -217,6 +217,7 @@ fn new_user_is_created_with_defaults() {
             immutable_id: None,
             usage_location: Some("GB".into()),
             account_enabled: false,
+            attributes: Default::default(),
         }]
     );
 }
@@ -307,6 +308,12 @@ fn manual_provisioning_without_export_request_creates_nothing() {
         f.message
     );
     assert!(f.message.contains("-n it"));
+    // The CLI's own flag comes first: the hint names it, not only kubectl.
+    assert!(
+        f.message.contains("o365-controller apply --export"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]

@@ -167,8 +167,29 @@ impl Harness {
         Ok(h)
     }
 
+    /// As [`Harness::start`], the simulator injecting `faults`.
+    #[allow(dead_code)]
+    pub async fn start_with_faults(
+        prefix: &str,
+        fixture: Fixture,
+        faults: o365_graph_sim::FaultPlan,
+    ) -> Result<Harness> {
+        let mut h = Self::with_sim(prefix, fixture, Some(faults)).await?;
+        h.controller =
+            Some(InProcessController::start(h.client.clone(), h.ns.name(), &h.sim).await?);
+        Ok(h)
+    }
+
     /// As [`Harness::start`] without the controller.
     pub async fn without_controller(prefix: &str, fixture: Fixture) -> Result<Harness> {
+        Self::with_sim(prefix, fixture, None).await
+    }
+
+    async fn with_sim(
+        prefix: &str,
+        fixture: Fixture,
+        faults: Option<o365_graph_sim::FaultPlan>,
+    ) -> Result<Harness> {
         init_logging();
         o365_controller::k8s::install_crypto_provider();
         let client = client().await?;
@@ -176,6 +197,7 @@ impl Harness {
         let ns = TestNamespace::new(&client, prefix).await?;
         let config = SimConfig {
             throttling: false,
+            faults,
             ..SimConfig::default()
         };
         let sim = Simulator::start(fixture, config).await?;
