@@ -162,7 +162,6 @@ impl Mirror {
                 display_name: None,
                 observed_at: None,
                 directory_sync: None,
-                read_at: None,
             },
             ..Mirror::default()
         };
@@ -232,10 +231,6 @@ impl Mirror {
         self.read_failure = None;
         // "Now" for the plan's leaver stages: the state read below is at least this fresh.
         self.observed.observed_at = Some(time::OffsetDateTime::now_utc());
-        self.observed.read_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .and_then(|d| i64::try_from(d.as_secs()).ok());
         let mut plan = Plan::default();
         // Re-read while directory sync is on (or a synced user appeared), so the status shows
         // when it last ran.

@@ -45,8 +45,9 @@ pub struct ObservedTenant {
     pub role_holders: Read<BTreeMap<String, Vec<String>>>,
     /// Subscribed SKUs.
     pub skus: Read<Vec<ObservedSku>>,
-    /// When this state was read: the "now" the plan times leaver stages against (the plan
-    /// itself reads no clock). `None`: unknown, so no timed stage is due.
+    /// When this state was read: the "now" the plan times leaver stages and certificate expiry
+    /// against (the plan itself reads no clock). `None`: unknown, so no timed stage is due and
+    /// expiry is not checked.
     pub observed_at: Option<time::OffsetDateTime>,
     /// The security groups group-based licensing goes through: those named like the groups
     /// the controller creates ([`LICENSE_GROUP_PREFIX`]) and those LicensePolicies name by id.
@@ -54,9 +55,6 @@ pub struct ObservedTenant {
     /// Directory synchronization (Entra Connect / DirSync) of the organization, from
     /// `GET /organization`; `None` when it was never turned on (or not read).
     pub directory_sync: Option<DirectorySync>,
-    /// When the tenant was last read (Unix seconds): certificate expiry is measured from it
-    /// (the plan itself reads no clock). `None`: not checked.
-    pub read_at: Option<i64>,
 }
 
 /// The display name of every group the controller creates for a LicensePolicy starts so.

@@ -67,10 +67,8 @@ pub(crate) struct Ctx<'a> {
     /// Assignments, domains and policies in object-key order (the order of "first").
     pub assignment_order: Vec<usize>,
     pub domain_order: Vec<usize>,
-    /// When the observed state was read: "now" for leaver stages.
+    /// When the observed state was read: "now" for leaver stages and certificate expiry.
     pub observed_at: Option<time::OffsetDateTime>,
-    /// When the tenant was read (Unix seconds), if known: certificate expiry is measured from it.
-    pub read_at: Option<i64>,
 }
 
 fn read<T>(r: &Read<T>) -> Result<&T, &str> {
@@ -156,7 +154,6 @@ impl<'a> Ctx<'a> {
             assignment_order,
             domain_order,
             observed_at: observed.observed_at,
-            read_at: observed.read_at,
         }
     }
 

@@ -106,8 +106,15 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
             None => return,
         },
     };
-    if let Some(now) = ctx.read_at {
-        certificate_expiry(&d.spec.domain, signing, next, now, owner, out);
+    if let Some(now) = ctx.observed_at {
+        certificate_expiry(
+            &d.spec.domain,
+            signing,
+            next,
+            now.unix_timestamp(),
+            owner,
+            out,
+        );
     }
     let want = desired_settings(fed, signing, next);
     let enforce = d.mode == Mode::Enforce;

@@ -293,7 +293,6 @@ impl World {
                 observed_at: None,
                 groups: Read::Known(Vec::new()),
                 directory_sync: None,
-                read_at: None,
             },
         }
     }

@@ -393,7 +393,8 @@ fn signing_certificate_ending_in(days: i64, next: Option<&str>) -> Plan {
     w.domain().signing_certificate = Some(Ok(X509.into()));
     w.domain().next_signing_certificate = next.map(|n| Ok(n.to_owned()));
     let end = crate::plan::certificate_not_after_unix(X509).unwrap();
-    w.observed.read_at = Some(end - days * 86_400 - 60);
+    w.observed.observed_at =
+        Some(time::OffsetDateTime::from_unix_timestamp(end - days * 86_400 - 60).unwrap());
     w.plan()
 }
 
@@ -448,6 +449,6 @@ fn a_next_signing_certificate_that_ends_no_later_does_not_cover_the_rollover() {
 fn without_a_read_time_expiry_is_not_checked() {
     let mut w = federating();
     w.domain().signing_certificate = Some(Ok(X509.into()));
-    w.observed.read_at = None;
+    w.observed.observed_at = None;
     assert!(findings(&w.plan(), Reason::CertificateExpiringSoon).is_empty());
 }
