@@ -103,10 +103,10 @@ fn tenant_section(t: &TenantReport, skus: &BTreeMap<String, String>) -> String {
             .map(|o| {
                 vec![
                     code(&o.object),
-                    state_word(o.state).to_owned(),
-                    format!("{:?}", o.drift),
-                    o.actions.to_string(),
-                    o.held.to_string(),
+                    state_word(o.plan.state).to_owned(),
+                    format!("{:?}", o.plan.drift),
+                    o.plan.actions.to_string(),
+                    o.plan.held.to_string(),
                 ]
             })
             .collect(),
@@ -151,7 +151,7 @@ fn tenant_section(t: &TenantReport, skus: &BTreeMap<String, String>) -> String {
 
     let mut drift_rows = Vec::new();
     for o in &t.objects {
-        if o.drift == Drift::Unknown && o.state == State::Unknown {
+        if o.plan.drift == Drift::Unknown && o.plan.state == State::Unknown {
             drift_rows.push(vec![
                 code(&o.object),
                 "(unknown: a read failed)".to_owned(),
@@ -159,7 +159,7 @@ fn tenant_section(t: &TenantReport, skus: &BTreeMap<String, String>) -> String {
                 String::new(),
             ]);
         }
-        for e in &o.drift_entries {
+        for e in &o.plan.drift_entries {
             drift_rows.push(vec![
                 code(&o.object),
                 code(&e.field),

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Cycle;
-use crate::api::{Authentication, DriftEntry, LeaverTimeline};
+use crate::api::Authentication;
 use crate::model::{
-    Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObjectPlan, Outcome, PlannedCounts,
-    PolicyCounts, Reason, ReportTotals, SeatDemand, State,
+    Action, DesiredTenant, Drift, Finding, Kind, ObjectKey, ObjectPlan, Outcome, Reason,
+    ReportTotals, State,
 };
 
 /// The `version` of the JSON report; changes when a field changes meaning or goes away.
@@ -106,15 +106,11 @@ impl TenantReport {
             objects: vec![ObjectReport {
                 object: key.to_string(),
                 kind: Kind::Tenant,
-                state: State::Blocked,
-                drift: Drift::Unknown,
-                drift_entries: Vec::new(),
-                counts: None,
-                seats: Vec::new(),
-                licenses: None,
-                leavers: Vec::new(),
-                actions: 0,
-                held: 0,
+                plan: ObjectPlan {
+                    state: State::Blocked,
+                    drift: Drift::Unknown,
+                    ..ObjectPlan::default()
+                },
             }],
             actions: Vec::new(),
             held: Vec::new(),
@@ -150,28 +146,9 @@ pub struct ObjectReport {
     pub object: String,
     /// Its kind.
     pub kind: Kind,
-    /// Its state.
-    pub state: State,
-    /// Its drift.
-    pub drift: Drift,
-    /// The drifted fields.
-    pub drift_entries: Vec<DriftEntry>,
-    /// AppAssignments: user counts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub counts: Option<PlannedCounts>,
-    /// LicensePolicies: seats per SKU.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub seats: Vec<SeatDemand>,
-    /// LicensePolicies: users covered, licensed and pending.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub licenses: Option<PolicyCounts>,
-    /// FederatedDomains with `leaverStages`: each leaver's timeline.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub leavers: Vec<LeaverTimeline>,
-    /// Actions of the object still to do.
-    pub actions: usize,
-    /// Actions of the object held by a change budget.
-    pub held: usize,
+    /// Its state, drift, counts and actions, as the plan left them.
+    #[serde(flatten)]
+    pub plan: ObjectPlan,
 }
 
 /// An action, the objects it serves and, once applied, its outcome.
@@ -230,15 +207,7 @@ fn object_report(key: &ObjectKey, o: &ObjectPlan) -> ObjectReport {
     ObjectReport {
         object: key.to_string(),
         kind: key.kind,
-        state: o.state,
-        drift: o.drift,
-        drift_entries: o.drift_entries.clone(),
-        counts: o.counts.clone(),
-        seats: o.seats.clone(),
-        licenses: o.licenses.clone(),
-        leavers: o.leavers.clone(),
-        actions: o.actions,
-        held: o.held,
+        plan: o.clone(),
     }
 }
 
