@@ -3,14 +3,41 @@
 //! actions always give the same id.
 
 use super::output::Planned;
-use crate::model::Action;
+use crate::model::{Action, Phase};
 
-/// Sorts by phase, then subject; a license addition comes before a removal of the same user.
+/// Sorts by phase, then subject; a license addition comes before a removal of the same user;
+/// actions that compare equal keep their order (a stable sort).
+///
+/// The positions are sorted, not the actions (a few hundred bytes each): the sort then moves
+/// and buffers 4-byte indices, and each action is moved once, into its place.
 pub(crate) fn sort_actions(actions: &mut [Planned]) {
-    actions.sort_by(|a, b| {
-        let (a, b) = (&a.action, &b.action);
-        (a.phase(), a.subject(), rank(a)).cmp(&(b.phase(), b.subject(), rank(b)))
-    });
+    fn key(p: &Planned) -> (Phase, &str, u8) {
+        let a = &p.action;
+        (a.phase(), a.subject(), rank(a))
+    }
+    let Ok(n) = u32::try_from(actions.len()) else {
+        actions.sort_by(|a, b| key(a).cmp(&key(b)));
+        return;
+    };
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_by(|&i, &j| key(&actions[i as usize]).cmp(&key(&actions[j as usize])));
+    permute(actions, &mut order);
+}
+
+/// Rearranges `items` so that position `k` holds what was at `order[k]`, in place (following
+/// each cycle of the permutation); `order` is used up.
+fn permute<T>(items: &mut [T], order: &mut [u32]) {
+    for start in 0..order.len() {
+        let mut k = start;
+        // Follow the cycle through `start`: each step brings the wanted item into place k.
+        while order[k] as usize != start {
+            let from = order[k] as usize;
+            items.swap(k, from);
+            order[k] = k as u32;
+            k = from;
+        }
+        order[k] = k as u32;
+    }
 }
 
 fn rank(a: &Action) -> u8 {
@@ -329,6 +356,45 @@ mod tests {
 
     const PINNED: &str = "54926f1139ee";
     const PINNED_EMPTY: &str = "4f53cda18c2b";
+
+    #[test]
+    fn sorting_is_stable_and_matches_a_plain_sort() {
+        // Many equal keys (one group's member batches, one user's actions) in scrambled order.
+        let mut actions = Vec::new();
+        for i in 0..60u32 {
+            let n = (i * 37) % 60;
+            actions.push(match n % 3 {
+                0 => Action::AddGroupMembers {
+                    group: "g".into(),
+                    group_name: format!("group-{}", n % 4),
+                    members: vec![format!("member-{i}")],
+                    user_principal_names: vec![],
+                },
+                1 => Action::DeleteUser {
+                    id: format!("id-{i}"),
+                    user_principal_name: format!("u{}@corp.example.com", n % 5),
+                },
+                _ => Action::AssignLicenses {
+                    user: format!("id-{i}"),
+                    user_principal_name: format!("u{}@corp.example.com", n % 5),
+                    add: vec![],
+                    remove: if i % 2 == 0 {
+                        vec!["sku".into()]
+                    } else {
+                        vec![]
+                    },
+                },
+            });
+        }
+        let mut expected = actions.clone();
+        expected.sort_by(|a, b| {
+            (a.phase(), a.subject(), super::rank(a)).cmp(&(b.phase(), b.subject(), super::rank(b)))
+        });
+        let mut planned = planned(&actions);
+        super::sort_actions(&mut planned);
+        let sorted: Vec<Action> = planned.into_iter().map(|p| p.action).collect();
+        assert_eq!(sorted, expected);
+    }
 
     #[test]
     fn any_change_to_any_action_changes_the_id() {
