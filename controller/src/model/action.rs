@@ -658,10 +658,8 @@ pub struct ReportTotals {
     pub created: usize,
     /// Users that already existed when the create was sent (matched, not duplicated).
     pub matched: usize,
-    /// Users updated (attributes, immutable IDs, usage location, renames).
+    /// Users updated (attributes, immutable IDs, usage location, renames, managers).
     pub updated: usize,
-    /// Managers set (`manager/$ref`).
-    pub managers: usize,
     /// Soft-deleted users restored.
     pub restored: usize,
     /// Users disabled.
@@ -726,8 +724,7 @@ impl Report {
                 }
                 Outcome::Done | Outcome::AlreadyDone => match action {
                     Action::CreateUser { .. } => t.created += 1,
-                    Action::UpdateUser { .. } => t.updated += 1,
-                    Action::SetManager { .. } => t.managers += 1,
+                    Action::UpdateUser { .. } | Action::SetManager { .. } => t.updated += 1,
                     Action::RestoreUser { .. } => t.restored += 1,
                     Action::DisableUser { .. } => t.disabled += 1,
                     Action::DeleteUser { .. } => t.deleted += 1,
