@@ -185,6 +185,12 @@ mod tests {
                 id: "u-8".into(),
                 user_principal_name: upn("ida"),
             },
+            Action::SetManager {
+                id: "u-5".into(),
+                user_principal_name: upn("fay"),
+                manager: "u-4".into(),
+                manager_upn: upn("eve"),
+            },
             Action::RevokeSessions {
                 id: "u-7".into(),
                 user_principal_name: upn("hal"),
@@ -323,6 +329,11 @@ mod tests {
                     member.push('0');
                 }
             }),
+            Action::SetManager { .. } => change(&|a| {
+                if let Action::SetManager { manager, .. } = a {
+                    manager.push('0');
+                }
+            }),
             Action::DisableUser { .. } => change(&|a| {
                 if let Action::DisableUser { mark_leaver, .. } = a {
                     *mark_leaver = false;
@@ -354,7 +365,7 @@ mod tests {
         assert_eq!(id(&[]), PINNED_EMPTY);
     }
 
-    const PINNED: &str = "54926f1139ee";
+    const PINNED: &str = "26faaf8d64ed";
     const PINNED_EMPTY: &str = "4f53cda18c2b";
 
     #[test]
