@@ -7,25 +7,47 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// `text` as comment lines at `indent`: each of its lines prefixed by `# `, each ending in a
-/// newline; control characters become spaces.
+/// Comment lines are wrapped at this many columns (a longer word keeps its own line).
+const WIDTH: usize = 100;
+
+/// `text` as comment lines at `indent`: each of its lines prefixed by `# ` and wrapped at
+/// [`WIDTH`] columns, each ending in a newline; control characters become spaces.
 pub fn comment_lines(text: &str, indent: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
+    let room = WIDTH.saturating_sub(indent.len() + 2).max(20);
     for line in text.split('\n') {
-        out.push_str(indent);
-        out.push('#');
         let clean: String = line
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        let clean = clean.trim_end();
-        if !clean.is_empty() {
-            out.push(' ');
-            out.push_str(clean);
+        let mut current = String::new();
+        let mut wrote = false;
+        for word in clean.split(' ').filter(|w| !w.is_empty()) {
+            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > room {
+                push_comment(&mut out, indent, &current);
+                wrote = true;
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
         }
-        out.push('\n');
+        if !current.is_empty() || !wrote {
+            push_comment(&mut out, indent, &current);
+        }
     }
     out
+}
+
+fn push_comment(out: &mut String, indent: &str, text: &str) {
+    out.push_str(indent);
+    out.push('#');
+    if !text.is_empty() {
+        out.push(' ');
+        out.push_str(text);
+    }
+    out.push('\n');
 }
 
 /// One YAML document: the header comments, then `object` as serde-saphyr writes it, with
@@ -38,7 +60,11 @@ pub fn document<T: Serialize>(
 ) -> Result<String, String> {
     let yaml = serde_saphyr::to_string(object).map_err(|e| e.to_string())?;
     let mut out = String::with_capacity(yaml.len() + 256);
-    for h in header {
+    for (i, h) in header.iter().enumerate() {
+        if i > 0 {
+            // Paragraphs: one empty comment line between items.
+            out.push_str("#\n");
+        }
         out.push_str(&comment_lines(h, ""));
     }
     for line in yaml.lines() {
@@ -108,6 +134,21 @@ mod tests {
         let c = comment_lines("first\nsecond\r\nkind: Evil\u{0}x\u{85}y", "  ");
         assert_eq!(c, "  # first\n  # second\n  # kind: Evil x y\n");
         assert_eq!(comment_lines("", ""), "#\n");
+        let long = format!("{}end", "word ".repeat(40));
+        let wrapped = comment_lines(&long, "  ");
+        assert!(wrapped.lines().count() > 1, "{wrapped}");
+        assert!(
+            wrapped
+                .lines()
+                .all(|l| l.len() <= WIDTH && l.starts_with("  # "))
+        );
+        let words = |t: &str| {
+            t.split_whitespace()
+                .filter(|w| *w != "#")
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(words(&wrapped), long);
     }
 
     #[test]
@@ -116,8 +157,12 @@ mod tests {
             "bob@corp.example.com".to_string(),
             vec!["synced\nfrom AD".to_string()],
         )]);
-        let text = document(&doc(), &["inferred: 2 users".into()], &notes).unwrap();
-        assert!(text.starts_with("# inferred: 2 users\n"), "{text}");
+        let header = ["inferred: 2 users".to_string(), "second".to_string()];
+        let text = document(&doc(), &header, &notes).unwrap();
+        assert!(
+            text.starts_with("# inferred: 2 users\n#\n# second\nkind:"),
+            "{text}"
+        );
         let lines: Vec<&str> = text.lines().collect();
         let bob = lines
             .iter()
