@@ -602,3 +602,194 @@ fn policy_files(
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ClientSecretRef, Credentials, TenantSpec};
+    use crate::model::{
+        AuthenticationType, FederationSettings, ObservedDomain, ObservedGroup, ObservedLicense,
+        ObservedSku, Read,
+    };
+
+    const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+
+    fn tenant() -> Tenant {
+        let mut t = Tenant::new(
+            "corp",
+            TenantSpec {
+                tenant_id: "corp.onmicrosoft.com".into(),
+                client_id: "22222222-2222-2222-2222-222222222222".into(),
+                credentials: Credentials {
+                    client_secret: Some(ClientSecretRef {
+                        secret_name: "graph".into(),
+                        key: "client-secret".into(),
+                    }),
+                    ..Credentials::default()
+                },
+                cloud: Default::default(),
+                login_endpoint: None,
+                graph_endpoint: None,
+                ca_bundle: None,
+                mode: Default::default(),
+                resync_interval: "10m".into(),
+            },
+        );
+        t.metadata.namespace = Some("default".into());
+        t
+    }
+
+    fn domain(name: &str, initial: bool, federation: Option<FederationSettings>) -> ObservedDomain {
+        ObservedDomain {
+            name: name.into(),
+            is_verified: true,
+            is_default: initial,
+            is_initial: initial,
+            authentication: if federation.is_some() {
+                AuthenticationType::Federated
+            } else {
+                AuthenticationType::Managed
+            },
+            federation,
+        }
+    }
+
+    fn user(upn: &str, direct_e3: bool) -> ObservedUser {
+        ObservedUser {
+            id: format!("id-{upn}"),
+            user_principal_name: upn.into(),
+            display_name: Some(upn.into()),
+            usage_location: Some("US".into()),
+            account_enabled: true,
+            licenses: if direct_e3 {
+                vec![ObservedLicense {
+                    sku_id: E3.into(),
+                    direct: true,
+                    ..ObservedLicense::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            ..ObservedUser::default()
+        }
+    }
+
+    fn observed() -> ObservedTenant {
+        let fed = FederationSettings {
+            issuer_uri: Some("https://idp.example.com/".into()),
+            passive_sign_in_uri: Some("https://idp.example.com/sso".into()),
+            sign_out_uri: Some("https://idp.example.com/out".into()),
+            preferred_authentication_protocol: Some("wsFed".into()),
+            federated_idp_mfa_behavior: Some("acceptIfMfaDoneByFederatedIdp".into()),
+            signing_certificate: Some("Y2VydGlmaWNhdGUgQQ==".into()),
+            ..FederationSettings::default()
+        };
+        let mut carl = user("carl@corp.example.com", true);
+        carl.id = "carl".into();
+        let mut eve = user("eve@corp.example.com", true);
+        eve.account_enabled = false;
+        eve.leaver_mark = Some("o365-controller leaver since 2026-11-20T08:00:00Z".into());
+        let mut fay = user("fay@corp.example.com", false);
+        fay.licenses = vec![ObservedLicense {
+            sku_id: E3.into(),
+            inherited_from: vec!["g1".into()],
+            ..ObservedLicense::default()
+        }];
+        ObservedTenant {
+            display_name: Some("Corp".into()),
+            domains: Read::Known(vec![
+                domain("corp.onmicrosoft.com", true, None),
+                domain("corp.example.com", false, None),
+                domain("fed.example.com", false, Some(fed)),
+            ]),
+            users: Read::Known(vec![
+                user("admin@corp.onmicrosoft.com", false),
+                user("ann@corp.example.com", true),
+                user("bob@corp.example.com", true),
+                carl,
+                eve,
+                fay,
+                user("dan@fed.example.com", false),
+            ]),
+            role_holders: Read::Known(BTreeMap::from([(
+                "carl".to_string(),
+                vec!["User Administrator".to_string()],
+            )])),
+            skus: Read::Known(vec![ObservedSku {
+                sku_id: E3.into(),
+                sku_part_number: "ENTERPRISEPACK".into(),
+                ..ObservedSku::default()
+            }]),
+            groups: Read::Known(vec![ObservedGroup {
+                id: "g2".into(),
+                display_name: "o365-controller license default/enterprisepack".into(),
+                ..ObservedGroup::default()
+            }]),
+            ..ObservedTenant::default()
+        }
+    }
+
+    #[test]
+    fn a_tenant_becomes_one_file_per_object_with_what_was_skipped_said() {
+        let repo = build(&tenant(), &observed(), &BTreeMap::new()).unwrap();
+        let mut names: Vec<&str> = repo.files.iter().map(|f| f.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "00-tenant.yaml",
+                "10-domain-corp-example-com.yaml",
+                "10-domain-fed-example-com.yaml",
+                "20-assignment-corp-example-com-enterprisepack-2.yaml",
+                "20-assignment-corp-example-com.yaml",
+                "20-assignment-fed-example-com.yaml",
+                "30-license-enterprisepack-2.yaml",
+            ],
+            "the policy avoids the name of the controller's license group"
+        );
+        let text = |name: &str| {
+            repo.files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.text.clone())
+                .unwrap()
+        };
+        let licensed = text("20-assignment-corp-example-com-enterprisepack-2.yaml");
+        assert!(licensed.contains("- userPrincipalName: ann@corp.example.com"));
+        assert!(licensed.contains("o365-controller.io/licenses: enterprisepack-2"));
+        assert!(
+            !licensed.contains("userPrincipalName: carl@"),
+            "administrators are skipped"
+        );
+        assert!(
+            !licensed.contains("userPrincipalName: eve@"),
+            "leavers are skipped"
+        );
+        let unlicensed = text("20-assignment-corp-example-com.yaml");
+        assert!(unlicensed.contains("- userPrincipalName: fay@corp.example.com"));
+        assert!(
+            unlicensed.contains("inherited from groups (g1)"),
+            "{unlicensed}"
+        );
+        let domain = text("10-domain-corp-example-com.yaml");
+        assert!(
+            domain.contains("carl@corp.example.com (User Administrator)"),
+            "{domain}"
+        );
+        assert!(domain.contains("eve@corp.example.com"), "{domain}");
+        let fed = text("10-domain-fed-example-com.yaml");
+        assert!(fed.contains("authentication: Federated") && fed.contains("BEGIN CERTIFICATE"));
+        assert!(text("00-tenant.yaml").contains("admin@corp.onmicrosoft.com"));
+        assert!(repo.warnings.iter().any(|w| w.contains("no immutable ID")));
+        assert!(repo.warnings.iter().any(|w| w.contains("leaver mark")));
+        assert_eq!((repo.listed, repo.skipped), (4, 3));
+        assert_eq!((repo.domains, repo.assignments, repo.policies), (2, 3, 1));
+    }
+
+    #[test]
+    fn a_tenant_that_could_not_be_read_is_not_imported() {
+        let mut o = observed();
+        o.users = Read::Unknown("timeout".into());
+        assert!(build(&tenant(), &o, &BTreeMap::new()).is_err());
+    }
+}
