@@ -253,6 +253,10 @@ pub fn build(
                     Some(p) => format!("{}-{}", d.name, inference.policies[p].name),
                     None => d.name.clone(),
                 };
+                // Object names are at most 253 characters (and file names 255), ending in a letter or
+                // digit.
+                base.truncate(200);
+                let mut base = base.trim_end_matches(['-', '.']).to_string();
                 if i > 0 {
                     base = format!("{base}-{}", i + 1);
                 }
