@@ -1,7 +1,7 @@
 //! `import` writes a repository that `plan` against the same tenant finds in sync: the test of
 //! record is a tenant of 10,000 users (federated and managed domains, mixed SKU sets and
 //! disabled plans, group-licensed, disabled and synced users, administrators, a leaver,
-//! attributes set) and the quickstart's demo tenant, before and after the quickstart's apply.
+//! attributes and managers set) and the quickstart's demo tenant, before and after the quickstart's apply.
 //! The CLI runs as a user runs it, with its built-in simulator serving Graph over HTTP.
 
 mod engine_support;
@@ -222,6 +222,15 @@ fn big_fixture() -> Fixture {
         if domain == "corp.example.com" && i % 97 == 0 {
             u.on_premises_sync_enabled = true;
             u.on_premises_immutable_id = Some(format!("AD{i:06}"));
+        }
+        // Managers: a team lead per fifty users of the domain, and an administrator (not
+        // listed, but a tenant user) for one of them.
+        let lead = i / 50 * 50 + (i % 10);
+        if i % 3 == 1 && lead != i {
+            u.manager = Some(format!("user{lead:05}@{domain}"));
+        }
+        if i == 11 {
+            u.manager = Some("user00010@corp.example.com".into());
         }
         // Administrators are never managed.
         if i == 10 || i == 20 {
@@ -470,9 +479,21 @@ fn import_of_a_10000_user_tenant_plans_as_a_no_op() {
         no_direct.contains("# synced from on-premises AD"),
         "synced users are commented:\n{no_direct}"
     );
+    let custom = read(
+        &out_dir,
+        "20-assignment-corp-example-com-enterprisepack-ems-custom.yaml",
+    );
+    assert!(
+        custom.contains("manager: user00010@corp.example.com"),
+        "a manager who is not listed (an administrator) is still named"
+    );
     // Group-licensed only (EMS from the group, nothing direct): no policy covers them.
     let ems_only_group_member = "user00154@corp.example.com"; // 154 % 7 == 0, % 11 == 0
     assert!(no_direct.contains(ems_only_group_member));
+    assert!(
+        no_direct.contains("manager: user00050@corp.example.com"),
+        "managers are imported by UPN"
+    );
     let _ = std::fs::remove_dir_all(&work);
 }
 

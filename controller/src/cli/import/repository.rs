@@ -126,6 +126,12 @@ pub fn build(
         );
     }
 
+    // Every live user by object id: managers are named by UPN.
+    let upns: BTreeMap<String, String> = users
+        .iter()
+        .map(|u| (u.id.to_ascii_lowercase(), u.user_principal_name.clone()))
+        .collect();
+
     // Users: each listed in its domain, or skipped with the reason.
     let mut sorted_users: Vec<&ObservedUser> = users.iter().collect();
     sorted_users.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
@@ -272,6 +278,7 @@ pub fn build(
                     chunk,
                     policy.map(|p| &inference.policies[p]),
                     carries_ids,
+                    &upns,
                     &origin,
                     &mut repo,
                 )?;
@@ -433,10 +440,11 @@ fn assignment_file(
     users: &[&ObservedUser],
     policy: Option<&super::licenses::Inferred>,
     carries_ids: bool,
+    upns: &BTreeMap<String, String>,
     origin: &str,
     repo: &mut Repository,
 ) -> Result<File, String> {
-    let mut entries: Vec<Entry> = users.iter().map(|u| entry(u, carries_ids)).collect();
+    let mut entries: Vec<Entry> = users.iter().map(|u| entry(u, carries_ids, upns)).collect();
     let defaults = shared_defaults(&mut entries, users);
     let mut header = vec![origin.to_string()];
     match policy {

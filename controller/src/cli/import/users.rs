@@ -3,6 +3,7 @@
 //! leaves that attribute unmanaged (no drift, no write), and noted; a user whose UPN or display
 //! name the API cannot hold is not listed at all.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -57,8 +58,9 @@ fn attribute_limit(name: &str) -> usize {
 }
 
 /// The entry for `u`. `carries_ids`: the domain is federated, where an immutable ID equal to
-/// the one derived from the UPN is left out (the controller derives the same).
-pub fn entry(u: &ObservedUser, carries_ids: bool) -> Entry {
+/// the one derived from the UPN is left out (the controller derives the same). `upns`: the
+/// tenant's users by lower-case object id, to name the manager.
+pub fn entry(u: &ObservedUser, carries_ids: bool, upns: &BTreeMap<String, String>) -> Entry {
     let upn = u.user_principal_name.clone();
     let mut notes = Vec::new();
     if u.synced {
@@ -126,6 +128,7 @@ pub fn entry(u: &ObservedUser, carries_ids: bool) -> Entry {
     });
     let display_name = display_name(u, &mut notes);
     let usage_location = usage_location(u, &mut notes);
+    let manager = manager(u, upns, &mut notes);
     Entry {
         user: AssignedUser {
             user_principal_name: upn,
@@ -138,9 +141,43 @@ pub fn entry(u: &ObservedUser, carries_ids: bool) -> Entry {
             // A disabled account is recorded as such (else the plan warns DisabledOutsideGit);
             // an enabled one is left unset: enabled at creation, not enforced after.
             account_enabled: (!u.account_enabled).then_some(false),
+            manager,
             attributes,
         },
         notes,
+    }
+}
+
+/// The manager by UPN, when the tenant's manager is a live user whose UPN the API takes.
+fn manager(
+    u: &ObservedUser,
+    upns: &BTreeMap<String, String>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let id = u.manager.as_deref()?;
+    match upns.get(&id.to_ascii_lowercase()) {
+        Some(m) if m.eq_ignore_ascii_case(&u.user_principal_name) => {
+            notes.push(
+                "manager: the user is its own manager in the tenant, which the API \
+                        refuses: not written (left as it is)"
+                    .to_string(),
+            );
+            None
+        }
+        Some(m) if (3..=113).contains(&m.chars().count()) && matches(&UPN, m) => Some(m.clone()),
+        Some(m) => {
+            notes.push(format!(
+                "manager {m}: a UPN AppAssignment does not take, so it is not written (left as \
+                 it is)"
+            ));
+            None
+        }
+        None => {
+            notes.push(format!(
+                "manager {id} is not a live user of the tenant: not written (left as it is)"
+            ));
+            None
+        }
     }
 }
 
@@ -245,7 +282,7 @@ mod tests {
         u.account_enabled = false;
         u.attributes.department = Some("Finance".into());
         u.immutable_id = Some(derive_immutable_id(&u.user_principal_name));
-        let e = entry(&u, true);
+        let e = entry(&u, true, &BTreeMap::new());
         assert_eq!(e.user.given_name.as_deref(), Some("Ann"));
         assert_eq!(
             e.user.mail_nickname, None,
@@ -255,13 +292,30 @@ mod tests {
         assert_eq!(e.user.attributes.department.as_deref(), Some("Finance"));
         assert_eq!(e.user.immutable_id, None, "derived in a federated domain");
         assert_eq!(
-            entry(&u, false).user.immutable_id,
+            entry(&u, false, &BTreeMap::new()).user.immutable_id,
             u.immutable_id,
             "kept in a managed domain"
         );
         assert!(e.notes.is_empty(), "{:?}", e.notes);
         u.account_enabled = true;
-        assert_eq!(entry(&u, true).user.account_enabled, None);
+        assert_eq!(entry(&u, true, &BTreeMap::new()).user.account_enabled, None);
+    }
+
+    #[test]
+    fn the_manager_is_named_by_upn_when_it_is_a_tenant_user() {
+        let mut u = user("ann@corp.example.com");
+        u.manager = Some("boss-id".into());
+        let upns = BTreeMap::from([("boss-id".to_string(), "Boss@corp.example.com".to_string())]);
+        let e = entry(&u, false, &upns);
+        assert_eq!(e.user.manager.as_deref(), Some("Boss@corp.example.com"));
+        assert!(e.notes.is_empty());
+        u.manager = Some("gone".into());
+        let e = entry(&u, false, &upns);
+        assert_eq!(e.user.manager, None);
+        assert_eq!(e.notes.len(), 1, "{:?}", e.notes);
+        u.synced = true;
+        u.manager = Some("boss-id".into());
+        assert_eq!(entry(&u, false, &upns).user.manager, None, "AD masters it");
     }
 
     #[test]
@@ -271,7 +325,7 @@ mod tests {
         u.attributes.preferred_language = Some("English".into());
         u.immutable_id = Some("has_underscore".into());
         u.usage_location = Some("us".into());
-        let e = entry(&u, false);
+        let e = entry(&u, false, &BTreeMap::new());
         assert_eq!(e.user.attributes.employee_id, None);
         assert_eq!(e.user.attributes.preferred_language, None);
         assert_eq!(e.user.immutable_id, None);
@@ -293,7 +347,10 @@ mod tests {
         b.attributes.department = Some("Finance".into());
         a.attributes.city = Some("Berlin".into());
         let observed = [&a, &b];
-        let mut entries = vec![entry(&a, false), entry(&b, false)];
+        let mut entries = vec![
+            entry(&a, false, &BTreeMap::new()),
+            entry(&b, false, &BTreeMap::new()),
+        ];
         let d = shared_defaults(&mut entries, &observed).unwrap();
         assert_eq!(d.usage_location.as_deref(), Some("US"));
         assert_eq!(d.attributes.company_name.as_deref(), Some("Contoso"));
@@ -302,7 +359,7 @@ mod tests {
         assert_eq!(entries[0].user.attributes.company_name, None);
         assert_eq!(entries[0].user.usage_location, None);
         assert_eq!(entries[0].user.attributes.city.as_deref(), Some("Berlin"));
-        let mut one = vec![entry(&a, false)];
+        let mut one = vec![entry(&a, false, &BTreeMap::new())];
         assert!(shared_defaults(&mut one, &[&a]).is_none());
     }
 
@@ -313,10 +370,16 @@ mod tests {
         s.synced = true;
         a.attributes.company_name = Some("Contoso".into());
         s.attributes.company_name = Some("Contoso AD".into());
-        let mut entries = vec![entry(&a, false), entry(&s, false)];
+        let mut entries = vec![
+            entry(&a, false, &BTreeMap::new()),
+            entry(&s, false, &BTreeMap::new()),
+        ];
         assert!(shared_defaults(&mut entries, &[&a, &s]).is_none());
         s.attributes.company_name = Some("Contoso".into());
-        let mut entries = vec![entry(&a, false), entry(&s, false)];
+        let mut entries = vec![
+            entry(&a, false, &BTreeMap::new()),
+            entry(&s, false, &BTreeMap::new()),
+        ];
         let d = shared_defaults(&mut entries, &[&a, &s]).unwrap();
         assert_eq!(d.attributes.company_name.as_deref(), Some("Contoso"));
     }
