@@ -22,6 +22,7 @@ mod licenses;
 mod lost_responses;
 mod scale;
 mod strict;
+mod tenants;
 mod throttling;
 mod tls;
 mod users;
