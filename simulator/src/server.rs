@@ -396,6 +396,7 @@ async fn graph(
     body: Bytes,
 ) -> Response {
     let sh = hub.for_request(&headers);
+    crate::lock(&sh.stats).http_requests += 1;
     let ctx = Ctx::new(&headers);
     let method = method.as_str().to_ascii_uppercase();
     let full_path = uri.path();

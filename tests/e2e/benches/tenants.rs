@@ -16,12 +16,19 @@
 //! 1. `startup`: time from starting the controller until every Tenant and every object is
 //!    `Ready=True` with reason `InSync`; the controller's resident set and CPU time then.
 //! 2. `steady`: `--phase` seconds of no-change resyncs (`spec.resyncInterval` `--resync`):
-//!    Graph requests per resync per tenant (the simulator's counters, token requests apart),
+//!    Graph HTTP requests per resync per tenant (the simulator's counters: a `$batch` envelope
+//!    counts once, its inner requests are reported apart; token requests are not counted),
 //!    and each tenant's interval between resyncs (from the controller's
 //!    `o365_reconciles_total`, scraped every 250 ms).
 //! 3. `storm`: the same with `--storm-tenants` tenants answered 429 (`Retry-After`
 //!    `--storm-retry-after` s) on every Graph request: the other tenants' resync intervals
-//!    against `steady`'s.
+//!    against `steady`'s (`othersDelayRatio`: mean interval under the storm / before it), and
+//!    how many resyncs the others did in each phase (`othersThroughputRatio`: steady / storm,
+//!    which stays finite when the storm stops the others altogether).
+//!
+//! Options: `--tenants N`, `--users N` (per tenant), `--resync 30s`, `--phase SECONDS` (each of
+//! steady and storm), `--storm-tenants N`, `--storm-retry-after SECONDS`, `--concurrency N` and
+//! `--max-throttle-wait SECONDS` (passed to `run`), `--controller PATH` (skip the build).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -53,6 +60,7 @@ struct Args {
     storm_tenants: usize,
     storm_retry_after: u64,
     concurrency: Option<u16>,
+    max_throttle_wait: Option<u64>,
     controller: Option<PathBuf>,
 }
 
@@ -65,6 +73,7 @@ fn args() -> Args {
         storm_tenants: 1,
         storm_retry_after: 5,
         concurrency: None,
+        max_throttle_wait: None,
         controller: None,
     };
     let argv: Vec<String> = std::env::args().collect();
@@ -86,6 +95,7 @@ fn args() -> Args {
                 a.storm_retry_after = value.parse().unwrap_or(a.storm_retry_after)
             }
             "--concurrency" => a.concurrency = value.parse().ok(),
+            "--max-throttle-wait" => a.max_throttle_wait = value.parse().ok(),
             "--controller" => a.controller = Some(PathBuf::from(value)),
             _ => {
                 i += 1;
@@ -523,12 +533,18 @@ fn mean(samples: &[Duration]) -> f64 {
     samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64
 }
 
-/// Graph requests (token requests apart) of one tenant since its counters were reset.
+/// Graph HTTP requests of one tenant since its counters were reset (a `$batch` once).
 fn graph_requests(t: &SimTenant) -> u64 {
+    t.stats().http_requests
+}
+
+/// Graph requests inside and outside `$batch` envelopes (the envelopes and token requests
+/// apart) of one tenant since its counters were reset.
+fn inner_requests(t: &SimTenant) -> u64 {
     t.stats()
         .requests
         .iter()
-        .filter(|(k, _)| !k.path.starts_with("/{tenant}"))
+        .filter(|(k, _)| !k.path.starts_with("/{tenant}") && k.path != "/$batch")
         .map(|(_, n)| n)
         .sum()
 }
@@ -596,6 +612,9 @@ fn spawn_controller(
         .args(["--watch-label-selector", &format!("{LABEL}={run}")]);
     if let Some(c) = args.concurrency {
         cmd.args(["--concurrency", &c.to_string()]);
+    }
+    if let Some(s) = args.max_throttle_wait {
+        cmd.args(["--max-throttle-wait-seconds", &s.to_string()]);
     }
     let log = std::fs::File::create(log).context("creating the controller's log file")?;
     let child = cmd
@@ -755,7 +774,16 @@ async fn measure(
         .map(|(t, n)| n.saturating_sub(before.get(t).copied().unwrap_or(0)))
         .sum();
     let requests: u64 = tenants.iter().map(graph_requests).sum();
+    let inner: u64 = tenants.iter().map(inner_requests).sum();
     let per_tenant_requests: Vec<u64> = tenants.iter().map(graph_requests).collect();
+    let mut by_path: BTreeMap<String, u64> = BTreeMap::new();
+    for t in tenants {
+        for (k, n) in &t.stats().requests {
+            *by_path
+                .entry(format!("{} {} {}", k.method, k.path, k.status))
+                .or_default() += n;
+        }
+    }
     let at_steady = usage(pid);
     eprintln!(
         "[b7] steady: {resyncs_done} resyncs, {requests} Graph requests in {:.0} s",
@@ -820,6 +848,16 @@ async fn measure(
     } else {
         0.0
     };
+    let others_in = |from: &HashMap<String, u64>, to: &HashMap<String, u64>| -> u64 {
+        to.iter()
+            .filter(|(t, _)| others(t))
+            .map(|(t, n)| n.saturating_sub(from.get(t.as_str()).copied().unwrap_or(0)))
+            .sum()
+    };
+    let (others_steady, others_storm) = (
+        others_in(&before, &after),
+        others_in(&storm_before, &storm_after),
+    );
     let storm_reconciles: u64 = storm_after
         .iter()
         .filter(|(t, _)| !others(t))
@@ -841,6 +879,7 @@ async fn measure(
             "usersPerTenant": args.users,
             "resyncInterval": args.resync,
             "concurrency": args.concurrency.map_or(json!("default"), |c| json!(c)),
+            "maxThrottleWaitSeconds": args.max_throttle_wait.map_or(json!("default"), |c| json!(c)),
             "startup": {
                 "allTenantsReadySeconds": secs(tenants_ready_at.unwrap_or_default()),
                 "allObjectsInSyncSeconds": secs(all_ready_at),
@@ -855,7 +894,14 @@ async fn measure(
                 "resyncs": resyncs_done,
                 "graphRequests": requests,
                 "graphRequestsPerResync": (per_resync * 1000.0).round() / 1000.0,
+                "innerRequests": inner,
+                "innerRequestsPerResync": if resyncs_done > 0 {
+                    (inner as f64 / resyncs_done as f64 * 1000.0).round() / 1000.0
+                } else {
+                    0.0
+                },
                 "maxGraphRequestsOfOneTenant": max_requests,
+                "requestsByPath": by_path,
                 "tenantsByGraphRequests": histogram.iter().map(|(n, t)| (n.to_string(), json!(t))).collect::<serde_json::Map<_, _>>(),
                 "resyncIntervals": summary(&base),
                 "controllerCpuSeconds": secs(steady_cpu),
@@ -869,6 +915,12 @@ async fn measure(
                 "reconcilesOfStormedTenants": storm_reconciles,
                 "othersResyncIntervals": summary(&storm),
                 "othersDelayRatio": (ratio * 1000.0).round() / 1000.0,
+                "othersResyncs": {"steady": others_steady, "storm": others_storm},
+                "othersThroughputRatio": if others_storm > 0 {
+                    ((others_steady as f64 / others_storm as f64) * 1000.0).round() / 1000.0
+                } else {
+                    f64::INFINITY
+                },
             },
             "controllerRssEndMiB": mib(at_end.rss_kib),
             "controllerPeakRssMiB": mib(at_end.peak_kib),
