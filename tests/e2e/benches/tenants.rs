@@ -791,7 +791,7 @@ async fn measure(
     );
 
     // 3. Storm: `storm_tenants` tenants answered 429 on every Graph request.
-    let stormed: Vec<String> = (0..args.storm_tenants).map(|i| tenant_id(i)).collect();
+    let stormed: Vec<String> = (0..args.storm_tenants).map(tenant_id).collect();
     let stormed_ns: Vec<String> = {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &kinds[0]);
         let list = api
@@ -841,8 +841,8 @@ async fn measure(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let others = |t: &str| !stormed_ns.iter().any(|s| s == t);
-    let base = intervals(&r, steady_from, steady_to, &others);
-    let storm = intervals(&r, storm_from, storm_to, &others);
+    let base = intervals(&r, steady_from, steady_to, others);
+    let storm = intervals(&r, storm_from, storm_to, others);
     let ratio = if mean(&base) > 0.0 {
         mean(&storm) / mean(&base)
     } else {
