@@ -130,6 +130,8 @@ async fn each_tenant_sees_its_own_directory_and_counts_its_own_requests() {
     assert_eq!(ours.count("GET", "/users"), 1);
     assert_eq!(theirs.count("GET", "/users"), 1);
     assert_eq!((ours.writes, theirs.writes), (0, 1));
+    // Requests on the wire: token requests apart.
+    assert_eq!((ours.http_requests, theirs.http_requests), (1, 2));
     // A tenant's secret does not open the other tenant.
     let wrong = token_for(&a.http, &a.sim, FABRIKAM, SECRET).await;
     assert_eq!(wrong.status, 401, "{}", wrong.body);
