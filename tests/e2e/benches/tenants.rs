@@ -5,7 +5,8 @@
 //! cargo bench -p o365-e2e --bench tenants -- --tenants 200 --users 500
 //! ```
 //!
-//! One `o365-controller run` process (the release binary, built by the benchmark when needed)
+//! One `o365-controller run` process (the release binary `target/release/o365-controller`,
+//! built by the benchmark when missing: build it after changing the controller)
 //! against the envtest kube-apiserver (started with `tests/envtest/up` and stopped afterwards
 //! unless `KUBECONFIG` and `ENVTEST_BIN` already name one) and one simulator, in this process,
 //! serving every tenant on one listener, each with its own directory and throttle budget.
@@ -147,13 +148,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts the envtest API server (`tests/envtest/up`), runs this benchmark again with its
-/// environment, and stops it (`tests/envtest/down`).
+/// Starts an envtest API server of its own (`tests/envtest/up` in a scratch directory), runs
+/// this benchmark again with its environment, and stops it (`tests/envtest/down`).
 fn with_envtest() -> Result<ExitCode> {
     let root = repo_root();
+    // A scratch state directory: an API server the tests may have running is left alone.
+    let scratch = std::env::temp_dir().join(format!("o365-b7-envtest-{}", std::process::id()));
     eprintln!("[b7] starting the envtest API server (tests/envtest/up)");
     let up = Command::new(root.join("tests/envtest/up"))
         .current_dir(&root)
+        .env("ENVTEST_RUN_DIR", &scratch)
         .stderr(Stdio::inherit())
         .output()
         .context("running tests/envtest/up")?;
@@ -343,16 +347,24 @@ async fn apply(client: &Client, obj: &Value) -> Result<()> {
     Ok(())
 }
 
-/// The release controller binary: `--controller`, else built with cargo.
+/// The release controller binary: `--controller`, else the one beside this benchmark
+/// (`target/release/o365-controller`), built with cargo when it is missing.
 fn controller_binary(args: &Args) -> Result<PathBuf> {
     if let Some(path) = &args.controller {
         return Ok(path.clone());
     }
-    let root = repo_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    // This benchmark runs as target/release/deps/tenants-<hash>.
+    let me = std::env::current_exe().context("locating the benchmark binary")?;
+    let release = me
+        .parent()
+        .and_then(Path::parent)
+        .context("the benchmark binary has no target directory")?;
+    let bin = release.join("o365-controller");
+    if bin.is_file() {
+        return Ok(bin);
+    }
     eprintln!("[b7] building the release controller (cargo build --release)");
+    let root = repo_root();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -369,7 +381,6 @@ fn controller_binary(args: &Args) -> Result<PathBuf> {
         status.success(),
         "cargo build --release -p o365-controller failed"
     );
-    let bin = target.join("release/o365-controller");
     ensure!(bin.is_file(), "{} was not built", bin.display());
     Ok(bin)
 }
@@ -843,11 +854,9 @@ async fn measure(
     let others = |t: &str| !stormed_ns.iter().any(|s| s == t);
     let base = intervals(&r, steady_from, steady_to, others);
     let storm = intervals(&r, storm_from, storm_to, others);
-    let ratio = if mean(&base) > 0.0 {
-        mean(&storm) / mean(&base)
-    } else {
-        0.0
-    };
+    // None when the others resynced less than twice each during the storm (no interval).
+    let ratio = (mean(&base) > 0.0 && mean(&storm) > 0.0)
+        .then(|| (mean(&storm) / mean(&base) * 1000.0).round() / 1000.0);
     let others_in = |from: &HashMap<String, u64>, to: &HashMap<String, u64>| -> u64 {
         to.iter()
             .filter(|(t, _)| others(t))
@@ -914,7 +923,7 @@ async fn measure(
                 "throttledResponses": throttled,
                 "reconcilesOfStormedTenants": storm_reconciles,
                 "othersResyncIntervals": summary(&storm),
-                "othersDelayRatio": (ratio * 1000.0).round() / 1000.0,
+                "othersDelayRatio": ratio,
                 "othersResyncs": {"steady": others_steady, "storm": others_storm},
                 "othersThroughputRatio": if others_storm > 0 {
                     ((others_steady as f64 / others_storm as f64) * 1000.0).round() / 1000.0
