@@ -112,7 +112,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
             // A disabled account is recorded as such; an enabled one is left unset.
             account_enabled: (!u.account_enabled).then_some(false),
             // Organisation data as the tenant has it, so the import plans no change to it.
-            attributes: u.attributes.clone(),
+            attributes: u.attributes.to_attributes(),
         });
     }
     let mut failed = 0;

@@ -213,7 +213,7 @@ pub struct ObservedUser {
     /// `accountEnabled`.
     pub account_enabled: bool,
     /// The managed organisation attributes (`department`, `jobTitle`, …) as read.
-    pub attributes: crate::api::UserAttributes,
+    pub attributes: ObservedAttributes,
     /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
     /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
     pub leaver_mark: Option<String>,
@@ -224,6 +224,53 @@ pub struct ObservedUser {
     pub synced: bool,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
+}
+
+/// A user's managed organisation attributes as read, held only when one is set: most users
+/// have none, and ten empty slots in every mirrored user would cost 240 bytes each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedAttributes(Option<Box<crate::api::UserAttributes>>);
+
+impl ObservedAttributes {
+    /// The value of the attribute Graph calls `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.as_deref().and_then(|a| a.get(name))
+    }
+
+    /// Sets the attribute Graph calls `name` (unknown names are ignored).
+    pub fn set(&mut self, name: &str, value: Option<String>) {
+        match (&mut self.0, value) {
+            (Some(a), value) => {
+                a.set(name, value);
+                if **a == crate::api::UserAttributes::default() {
+                    self.0 = None;
+                }
+            }
+            (None, None) => {}
+            (None, Some(value)) => {
+                let mut a = crate::api::UserAttributes::default();
+                a.set(name, Some(value));
+                if a != crate::api::UserAttributes::default() {
+                    self.0 = Some(Box::new(a));
+                }
+            }
+        }
+    }
+
+    /// All of them, as the API spells them.
+    pub fn to_attributes(&self) -> crate::api::UserAttributes {
+        self.0.as_deref().cloned().unwrap_or_default()
+    }
+}
+
+impl From<crate::api::UserAttributes> for ObservedAttributes {
+    fn from(a: crate::api::UserAttributes) -> Self {
+        if a == crate::api::UserAttributes::default() {
+            ObservedAttributes(None)
+        } else {
+            ObservedAttributes(Some(Box::new(a)))
+        }
+    }
 }
 
 /// One license a user holds.
