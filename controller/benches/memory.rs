@@ -11,8 +11,12 @@
 //!
 //! ```sh
 //! cargo bench -p o365-controller --bench memory                      # 10,000 and 100,000 users
-//! cargo bench -p o365-controller --bench memory -- --users 10000 --resyncs 10
+//! cargo bench -p o365-controller --bench memory -- --users 10000 --resyncs 10 --keep
 //! ```
+//!
+//! `--keep` keeps the scratch directory with the fixtures and both processes' logs;
+//! `--run-prefix "valgrind --tool=massif --massif-out-file=/tmp/b3.massif"` runs the controller
+//! under a profiler (the figures are then the profiler's process).
 //!
 //! It starts its own envtest API server (`tests/envtest/up`, binaries built or reused from
 //! `~/.cache/o365-controller/envtest`) in a scratch directory and stops it at the end, unless
@@ -33,6 +37,15 @@ const CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
 const SECRET: &str = "bench-client-secret";
 const DOMAIN: &str = "bench.example";
 const SKU_ID: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+/// glibc malloc arenas of the controller process, as the Dockerfile and the chart set them;
+/// `MALLOC_ARENA_MAX` in the bench's environment overrides it (to compare).
+fn malloc_arena_max() -> String {
+    std::env::var("MALLOC_ARENA_MAX")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "1".to_owned())
+}
+
 /// Users per AppAssignment (the CRD's `maxItems`).
 const PER_ASSIGNMENT: usize = 5_000;
 /// How long the first full sync of the largest tenant may take before the bench gives up.
@@ -42,12 +55,19 @@ const RESYNC_TIMEOUT: Duration = Duration::from_secs(600);
 struct Args {
     users: Vec<usize>,
     resyncs: usize,
+    /// Keep the scratch directory (fixtures, the simulator's and the controller's logs).
+    keep: bool,
+    /// A command the controller runs under (a profiler such as `valgrind --tool=massif`);
+    /// its figures are then the wrapper's.
+    run_prefix: Vec<String>,
 }
 
 fn args() -> Args {
     let mut a = Args {
         users: vec![10_000, 100_000],
         resyncs: 10,
+        keep: false,
+        run_prefix: Vec::new(),
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -64,6 +84,14 @@ fn args() -> Args {
                 }
             }
             "--resyncs" => a.resyncs = value.parse().unwrap_or(a.resyncs),
+            "--run-prefix" => {
+                a.run_prefix = value.split_whitespace().map(str::to_owned).collect();
+            }
+            "--keep" => {
+                a.keep = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -369,13 +397,23 @@ fn free_port() -> Result<u16> {
 }
 
 fn start_controller(
+    prefix: &[String],
     env: &Envtest,
     ns: &str,
     allow: &str,
     metrics: u16,
     log: &Path,
 ) -> Result<Process> {
-    let child = Command::new(env!("CARGO_BIN_EXE_o365-controller"))
+    let bin = env!("CARGO_BIN_EXE_o365-controller");
+    let mut command = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let child = command
         .args([
             "run",
             "--namespace",
@@ -396,6 +434,8 @@ fn start_controller(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
         )
+        // As the image and the chart run it (Dockerfile, deployment.yaml).
+        .env("MALLOC_ARENA_MAX", malloc_arena_max())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log)?)
         .spawn()
@@ -536,7 +576,7 @@ async fn delta_pages(http: &reqwest::Client, sim: &SimEndpoints) -> Result<Value
         .context("no access_token from the simulator")?
         .to_owned();
     let select = o365_controller::graph::USER_PROPERTIES.join(",");
-    let mut next = format!("{}/users/delta?$select={select}", sim.graph);
+    let mut next = format!("{}/v1.0/users/delta?$select={select}", sim.graph);
     let mut times = Vec::new();
     let mut items = 0;
     let delta_link = loop {
@@ -587,6 +627,7 @@ struct Measured {
 }
 
 async fn measure(
+    prefix: &[String],
     env: &Envtest,
     users: usize,
     resyncs: usize,
@@ -609,7 +650,7 @@ async fn measure(
     let metrics_port = free_port()?;
     let log = scratch.join(format!("run-{users}.log"));
     let started = Instant::now();
-    let mut controller = start_controller(env, &ns, &ends.allow, metrics_port, &log)?;
+    let mut controller = start_controller(prefix, env, &ns, &ends.allow, metrics_port, &log)?;
     let pid = controller.pid();
     wait_reconciles(
         &http,
@@ -688,6 +729,8 @@ async fn measure(
 }
 
 fn main() {
+    // reqwest is built without a rustls provider of its own; use the controller's.
+    o365_controller::graph::install_crypto_provider();
     let args = args();
     let scratch = std::env::temp_dir().join(format!("o365-b3-{}", std::process::id()));
     let result = (|| -> Result<Value> {
@@ -722,6 +765,7 @@ fn main() {
         for &users in &args.users {
             eprintln!("B3: {users} users");
             let m = runtime.block_on(measure(
+                &args.run_prefix,
                 &env,
                 users,
                 args.resyncs,
@@ -739,6 +783,7 @@ fn main() {
                 "process": "o365-controller run (release), simulator (o365-controller sim, no throttling) and kube-apiserver (envtest) in their own processes",
                 "note": "VmRSS of the run process from /proc after the first full sync of a tenant whose users are all already converged, and after each no-change resync (Tenant annotated, counted on o365_reconciles_total)",
                 "loadAverage": load_average(),
+                "mallocArenaMax": malloc_arena_max(),
                 "sizes": b3,
             }
         });
@@ -756,7 +801,11 @@ fn main() {
     match result {
         Ok(out) => {
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-            let _ = std::fs::remove_dir_all(&scratch);
+            if args.keep {
+                eprintln!("logs kept in {}", scratch.display());
+            } else {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
         }
         Err(e) => {
             eprintln!(

@@ -4,12 +4,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc rather than the system allocator: the controller's memory comes and goes in
-/// bursts (a full read of the tenant, every reconcile's plan), and glibc's malloc kept the
-/// freed memory of those bursts resident (B3, README Benchmarks).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     o365_controller::cli::run(o365_controller::cli::Cli::parse())
 }
