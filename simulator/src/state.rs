@@ -196,6 +196,7 @@ impl TenantState {
             }
             state.insert_user(user);
         }
+        state.resolve_managers()?;
         for mut user in deleted_users {
             if user.deleted_date_time.is_none() {
                 user.deleted_date_time = Some(util::now_rfc3339());
@@ -751,11 +752,54 @@ impl TenantState {
         self.by_version.insert(v, id.to_string());
     }
 
+    /// Sets (`Some`) or removes (`None`) a user's manager; `false` when the user is absent.
+    pub fn set_manager(&mut self, id: &str, manager: Option<String>) -> bool {
+        self.modify_user(id, |u| {
+            if u.manager != manager {
+                u.previous_manager = std::mem::replace(&mut u.manager, manager);
+            }
+        })
+        .is_some()
+    }
+
+    /// Removes the manager reference of every user whose manager was `id` (Graph drops the
+    /// reference when the manager is deleted).
+    fn drop_manager_references(&mut self, id: &str) {
+        let reports: Vec<String> = self
+            .users
+            .values()
+            .filter(|u| u.manager.as_deref() == Some(id))
+            .map(|u| u.id.clone())
+            .collect();
+        for report in reports {
+            self.set_manager(&report, None);
+        }
+    }
+
+    /// Resolves every user's `manager` (a fixture names it by UPN or id) to an object id.
+    fn resolve_managers(&mut self) -> Result<(), SimError> {
+        let named: Vec<(String, String)> = self
+            .users
+            .values()
+            .filter_map(|u| Some((u.id.clone(), u.manager.clone()?)))
+            .collect();
+        for (id, manager) in named {
+            let resolved = self.user_id(&manager).ok_or_else(|| {
+                SimError::Fixture(format!("user {id}: manager {manager} is not a user"))
+            })?;
+            if let Some(u) = self.users.get_mut(&id) {
+                u.manager = Some(resolved);
+            }
+        }
+        Ok(())
+    }
+
     /// Soft delete: moves the user to deleted items.
     pub fn soft_delete_user(&mut self, id: &str) -> bool {
         let Some(mut user) = self.users.remove(id) else {
             return false;
         };
+        self.drop_manager_references(id);
         self.upn_index
             .remove(&user.user_principal_name.to_lowercase());
         user.deleted_date_time = Some(util::now_rfc3339());
@@ -820,7 +864,15 @@ impl TenantState {
 
     /// Inserts a user given by a test (fixture-style names resolved).
     pub fn insert_fixture_user(&mut self, user: User) -> Result<User, SimError> {
-        let user = self.normalize_user(user)?;
+        let mut user = self.normalize_user(user)?;
+        if let Some(manager) = &user.manager {
+            user.manager = Some(self.user_id(manager).ok_or_else(|| {
+                SimError::Fixture(format!(
+                    "user {}: manager {manager} is not a user",
+                    user.user_principal_name
+                ))
+            })?);
+        }
         if self.user_by_upn(&user.user_principal_name).is_some()
             || self.users.contains_key(&user.id)
         {

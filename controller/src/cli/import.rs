@@ -111,6 +111,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
             usage_location: u.usage_location.clone(),
             // A disabled account is recorded as such; an enabled one is left unset.
             account_enabled: (!u.account_enabled).then_some(false),
+            manager: None,
             // Organisation data as the tenant has it, so the import plans no change to it.
             attributes: u.attributes.to_attributes(),
         });

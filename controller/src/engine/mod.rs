@@ -5,8 +5,9 @@
 //! The caller brings a connected client and a mirror that is up to date (freshly loaded, or
 //! refreshed); `converge` plans, applies unless told not to (or nothing is to be done), refreshes
 //! the mirror after writing, plans again and returns both plans and the report. When the pass
-//! created users or a license group that group-based licensing must now add to the group, the
-//! plan after it is applied too (one follow-up pass, its results appended to the report). What the cycle
+//! created users or a license group that group-based licensing must now add to the group, or
+//! users whose manager can now be bound (`manager/$ref` needs both users' ids), the plan after
+//! it is applied too (one follow-up pass, its results appended to the report). What the cycle
 //! means — each object's state, the verdict behind exit codes — is read from the [`Cycle`].
 
 mod report;
@@ -84,7 +85,8 @@ impl Cycle {
 }
 
 /// Whether a follow-up pass is due: this pass created a user or a license group, and the plan
-/// after it adds group members or group licenses (which need the new objects' ids).
+/// after it adds group members or group licenses, or sets managers (which need the new
+/// objects' ids).
 fn needs_follow_up(report: &Report, after: &Plan) -> bool {
     let created = report.results.iter().any(|(a, o)| {
         matches!(a, Action::CreateUser { .. } | Action::CreateGroup { .. })
@@ -94,7 +96,9 @@ fn needs_follow_up(report: &Report, after: &Plan) -> bool {
         && after.actions.iter().any(|a| {
             matches!(
                 a,
-                Action::AddGroupMembers { .. } | Action::AssignGroupLicenses { .. }
+                Action::AddGroupMembers { .. }
+                    | Action::AssignGroupLicenses { .. }
+                    | Action::SetManager { .. }
             )
         })
 }

@@ -14,7 +14,9 @@ use crate::model::{
 };
 
 use super::batch::{BatchItem, RawOutcome};
-use super::calls::{ORGANIZATION_URL, USER_PROPERTIES, query_value, segment};
+use super::calls::{
+    ORGANIZATION_URL, USER_DELTA_PROPERTIES, USER_PROPERTIES, query_value, segment,
+};
 use super::client::GraphClient;
 use super::convert;
 use super::delta::{DeltaPage, needs_resync};
@@ -496,7 +498,7 @@ impl Mirror {
         let mut full = false;
         let round = match client.absolute(
             "users_delta",
-            &GraphClient::users_delta_url(USER_PROPERTIES),
+            &GraphClient::users_delta_url(USER_DELTA_PROPERTIES),
         ) {
             Ok(initial) => {
                 let mut sink = |page: DeltaPage<wire::User>| {
