@@ -334,3 +334,25 @@ impl ObservedSku {
         (self.enabled - self.consumed).max(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_held_only_while_one_is_set() {
+        let mut a = ObservedAttributes::default();
+        a.set("department", None);
+        assert_eq!(a, ObservedAttributes::default(), "clearing nothing holds nothing");
+        a.set("department", Some("Finance".into()));
+        a.set("city", Some("Oslo".into()));
+        assert_eq!(a.get("department"), Some("Finance"));
+        assert_eq!(a.to_attributes().city.as_deref(), Some("Oslo"));
+        a.set("department", None);
+        assert_eq!(a.get("department"), None);
+        a.set("city", None);
+        assert_eq!(a, ObservedAttributes::default(), "the last one cleared");
+        let from: ObservedAttributes = crate::api::UserAttributes::default().into();
+        assert_eq!(from, ObservedAttributes::default());
+    }
+}
