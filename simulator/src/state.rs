@@ -1,7 +1,7 @@
 //! The tenant state behind one lock: users (by id, with a UPN index), deleted users, domains,
 //! SKUs, roles, apps, and the change log that delta queries read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -78,6 +78,9 @@ pub struct TenantState {
     replication_lag: Option<crate::ReplicationLag>,
     /// Security groups by id.
     pub groups: BTreeMap<String, Group>,
+    /// Direct reports by manager id (the reverse of `User::manager`), so deleting a user finds
+    /// the references to it without reading every user.
+    reports: HashMap<String, HashSet<String>>,
     /// Group licence processing due: (when, group id), in scheduling order.
     license_queue: Vec<(Instant, String)>,
 }
@@ -174,6 +177,7 @@ impl TenantState {
             replication_lag,
             groups: BTreeMap::new(),
             license_queue: Vec::new(),
+            reports: HashMap::new(),
         };
         for role in directory_roles {
             state.activate_role(role)?;
@@ -707,6 +711,7 @@ impl TenantState {
         self.by_version.insert(v, user.id.clone());
         self.upn_index
             .insert(user.user_principal_name.to_lowercase(), user.id.clone());
+        self.index_report(&user.id, None, user.manager.as_deref());
         self.users.insert(user.id.clone(), user);
     }
 
@@ -715,10 +720,13 @@ impl TenantState {
         let user = self.users.get_mut(id)?;
         let before = render::user_full(user);
         let old_upn = user.user_principal_name.to_lowercase();
+        let old_manager = user.manager.clone();
         let result = f(user);
         let after = render::user_full(user);
         let new_upn = user.user_principal_name.to_lowercase();
+        let new_manager = user.manager.clone();
         let user_id = user.id.clone();
+        self.index_report(&user_id, old_manager.as_deref(), new_manager.as_deref());
         if old_upn != new_upn {
             self.upn_index.remove(&old_upn);
             self.upn_index.insert(new_upn, user_id);
@@ -765,14 +773,29 @@ impl TenantState {
     /// Removes the manager reference of every user whose manager was `id` (Graph drops the
     /// reference when the manager is deleted).
     fn drop_manager_references(&mut self, id: &str) {
-        let reports: Vec<String> = self
-            .users
-            .values()
-            .filter(|u| u.manager.as_deref() == Some(id))
-            .map(|u| u.id.clone())
-            .collect();
-        for report in reports {
+        for report in self.reports.remove(id).unwrap_or_default() {
             self.set_manager(&report, None);
+        }
+    }
+
+    /// Moves `user` in the reports index from `old` to `new` (its managers before and after).
+    fn index_report(&mut self, user: &str, old: Option<&str>, new: Option<&str>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
+            && let Some(reports) = self.reports.get_mut(old)
+        {
+            reports.remove(user);
+            if reports.is_empty() {
+                self.reports.remove(old);
+            }
+        }
+        if let Some(new) = new {
+            self.reports
+                .entry(new.to_string())
+                .or_default()
+                .insert(user.to_string());
         }
     }
 
@@ -787,9 +810,11 @@ impl TenantState {
             let resolved = self.user_id(&manager).ok_or_else(|| {
                 SimError::Fixture(format!("user {id}: manager {manager} is not a user"))
             })?;
-            if let Some(u) = self.users.get_mut(&id) {
-                u.manager = Some(resolved);
-            }
+            let before = self
+                .users
+                .get_mut(&id)
+                .and_then(|u| u.manager.replace(resolved.clone()));
+            self.index_report(&id, before.as_deref(), Some(&resolved));
         }
         Ok(())
     }
@@ -799,6 +824,7 @@ impl TenantState {
         let Some(mut user) = self.users.remove(id) else {
             return false;
         };
+        self.index_report(id, user.manager.as_deref(), None);
         self.drop_manager_references(id);
         self.upn_index
             .remove(&user.user_principal_name.to_lowercase());

@@ -243,3 +243,30 @@ async fn revoking_sessions_moves_sign_in_sessions_valid_from_and_a_new_user_star
         json!(created.created_date_time)
     );
 }
+
+#[tokio::test]
+async fn deleting_a_former_manager_leaves_the_current_one() {
+    let env = common::start().await;
+    let (adele, megan, lee) = (id(&env, ADELE), id(&env, MEGAN), id(&env, LEE));
+    assert_eq!(set_manager(&env, &adele, &megan).await.status, 204);
+    assert_eq!(set_manager(&env, &adele, &lee).await.status, 204);
+    assert_eq!(set_manager(&env, &megan, &lee).await.status, 204);
+    assert_eq!(
+        env.call("DELETE", &format!("/users/{megan}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        env.sim.user(ADELE).unwrap().manager.as_deref(),
+        Some(lee.as_str())
+    );
+    // Lee's reports are Adele (and Megan, deleted): deleting Lee clears Adele's manager.
+    assert_eq!(
+        env.call("DELETE", &format!("/users/{lee}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(env.sim.user(ADELE).unwrap().manager, None);
+}
