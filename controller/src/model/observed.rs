@@ -343,7 +343,11 @@ mod tests {
     fn attributes_are_held_only_while_one_is_set() {
         let mut a = ObservedAttributes::default();
         a.set("department", None);
-        assert_eq!(a, ObservedAttributes::default(), "clearing nothing holds nothing");
+        assert_eq!(
+            a,
+            ObservedAttributes::default(),
+            "clearing nothing holds nothing"
+        );
         a.set("department", Some("Finance".into()));
         a.set("city", Some("Oslo".into()));
         assert_eq!(a.get("department"), Some("Finance"));
