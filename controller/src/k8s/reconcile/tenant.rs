@@ -293,7 +293,16 @@ async fn reconcile_tenant(
         }
     };
     let endpoints = (login.as_str(), graph.as_str());
-    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session, endpoints).await;
+    let result = converge(
+        ctx,
+        name,
+        &tenant,
+        &mut objects,
+        &keys,
+        &mut session,
+        endpoints,
+    )
+    .await;
     let stats = session.client.stats();
     ctx.metrics.graph_requests(name, &session.stats, &stats);
     session.stats = stats;
@@ -415,7 +424,7 @@ async fn converge(
     ctx: &Context,
     name: &str,
     tenant: &Tenant,
-    objects: &NamespaceObjects,
+    objects: &mut NamespaceObjects,
     keys: &super::keys::FetchedKeys,
     session: &mut TenantSession,
     (login, graph): (&str, &str),
@@ -438,6 +447,11 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
+    // The users now live in `desired`; statuses and Events need the objects' metadata and
+    // the rest of their spec only. One copy less of every user for the rest of the cycle.
+    for a in &mut objects.assignments {
+        a.spec.users = Vec::new();
+    }
     // Only served Tenants can be duplicates: one in a namespace the controller does not serve
     // is never reconciled, and must not block this one (whoever may create a Tenant in any
     // namespace could otherwise stop the tenant's real one).
