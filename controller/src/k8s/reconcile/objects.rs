@@ -105,6 +105,23 @@ pub struct NamespaceObjects {
 }
 
 impl Stores {
+    /// Whether every kind a plan reads has been listed once since this term began, waiting up
+    /// to `within` for it. A Tenant's reconcile can start while the lists of its domains,
+    /// assignments or policies are still on their way (the Tenant list is the shortest); a
+    /// plan on that partial view would read every user of a missing AppAssignment as a leaver.
+    /// (The Namespace store, unwatched when one namespace is served, is marked listed empty.)
+    /// A watch that fails later keeps its last complete list (and `/readyz` says so); each
+    /// term of leadership starts with fresh stores, unlisted.
+    pub async fn listed(&self, within: std::time::Duration) -> bool {
+        let all = async {
+            self.domains.wait_until_ready().await.is_ok()
+                && self.assignments.wait_until_ready().await.is_ok()
+                && self.policies.wait_until_ready().await.is_ok()
+                && self.namespaces.wait_until_ready().await.is_ok()
+        };
+        tokio::time::timeout(within, all).await.unwrap_or(false)
+    }
+
     /// Every FederatedDomain and LicensePolicy in `namespace`, and every AppAssignment whose
     /// `domainRef` points into it (from any namespace: whether its domain admits it is decided
     /// by `resolve`), with the labels of those AppAssignments' namespaces.
@@ -173,6 +190,70 @@ impl Stores {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher::Event;
+    use std::time::Duration;
+
+    fn writer_of<K>() -> Writer<DynamicObject>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        Writer::new(api_resource::<K>())
+    }
+
+    #[tokio::test]
+    async fn a_view_is_listed_only_when_domains_assignments_and_policies_have_listed() {
+        let tenants = writer_of::<Tenant>();
+        let mut domains = writer_of::<FederatedDomain>();
+        let mut assignments = writer_of::<AppAssignment>();
+        let mut policies = writer_of::<LicensePolicy>();
+        let mut namespaces = Writer::<PartialObjectMeta<Namespace>>::new(());
+        let stores = Stores {
+            tenants: tenants.as_reader(),
+            domains: domains.as_reader(),
+            assignments: assignments.as_reader(),
+            policies: policies.as_reader(),
+            namespaces: namespaces.as_reader(),
+        };
+        // One namespace served: the Namespace store is marked listed, empty.
+        namespaces.apply_watcher_event(&Event::InitDone);
+        let wait = Duration::from_millis(20);
+        assert!(!stores.listed(wait).await, "nothing listed yet");
+        domains.apply_watcher_event(&Event::InitDone);
+        policies.apply_watcher_event(&Event::InitDone);
+        assert!(!stores.listed(wait).await, "AppAssignments still listing");
+        assignments.apply_watcher_event(&Event::Init);
+        assert!(
+            !stores.listed(wait).await,
+            "a list begun is not a list done"
+        );
+        assignments.apply_watcher_event(&Event::InitDone);
+        assert!(stores.listed(wait).await);
+    }
+
+    #[tokio::test]
+    async fn a_fed_namespace_store_is_waited_for() {
+        let mut writers = [
+            writer_of::<FederatedDomain>(),
+            writer_of::<AppAssignment>(),
+            writer_of::<LicensePolicy>(),
+        ];
+        for w in &mut writers {
+            w.apply_watcher_event(&Event::InitDone);
+        }
+        let mut namespaces = Writer::<PartialObjectMeta<Namespace>>::new(());
+        let [domains, assignments, policies] = &writers;
+        let stores = Stores {
+            tenants: writer_of::<Tenant>().as_reader(),
+            domains: domains.as_reader(),
+            assignments: assignments.as_reader(),
+            policies: policies.as_reader(),
+            namespaces: namespaces.as_reader(),
+        };
+        assert!(!stores.listed(Duration::from_millis(20)).await);
+        namespaces.apply_watcher_event(&Event::InitDone);
+        assert!(stores.listed(Duration::from_millis(20)).await);
+    }
 
     #[test]
     fn api_resources_name_the_plural_of_each_kind() {

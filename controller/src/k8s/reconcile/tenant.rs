@@ -32,6 +32,11 @@ use crate::resolve::{self, Objects, Overrides};
 
 /// The resync period when `spec.resyncInterval` cannot be read.
 const DEFAULT_RESYNC: Duration = Duration::from_secs(600);
+/// How long a reconcile waits for the first lists of the kinds a plan reads before it gives
+/// its worker back and tries again.
+const LISTED_WAIT: Duration = Duration::from_secs(10);
+/// When it tries again.
+const LISTED_RETRY: Duration = Duration::from_secs(1);
 
 fn now() -> String {
     let ts = k8s_openapi::jiff::Timestamp::now();
@@ -207,6 +212,16 @@ async fn reconcile_tenant(
     ctx: &Context,
     name: &str,
 ) -> Result<Requeue, ReconcileError> {
+    // Nothing is read, planned or reported on a partial view: at startup (and after a lost
+    // lease) the Tenant list can arrive before the AppAssignments', whose missing users would
+    // read as leavers.
+    if !ctx.stores.listed(LISTED_WAIT).await {
+        tracing::info!(
+            tenant = %name,
+            "waiting for FederatedDomains, AppAssignments and LicensePolicies to be listed"
+        );
+        return Ok(Requeue::requeue(LISTED_RETRY));
+    }
     let tenant: Tenant = match ctx.stores.tenant(obj) {
         Ok(t) => t,
         Err(source) => {

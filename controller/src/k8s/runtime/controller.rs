@@ -352,10 +352,15 @@ async fn run_while_leader(
         )
         .boxed()
     }));
-    let namespace_writer = Writer::<PartialObjectMeta<Namespace>>::new(());
+    let mut namespace_writer = Writer::<PartialObjectMeta<Namespace>>::new(());
     let namespaces = namespace_writer.as_reader();
     let namespace_changes = match ns {
-        Some(_) => futures::stream::empty().boxed(),
+        Some(_) => {
+            // Not watched: empty by design, and complete as such (reconciles wait for every
+            // store to be listed).
+            namespace_writer.apply_watcher_event(&watcher::Event::InitDone);
+            futures::stream::empty().boxed()
+        }
         None => changes(
             reflect(
                 recovering_watch(
