@@ -175,8 +175,8 @@ async fn a_group_policy_licenses_every_user_through_one_group_filled_twenty_per_
     let objects = objects(&names, "Group", "");
     let mut s = Session::open(&sim, &objects).await;
 
-    // One cycle: the group is created, then (the follow-up pass, which needs its id) filled
-    // and licensed.
+    // One cycle: the group is created, then (with the id its create answered) licensed and
+    // filled.
     let first = s.cycle(&sim, &objects, &Overrides::default()).await;
     no_failures(&first);
     assert_eq!(writes_to(&first, "CreateGroup"), 1);

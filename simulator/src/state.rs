@@ -657,6 +657,15 @@ impl TenantState {
                     .cloned()
                     .chain(pending.iter().cloned())
                     .collect();
+                // A member processed before and unchanged is not rewritten (no delta entry,
+                // and no cost: the group is processed again after every member change).
+                if self
+                    .users
+                    .get(&member)
+                    .is_some_and(|u| u.group_licenses == next)
+                {
+                    continue;
+                }
                 self.modify_user(&member, |u| u.group_licenses = next);
             }
             if licenses.is_empty() && user.group_licenses.iter().any(|l| l.group_id == group_id) {
