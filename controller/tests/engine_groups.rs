@@ -448,6 +448,24 @@ async fn new_users_join_the_group_in_the_cycle_that_creates_them() {
         "20 + 5, in the same cycle"
     );
     assert_eq!(license_group(&sim).must_some("group").members.len(), 25);
+    // In one pass, not a follow-up after every create: the group first, licensed as soon as it
+    // exists, then the users, joining as their creates answer.
+    let mut order: Vec<&str> = c
+        .report
+        .iter()
+        .flat_map(|r| &r.results)
+        .map(|(a, _)| action_name(a))
+        .collect();
+    order.dedup();
+    assert_eq!(
+        order,
+        [
+            "CreateGroup",
+            "AssignGroupLicenses",
+            "CreateUser",
+            "AddGroupMembers"
+        ]
+    );
     wait_processed(&sim).await;
     let c = s.cycle(&sim, &objects, &Overrides::default()).await;
     assert_in_sync(c.after());

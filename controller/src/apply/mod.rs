@@ -1,8 +1,10 @@
 //! Executes a plan through Microsoft Graph and reports what happened to every action.
 //!
-//! Phases run in order (restores → users → federation → licenses → deprovisioning); inside a
-//! phase the actions go out as `$batch` requests with bounded concurrency through the
-//! rate-limited client. Every action is idempotent against the tenant: a user that already
+//! Phases run in order (restores → users → federation → licenses → groups → deprovisioning),
+//! after the license groups a plan creates; inside a phase the actions go out as `$batch`
+//! requests with bounded concurrency through the rate-limited client. A group write naming a
+//! group or users the plan creates goes out as soon as their creates have answered with the
+//! ids, beside the actions still going out. Every action is idempotent against the tenant: a user that already
 //! exists is reported as matched (no duplicate), a user already gone as done, a federation
 //! create whose answer was lost is read back. A 404 on a user or group created or restored moments
 //! before (by this pass, or by the earlier pass of the run: [`apply_after`]) is replication lag
