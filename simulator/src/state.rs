@@ -614,11 +614,15 @@ impl TenantState {
             .map(|g| g.members.clone())
             .unwrap_or_default();
         let licenses = group.map(|g| g.licenses).unwrap_or_default();
+        // A set: the group is processed after every member change, over every user.
+        let is_member: std::collections::HashSet<&str> =
+            members.iter().map(String::as_str).collect();
         let former: Vec<String> = self
             .users
             .values()
             .filter(|u| {
-                !members.contains(&u.id) && u.group_licenses.iter().any(|l| l.group_id == group_id)
+                u.group_licenses.iter().any(|l| l.group_id == group_id)
+                    && !is_member.contains(u.id.as_str())
             })
             .map(|u| u.id.clone())
             .collect();
