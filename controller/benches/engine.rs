@@ -144,6 +144,7 @@ fn user(i: usize) -> AssignedUser {
         immutable_id: None,
         usage_location: None,
         account_enabled: None,
+        manager: None,
         attributes: Default::default(),
     }
 }

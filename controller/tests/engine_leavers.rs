@@ -163,7 +163,9 @@ async fn a_user_disabled_by_hand_starts_its_clock_and_is_not_re_enabled_when_lis
     run.assert_converged();
     assert_eq!(actions_named(&run.plan, "MarkLeaver").len(), 1);
     assert_eq!(run.report.totals().marked, 1);
-    assert!(actions_named(&run.plan, "RevokeSessions").is_empty());
+    // Its clock starts now, so it is signed out now, once.
+    assert_eq!(actions_named(&run.plan, "RevokeSessions").len(), 1);
+    assert_eq!(sim.stats().count("POST", REVOKE), 1);
     assert!(mark_of(&sim, GONE).is_some());
     assert_eq!(
         run.replan.objects[&key(Kind::FederatedDomain, "corp")]
@@ -184,4 +186,68 @@ async fn the_change_budget_holds_each_stage() {
     assert_eq!(run.plan.held.len(), 2, "disable and revoke are held");
     assert!(sim.user(GONE).unwrap().account_enabled);
     finding(&run.plan, Reason::ChangeBudgetExceeded);
+}
+
+#[tokio::test]
+async fn a_revoke_that_failed_is_sent_again_by_the_next_run_and_never_repeated_once_done() {
+    // The first revoke is refused (say the app lacked the permission for a while).
+    let faults = o365_graph_sim::FaultPlan::from_yaml(
+        r#"
+rules:
+  - method: POST
+    path: /v1.0/users/*/revokeSignInSessions
+    fault: error
+    status: 403
+    maxHits: 1
+"#,
+    )
+    .unwrap();
+    let config = o365_graph_sim::SimConfig {
+        faults: Some(faults),
+        ..quiet()
+    };
+    let sim = start_with(fixture_with(vec![user(KEEP), user(GONE)]), config).await;
+    let objects = docs(&[
+        &managed_domain("corp", DOMAIN, STAGES),
+        &assignment("team", "corp", &[KEEP], ""),
+    ]);
+
+    // Disabled and marked; the revoke fails, and the plan after the run still asks for it.
+    let run = converge(&sim, &objects).await;
+    assert!(!sim.user(GONE).unwrap().account_enabled);
+    assert!(mark_of(&sim, GONE).is_some());
+    let failed: Vec<_> = run
+        .report
+        .results
+        .iter()
+        .filter(|(a, o)| {
+            matches!(a, o365_controller::model::Action::RevokeSessions { .. })
+                && matches!(o, o365_controller::model::Outcome::Failed { .. })
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:#?}", run.report.results);
+    assert_eq!(actions_named(&run.replan, "RevokeSessions").len(), 1);
+    assert!(
+        !sim.user(GONE)
+            .unwrap()
+            .extra
+            .contains_key("signInSessionsValidFromDateTime")
+    );
+
+    // The next run (a fresh connection) sends it again; it succeeds.
+    let run = converge(&sim, &objects).await;
+    run.assert_converged();
+    assert_eq!(run.report.totals().revoked, 1);
+    assert_eq!(sim.stats().count("POST", REVOKE), 2);
+    assert!(
+        sim.user(GONE)
+            .unwrap()
+            .extra
+            .contains_key("signInSessionsValidFromDateTime")
+    );
+
+    // Done: never sent again.
+    let run = converge(&sim, &objects).await;
+    assert!(run.plan.actions.is_empty(), "{:#?}", run.plan.actions);
+    assert_eq!(sim.stats().count("POST", REVOKE), 2);
 }

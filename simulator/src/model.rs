@@ -224,6 +224,12 @@ pub struct User {
     pub created_date_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_date_time: Option<String>,
+    /// The manager's object id (`manager/$ref`); a fixture may name the manager by UPN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    /// The manager before the last change of `manager`: delta reports its removal.
+    #[serde(skip)]
+    pub previous_manager: Option<String>,
     /// Other simple properties (jobTitle, department, city, ...), returned as given.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
@@ -253,6 +259,8 @@ impl User {
             roles: Vec::new(),
             created_date_time: None,
             deleted_date_time: None,
+            manager: None,
+            previous_manager: None,
             extra: BTreeMap::new(),
         }
     }

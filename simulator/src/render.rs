@@ -166,6 +166,9 @@ pub fn user_full(u: &User) -> Map<String, Value> {
     m.insert("userType".into(), json!("Member"));
     m.insert("createdDateTime".into(), opt(&u.created_date_time));
     m.insert("deletedDateTime".into(), opt(&u.deleted_date_time));
+    // The `manager` relationship (the manager's id), for change tracking and delta's
+    // `manager@delta`; `$select` on users refuses it (it is not a structural property).
+    m.insert("manager".into(), opt(&u.manager));
     m.insert("passwordProfile".into(), Value::Null);
     // null for a cloud-only user (never synced), true for a synced one.
     m.insert(

@@ -1,7 +1,7 @@
 //! The tenant state behind one lock: users (by id, with a UPN index), deleted users, domains,
 //! SKUs, roles, apps, and the change log that delta queries read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -78,6 +78,9 @@ pub struct TenantState {
     replication_lag: Option<crate::ReplicationLag>,
     /// Security groups by id.
     pub groups: BTreeMap<String, Group>,
+    /// Direct reports by manager id (the reverse of `User::manager`), so deleting a user finds
+    /// the references to it without reading every user.
+    reports: HashMap<String, HashSet<String>>,
     /// Group licence processing due: (when, group id), in scheduling order.
     license_queue: Vec<(Instant, String)>,
 }
@@ -174,6 +177,7 @@ impl TenantState {
             replication_lag,
             groups: BTreeMap::new(),
             license_queue: Vec::new(),
+            reports: HashMap::new(),
         };
         for role in directory_roles {
             state.activate_role(role)?;
@@ -196,6 +200,7 @@ impl TenantState {
             }
             state.insert_user(user);
         }
+        state.resolve_managers()?;
         for mut user in deleted_users {
             if user.deleted_date_time.is_none() {
                 user.deleted_date_time = Some(util::now_rfc3339());
@@ -719,6 +724,7 @@ impl TenantState {
         self.by_version.insert(v, user.id.clone());
         self.upn_index
             .insert(user.user_principal_name.to_lowercase(), user.id.clone());
+        self.index_report(&user.id, None, user.manager.as_deref());
         self.users.insert(user.id.clone(), user);
     }
 
@@ -727,10 +733,13 @@ impl TenantState {
         let user = self.users.get_mut(id)?;
         let before = render::user_full(user);
         let old_upn = user.user_principal_name.to_lowercase();
+        let old_manager = user.manager.clone();
         let result = f(user);
         let after = render::user_full(user);
         let new_upn = user.user_principal_name.to_lowercase();
+        let new_manager = user.manager.clone();
         let user_id = user.id.clone();
+        self.index_report(&user_id, old_manager.as_deref(), new_manager.as_deref());
         if old_upn != new_upn {
             self.upn_index.remove(&old_upn);
             self.upn_index.insert(new_upn, user_id);
@@ -764,11 +773,72 @@ impl TenantState {
         self.by_version.insert(v, id.to_string());
     }
 
+    /// Sets (`Some`) or removes (`None`) a user's manager; `false` when the user is absent.
+    pub fn set_manager(&mut self, id: &str, manager: Option<String>) -> bool {
+        self.modify_user(id, |u| {
+            if u.manager != manager {
+                u.previous_manager = std::mem::replace(&mut u.manager, manager);
+            }
+        })
+        .is_some()
+    }
+
+    /// Removes the manager reference of every user whose manager was `id` (Graph drops the
+    /// reference when the manager is deleted).
+    fn drop_manager_references(&mut self, id: &str) {
+        for report in self.reports.remove(id).unwrap_or_default() {
+            self.set_manager(&report, None);
+        }
+    }
+
+    /// Moves `user` in the reports index from `old` to `new` (its managers before and after).
+    fn index_report(&mut self, user: &str, old: Option<&str>, new: Option<&str>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
+            && let Some(reports) = self.reports.get_mut(old)
+        {
+            reports.remove(user);
+            if reports.is_empty() {
+                self.reports.remove(old);
+            }
+        }
+        if let Some(new) = new {
+            self.reports
+                .entry(new.to_string())
+                .or_default()
+                .insert(user.to_string());
+        }
+    }
+
+    /// Resolves every user's `manager` (a fixture names it by UPN or id) to an object id.
+    fn resolve_managers(&mut self) -> Result<(), SimError> {
+        let named: Vec<(String, String)> = self
+            .users
+            .values()
+            .filter_map(|u| Some((u.id.clone(), u.manager.clone()?)))
+            .collect();
+        for (id, manager) in named {
+            let resolved = self.user_id(&manager).ok_or_else(|| {
+                SimError::Fixture(format!("user {id}: manager {manager} is not a user"))
+            })?;
+            let before = self
+                .users
+                .get_mut(&id)
+                .and_then(|u| u.manager.replace(resolved.clone()));
+            self.index_report(&id, before.as_deref(), Some(&resolved));
+        }
+        Ok(())
+    }
+
     /// Soft delete: moves the user to deleted items.
     pub fn soft_delete_user(&mut self, id: &str) -> bool {
         let Some(mut user) = self.users.remove(id) else {
             return false;
         };
+        self.index_report(id, user.manager.as_deref(), None);
+        self.drop_manager_references(id);
         self.upn_index
             .remove(&user.user_principal_name.to_lowercase());
         user.deleted_date_time = Some(util::now_rfc3339());
@@ -833,7 +903,15 @@ impl TenantState {
 
     /// Inserts a user given by a test (fixture-style names resolved).
     pub fn insert_fixture_user(&mut self, user: User) -> Result<User, SimError> {
-        let user = self.normalize_user(user)?;
+        let mut user = self.normalize_user(user)?;
+        if let Some(manager) = &user.manager {
+            user.manager = Some(self.user_id(manager).ok_or_else(|| {
+                SimError::Fixture(format!(
+                    "user {}: manager {manager} is not a user",
+                    user.user_principal_name
+                ))
+            })?);
+        }
         if self.user_by_upn(&user.user_principal_name).is_some()
             || self.users.contains_key(&user.id)
         {

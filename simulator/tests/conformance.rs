@@ -463,7 +463,7 @@ async fn groups_and_license_assignment_states_match_the_schema() {
         .sim
         .users()
         .iter()
-        .map(|u| format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", u.id))
+        .map(|u| format!("{}/v1.0/directoryObjects/{}", c.sim.graph_base_url(), u.id))
         .collect();
     c.call(
         "PATCH",

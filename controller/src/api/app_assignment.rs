@@ -130,6 +130,15 @@ pub struct AssignedUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_enabled: Option<bool>,
 
+    /// The user's manager, by user principal name: resolved to the manager's object and set
+    /// through `manager/$ref` (after the manager exists, when it is created in the same run).
+    /// Unset: the tenant's manager is left alone. A manager that is neither listed in an
+    /// AppAssignment nor in the tenant is reported (`InvalidManager`) and nothing is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 113))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9\\'._!#^~-]+@([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?[.])+[A-Za-z]{2,63}$')").message("manager must be the manager's userPrincipalName, local@domain (e.g. ann.lee@corp.example.com)"))]
+    pub manager: Option<String>,
+
     /// Organisation data (`department`, `jobTitle`, `employeeId`, `companyName`,
     /// `officeLocation`, `city`, `country`, `mobilePhone`, `preferredLanguage`,
     /// `employeeType`): each one set is enforced, the others are left alone.

@@ -525,11 +525,13 @@ fn note_created(action: &Action, created: &mut BTreeSet<String>) {
 }
 
 /// The objects an action addresses by id or UPN that can meet replication lag: the user it
-/// updates or licenses, the group it fills or licenses and the members it binds.
+/// updates or licenses, the manager it names, the group it fills or licenses and the members
+/// it binds.
 fn lag_targets(action: &Action) -> Vec<&str> {
     match action {
         Action::AssignLicenses { user, .. } => vec![user],
         Action::UpdateUser { id, .. } => vec![id],
+        Action::SetManager { id, manager, .. } => vec![id, manager],
         Action::AddGroupMembers { group, members, .. } => std::iter::once(group.as_str())
             .chain(members.iter().map(String::as_str))
             .collect(),
@@ -646,6 +648,9 @@ fn skip_reason(
         }
         Action::UpdateUser { id, .. } if users.contains(&id.to_ascii_lowercase()) => {
             Some("the user could not be restored, so it was not updated".into())
+        }
+        Action::SetManager { id, .. } if users.contains(&id.to_ascii_lowercase()) => {
+            Some("the user could not be restored, so its manager was not set".into())
         }
         Action::CreateFederation { domain, .. } if domains.contains(domain) => Some(format!(
             "not federated: setting an immutable ID for a user of {domain} failed, and that user could not sign in through the identity provider; see the failures above"

@@ -45,6 +45,7 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request
         }
         Action::RestoreUser { id, .. } => BatchItem::restore_user(id),
         Action::UpdateUser { id, changes, .. } => BatchItem::update_user(id, changes),
+        Action::SetManager { id, manager, .. } => BatchItem::set_manager(id, manager),
         Action::DisableUser {
             id, mark_leaver, ..
         } => {

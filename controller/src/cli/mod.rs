@@ -54,7 +54,8 @@ pub enum Command {
     /// Exits 0 only when converged with nothing blocked, held or short of seats; 2 when
     /// something is still Drifted, Blocked or held; 1 when an action or a read failed.
     Apply(apply::ApplyArgs),
-    /// Write AppAssignment YAML for a domain's existing users (IMPORT USERS).
+    /// Write the tenant as manifests (Tenant, FederatedDomains, AppAssignments, inferred
+    /// LicensePolicies) that plan as a no-op; or, with --domain, one AppAssignment (IMPORT USERS).
     Import(import::ImportArgs),
     /// List the SKUs the tenant subscribes to, with seats and service-plan names (REFRESH
     /// LICENSES): what a LicensePolicy may name.

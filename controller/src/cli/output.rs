@@ -150,6 +150,7 @@ pub fn describe(action: &Action, skus: &BTreeMap<String, String>) -> (&'static s
         ),
         Action::RestoreUser { id, .. } => ("restore user", format!("object id {id}")),
         Action::UpdateUser { changes, .. } => ("update user", changed_fields(changes)),
+        Action::SetManager { manager_upn, .. } => ("set manager", manager_upn.clone()),
         Action::CreateFederation { settings, .. } => (
             "federate domain",
             settings.issuer_uri.clone().unwrap_or_default(),

@@ -67,7 +67,8 @@ pub fn import_entry(u: &ObservedUser) -> AssignedUser {
         immutable_id: None,
         usage_location: u.usage_location.clone(),
         account_enabled: None,
-        // AD masters the organisation attributes of a synced user.
+        // AD masters the manager and the organisation attributes of a synced user.
+        manager: None,
         attributes: Default::default(),
     }
 }

@@ -6,11 +6,12 @@
 //! refreshed); `converge` plans, applies unless told not to (or nothing is to be done), refreshes
 //! the mirror after writing, plans again and returns both plans and the report. Group-based
 //! licensing fills and licenses the groups inside the pass that creates the users and groups
-//! (the apply takes their ids from the creates' answers); when that pass created objects and the
+//! (the apply takes their ids from the creates' answers). When that pass created objects and the
 //! plan after it still adds group members or group licenses (a user that existed already, so
-//! its create answered without an id), that plan is applied too (one follow-up pass, its results
-//! appended to the report). What the cycle means — each object's state, the verdict behind exit
-//! codes — is read from the [`Cycle`].
+//! its create answered without an id), or binds users whose manager can now be bound
+//! (`manager/$ref` needs both users' ids), that plan is applied too (one follow-up pass, its
+//! results appended to the report). What the cycle means — each object's state, the verdict
+//! behind exit codes — is read from the [`Cycle`].
 
 mod report;
 
@@ -87,7 +88,8 @@ impl Cycle {
 }
 
 /// Whether a follow-up pass is due: this pass created a user or a license group, and the plan
-/// after it adds group members or group licenses (which need the new objects' ids).
+/// after it adds group members or group licenses, or sets managers (which need the new
+/// objects' ids).
 fn needs_follow_up(report: &Report, after: &Plan) -> bool {
     let created = report.results.iter().any(|(a, o)| {
         matches!(a, Action::CreateUser { .. } | Action::CreateGroup { .. })
@@ -97,7 +99,9 @@ fn needs_follow_up(report: &Report, after: &Plan) -> bool {
         && after.actions.iter().any(|a| {
             matches!(
                 a,
-                Action::AddGroupMembers { .. } | Action::AssignGroupLicenses { .. }
+                Action::AddGroupMembers { .. }
+                    | Action::AssignGroupLicenses { .. }
+                    | Action::SetManager { .. }
             )
         })
 }

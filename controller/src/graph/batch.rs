@@ -77,6 +77,14 @@ impl BatchItem {
         }
     }
 
+    /// `PUT url` with a JSON body.
+    pub fn put(url: impl Into<String>, body: Value) -> BatchItem {
+        BatchItem {
+            body: Some(body),
+            ..BatchItem::new(Method::PUT, url)
+        }
+    }
+
     /// `DELETE url`.
     pub fn delete(url: impl Into<String>) -> BatchItem {
         BatchItem::new(Method::DELETE, url)
@@ -93,6 +101,38 @@ impl BatchItem {
         self.depends_on.push(id.into());
         self
     }
+}
+
+/// The property names whose values are directory-object references: OData binds
+/// (`members@odata.bind`, …) and `@odata.id` (a `$ref` body).
+fn is_reference(key: &str) -> bool {
+    key == "@odata.id" || key.ends_with("@odata.bind")
+}
+
+/// `body` with its directory-object references made absolute on `base` (`<graph>/v1.0`):
+/// request builders write them relative to `/v1.0` (`/directoryObjects/{id}`,
+/// [`super::calls::directory_object_ref`]) and the client that sends them supplies its own
+/// endpoint. References already absolute, and every other property, are left as they are.
+pub(crate) fn absolute_refs(body: &Value, base: &str) -> Value {
+    let Value::Object(map) = body else {
+        return body.clone();
+    };
+    let absolute = |v: &Value| match v {
+        Value::String(s) if s.starts_with('/') => Value::String(format!("{base}{s}")),
+        other => other.clone(),
+    };
+    let out = map
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                _ if !is_reference(k) => v.clone(),
+                Value::Array(items) => Value::Array(items.iter().map(absolute).collect()),
+                v => absolute(v),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Object(out)
 }
 
 /// A successful (2xx) response to one item.
@@ -242,7 +282,7 @@ impl GraphClient {
                 "url": client.relative(&s.item.url),
             });
             if let Some(body) = &s.item.body {
-                req["body"] = body.clone();
+                req["body"] = absolute_refs(body, &client.inner.base);
             }
             if !headers.is_empty() {
                 req["headers"] = Value::Object(headers);
@@ -555,6 +595,35 @@ mod tests {
         assert_eq!(envs.len(), 1);
         assert_eq!(envs[0].len(), 20);
         assert!(envs[0].contains(&0) && envs[0].contains(&1));
+    }
+
+    #[test]
+    fn directory_object_references_are_sent_on_the_clients_own_graph_endpoint() {
+        let base = "https://graph.microsoft.us/v1.0";
+        let members = vec!["u1".to_string(), "u2".to_string()];
+        let bind = BatchItem::add_group_members("g", &members);
+        let sent = absolute_refs(bind.body.as_ref().unwrap(), base);
+        assert_eq!(
+            sent,
+            json!({"members@odata.bind": [
+                "https://graph.microsoft.us/v1.0/directoryObjects/u1",
+                "https://graph.microsoft.us/v1.0/directoryObjects/u2",
+            ]})
+        );
+        let manager = BatchItem::set_manager("u1", "m1");
+        assert_eq!(manager.method, Method::PUT);
+        assert_eq!(manager.url, "/users/u1/manager/$ref");
+        let sent = absolute_refs(manager.body.as_ref().unwrap(), "http://127.0.0.1:9/v1.0");
+        assert_eq!(
+            sent,
+            json!({"@odata.id": "http://127.0.0.1:9/v1.0/directoryObjects/m1"})
+        );
+        // Other properties, and references already absolute, are sent as built.
+        let body = json!({
+            "displayName": "/not/a/reference",
+            "owners@odata.bind": ["https://graph.microsoft.com/v1.0/users/x"],
+        });
+        assert_eq!(absolute_refs(&body, base), body);
     }
 
     #[test]

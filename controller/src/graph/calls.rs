@@ -44,6 +44,38 @@ pub const USER_PROPERTIES: &[&str] = &[
     "mobilePhone",
     "preferredLanguage",
     "employeeType",
+    "signInSessionsValidFromDateTime",
+];
+
+/// The user properties the mirror's `/users/delta` rounds select: [`USER_PROPERTIES`] and the
+/// `manager` relationship, which delta reports as `manager@delta` (the manager's id), so the
+/// mirror knows every user's manager without one request per user.
+pub const USER_DELTA_PROPERTIES: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "surname",
+    "mailNickname",
+    "onPremisesImmutableId",
+    "usageLocation",
+    "accountEnabled",
+    "assignedLicenses",
+    "licenseAssignmentStates",
+    "onPremisesExtensionAttributes",
+    "onPremisesSyncEnabled",
+    "department",
+    "jobTitle",
+    "employeeId",
+    "companyName",
+    "officeLocation",
+    "city",
+    "country",
+    "mobilePhone",
+    "preferredLanguage",
+    "employeeType",
+    "signInSessionsValidFromDateTime",
+    "manager",
 ];
 
 /// The organization properties read: the display name and directory synchronization.
@@ -173,6 +205,14 @@ pub fn federation_body(settings: &FederationSettings, create: bool) -> Result<Va
     Ok(body)
 }
 
+/// A reference to a directory object (`members@odata.bind`, `@odata.id`), relative to
+/// `/v1.0`: `/directoryObjects/{id}`. The client sends it as `<its Graph base>/v1.0/…`
+/// when it sends the request, so a Tenant on a national cloud, a custom endpoint or the
+/// simulator gets references on its own Graph endpoint, never on the public cloud's.
+pub fn directory_object_ref(id: &str) -> String {
+    format!("/directoryObjects/{}", segment(id))
+}
+
 fn select(properties: &[&str]) -> String {
     properties.join(",")
 }
@@ -286,20 +326,22 @@ impl BatchItem {
         )
     }
 
-    /// `PATCH /groups/{id}` adding `members` (user ids; Graph takes at most 20 at once).
+    /// `PATCH /groups/{id}` adding `members` (user ids; Graph takes at most 20 at once). The
+    /// binds are directory-object references the client makes absolute on its own Graph
+    /// endpoint when it sends them ([`directory_object_ref`]).
     pub fn add_group_members(group: &str, members: &[String]) -> BatchItem {
-        let binds: Vec<String> = members
-            .iter()
-            .map(|m| {
-                format!(
-                    "https://graph.microsoft.com/v1.0/directoryObjects/{}",
-                    segment(m)
-                )
-            })
-            .collect();
+        let binds: Vec<String> = members.iter().map(|m| directory_object_ref(m)).collect();
         BatchItem::patch(
             format!("/groups/{}", segment(group)),
             json!({ "members@odata.bind": binds }),
+        )
+    }
+
+    /// `PUT /users/{id}/manager/$ref`: `manager` (an object id) becomes the user's manager.
+    pub fn set_manager(user: &str, manager: &str) -> BatchItem {
+        BatchItem::put(
+            format!("/users/{}/manager/$ref", segment(user)),
+            json!({ "@odata.id": directory_object_ref(manager) }),
         )
     }
 

@@ -124,6 +124,17 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
             Some(_) => into.attributes.set(name, None),
         }
     }
+    set(
+        &mut into.sessions_valid_from,
+        u.sign_in_sessions_valid_from_date_time,
+    );
+    if let Some(entries) = u.manager_delta {
+        // The entry without `@removed` is the manager now; only removals (or none): no manager.
+        into.manager = entries
+            .iter()
+            .find(|e| e.removed.is_none() && !e.id.is_empty())
+            .map(|e| e.id.to_ascii_lowercase());
+    }
     if let Some(ext) = u.on_premises_extension_attributes {
         into.leaver_mark = ext.and_then(|e| e.extension_attribute15);
     }

@@ -14,7 +14,9 @@ use crate::model::{
 };
 
 use super::batch::{BatchItem, RawOutcome};
-use super::calls::{ORGANIZATION_URL, USER_PROPERTIES, query_value, segment};
+use super::calls::{
+    ORGANIZATION_URL, USER_DELTA_PROPERTIES, USER_PROPERTIES, query_value, segment,
+};
 use super::client::GraphClient;
 use super::convert;
 use super::delta::{DeltaRound, needs_resync};
@@ -486,7 +488,7 @@ impl Mirror {
     async fn read_users(&mut self, client: &GraphClient, batched: Option<RawOutcome>) {
         let round = match client.absolute(
             "users_delta",
-            &GraphClient::users_delta_url(USER_PROPERTIES),
+            &GraphClient::users_delta_url(USER_DELTA_PROPERTIES),
         ) {
             Ok(initial) => self.users_round(client, batched, &initial).await,
             Err(e) => Err(e),
@@ -522,7 +524,7 @@ impl Mirror {
             Some(Err(e)) if needs_resync(&e) => {
                 tracing::debug!("users delta token expired; reading all users again");
                 client
-                    .users_delta(USER_PROPERTIES, None)
+                    .users_delta(USER_DELTA_PROPERTIES, None)
                     .await
                     .map(|mut r| {
                         r.restarted = true;
@@ -531,7 +533,7 @@ impl Mirror {
             }
             Some(Err(e)) => Err(e),
             None => client
-                .users_delta(USER_PROPERTIES, self.delta_link.as_deref())
+                .users_delta(USER_DELTA_PROPERTIES, self.delta_link.as_deref())
                 .await
                 .map(|mut r| {
                     r.restarted |= self.delta_link.is_none();

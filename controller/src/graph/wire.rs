@@ -144,10 +144,25 @@ pub struct User {
     pub on_premises_extension_attributes: Option<Option<ExtensionAttributes>>,
     #[serde(default, deserialize_with = "present")]
     pub on_premises_sync_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    pub sign_in_sessions_valid_from_date_time: Option<Option<String>>,
+    /// Delta with `$select=manager`: the manager (an entry without `@removed`), or its removal.
+    #[serde(rename = "manager@delta", default)]
+    pub manager_delta: Option<Vec<DirectoryObjectDelta>>,
     /// Other properties: the managed organisation attributes (`department`, …) among them.
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
     /// Delta: the user was deleted (`reason` `changed` = soft, `deleted` = permanent).
+    #[serde(rename = "@removed", default)]
+    pub removed: Option<Value>,
+}
+
+/// One entry of a relationship's `…@delta` (e.g. `manager@delta`): an object id, with
+/// `@removed` when the relationship to it ended.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DirectoryObjectDelta {
+    #[serde(default)]
+    pub id: String,
     #[serde(rename = "@removed", default)]
     pub removed: Option<Value>,
 }

@@ -243,6 +243,17 @@ pub enum Action {
         /// UPN.
         user_principal_name: String,
     },
+    /// `PUT /users/{id}/manager/$ref`: the user's manager, as git names it (both users exist).
+    SetManager {
+        /// Graph id of the user.
+        id: String,
+        /// Its UPN, for reports.
+        user_principal_name: String,
+        /// Graph id of the manager.
+        manager: String,
+        /// The manager's UPN, for reports.
+        manager_upn: String,
+    },
     /// `POST /users/{id}/revokeSignInSessions`: a leaver just disabled is signed out everywhere.
     RevokeSessions {
         /// Graph id.
@@ -264,7 +275,9 @@ impl Action {
     pub fn phase(&self) -> Phase {
         match self {
             Action::RestoreUser { .. } => Phase::Restore,
-            Action::CreateUser { .. } | Action::UpdateUser { .. } => Phase::Users,
+            Action::CreateUser { .. } | Action::UpdateUser { .. } | Action::SetManager { .. } => {
+                Phase::Users
+            }
             Action::CreateFederation { .. }
             | Action::UpdateFederation { .. }
             | Action::RevertToManaged { .. } => Phase::Federation,
@@ -309,6 +322,10 @@ impl Action {
                 ..
             }
             | Action::RevokeSessions {
+                user_principal_name,
+                ..
+            }
+            | Action::SetManager {
                 user_principal_name,
                 ..
             } => user_principal_name,
@@ -645,7 +662,7 @@ pub struct ReportTotals {
     pub created: usize,
     /// Users that already existed when the create was sent (matched, not duplicated).
     pub matched: usize,
-    /// Users updated (attributes, immutable IDs, usage location, renames).
+    /// Users updated (attributes, immutable IDs, usage location, renames, managers).
     pub updated: usize,
     /// Soft-deleted users restored.
     pub restored: usize,
@@ -711,7 +728,7 @@ impl Report {
                 }
                 Outcome::Done | Outcome::AlreadyDone => match action {
                     Action::CreateUser { .. } => t.created += 1,
-                    Action::UpdateUser { .. } => t.updated += 1,
+                    Action::UpdateUser { .. } | Action::SetManager { .. } => t.updated += 1,
                     Action::RestoreUser { .. } => t.restored += 1,
                     Action::DisableUser { .. } => t.disabled += 1,
                     Action::DeleteUser { .. } => t.deleted += 1,

@@ -214,6 +214,12 @@ pub struct ObservedUser {
     pub account_enabled: bool,
     /// The managed organisation attributes (`department`, `jobTitle`, …) as read.
     pub attributes: crate::api::UserAttributes,
+    /// The manager's object id (lower case), from `manager@delta`; `None` when the user has
+    /// none (or the read does not include it).
+    pub manager: Option<String>,
+    /// `signInSessionsValidFromDateTime`: tokens issued before it are invalid (set by
+    /// `revokeSignInSessions`).
+    pub sessions_valid_from: Option<String>,
     /// `onPremisesExtensionAttributes.extensionAttribute15`: the leaver mark
     /// ([`LeaverMark`](super::LeaverMark)) when the controller wrote it.
     pub leaver_mark: Option<String>,

@@ -106,6 +106,9 @@ reasons! {
     /// A leaver's `extensionAttribute15` holds a value the controller did not write: its leaver
     /// clock cannot be kept there, so only the disable stage applies to it.
     LeaverMarkTaken => Warning,
+    /// A user's `manager` names no user: neither listed by an AppAssignment nor in the tenant
+    /// (or the user itself). The manager is not set; the rest of the user is.
+    InvalidManager => Error,
     /// The user is synced from on-premises AD (Entra Connect), which masters the attribute (or
     /// its existence): the controller does not write it; change it in AD.
     ManagedOnPremises => Info,

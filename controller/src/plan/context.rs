@@ -53,6 +53,9 @@ pub(crate) struct Ctx<'a> {
     pub by_upn: Map<String, &'a ObservedUser>,
     /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
     pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
+    /// Tenant users by lower-case object id; built only when a listed user names a manager
+    /// (it names the tenant's manager of a drifted user).
+    pub by_id: Map<String, &'a ObservedUser>,
     /// Soft-deleted users by lower-case UPN and by immutable ID, or why they could not be read.
     pub deleted: Result<Deleted<'a>, &'a str>,
     /// Per assignment: the index of its FederatedDomain (by namespace and name), `None` when
@@ -95,6 +98,19 @@ impl<'a> Ctx<'a> {
                 by_immutable_id.entry(id).or_insert(u);
             }
         }
+        let managers = desired
+            .assignments
+            .iter()
+            .any(|a| a.spec.users.iter().any(|u| u.manager.is_some()));
+        let by_id = if managers {
+            users
+                .unwrap_or(&[])
+                .iter()
+                .map(|u| (u.id.to_ascii_lowercase(), u))
+                .collect()
+        } else {
+            Map::default()
+        };
         let assignment_domain: Vec<Option<usize>> = desired
             .assignments
             .iter()
@@ -146,6 +162,7 @@ impl<'a> Ctx<'a> {
             groups: read(&observed.groups).map(Vec::as_slice),
             by_upn,
             by_immutable_id,
+            by_id,
             deleted: read(&observed.deleted_users).map(|d| Deleted::new(d)),
             assignment_domain,
             policies_of,

@@ -3,6 +3,7 @@
 //! the disable wrote into the user. "Now" is the time the observed state was read
 //! (`ObservedTenant::observed_at`): the plan reads no clock.
 
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::context::Ctx;
@@ -65,6 +66,28 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
         }
         return;
     }
+    // A leaver disabled by the controller whose sessions were not revoked since (the revoke
+    // failed, or `revokeSessions` was turned on later) is signed out now: the tenant's
+    // `signInSessionsValidFromDateTime` says whether a revoke succeeded, so a failed one is
+    // sent again and a successful one never repeated.
+    if let (Some(since), Some(s)) = (since, stages)
+        && s.revoke_sessions
+        && !sessions_revoked_since(u, since)
+    {
+        out.drift(
+            owner,
+            format!("users[{upn}].signInSessionsValidFromDateTime"),
+            format!("{} or later", rfc3339(since)),
+            u.sessions_valid_from.clone().unwrap_or_default(),
+        );
+        if enforce {
+            let action = Action::RevokeSessions {
+                id: id.clone(),
+                user_principal_name: name.clone(),
+            };
+            out.push(action, vec![owner], Some(di));
+        }
+    }
     let Some(stages) = stages.filter(|_| timed) else {
         return;
     };
@@ -78,10 +101,18 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
             );
             if enforce {
                 let action = Action::MarkLeaver {
-                    id,
-                    user_principal_name: name,
+                    id: id.clone(),
+                    user_principal_name: name.clone(),
                 };
                 out.push(action, vec![owner], None);
+                // Its clock starts now, so it is signed out now (nothing says anyone did).
+                if stages.revoke_sessions {
+                    let action = Action::RevokeSessions {
+                        id,
+                        user_principal_name: name,
+                    };
+                    out.push(action, vec![owner], Some(di));
+                }
             }
             let entry = timeline(upn, LeaverStage::Marking, None, Some(stages), None);
             out.state(owner).leavers.push(entry);
@@ -143,6 +174,21 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
         Some((remove_at, delete_at)),
     );
     out.state(owner).leavers.push(entry);
+}
+
+/// How far before the leaver mark a revocation still counts as the leaver's: the disable (which
+/// writes the mark, timed by the controller's clock) and the revoke (timed by Graph's) travel
+/// in the same batch, and the two clocks may differ by a little.
+const REVOKE_SLACK: Duration = Duration::minutes(1);
+
+/// Whether the user's sessions were revoked when (or after) it was disabled at `since`:
+/// `signInSessionsValidFromDateTime` is no earlier than the mark, give or take
+/// [`REVOKE_SLACK`]. Unknown or unreadable: not revoked.
+fn sessions_revoked_since(u: &ObservedUser, since: OffsetDateTime) -> bool {
+    u.sessions_valid_from
+        .as_deref()
+        .and_then(|t| OffsetDateTime::parse(t.trim(), &Rfc3339).ok())
+        .is_some_and(|valid_from| valid_from + REVOKE_SLACK >= since)
 }
 
 /// One timeline entry; `due` are the computed stage times when the clock is known.

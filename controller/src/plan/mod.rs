@@ -21,6 +21,7 @@ mod immutable_id;
 mod leavers;
 mod license_resolve;
 mod licenses;
+mod manager;
 mod names;
 mod order;
 mod output;

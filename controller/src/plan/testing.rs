@@ -115,6 +115,7 @@ pub(crate) fn user(upn: &str) -> AssignedUser {
         immutable_id: None,
         usage_location: None,
         account_enabled: None,
+        manager: None,
         attributes: Default::default(),
     }
 }
@@ -207,6 +208,8 @@ pub(crate) fn tenant_user(upn: &str) -> ObservedUser {
         leaver_mark: None,
         synced: false,
         attributes: Default::default(),
+        manager: None,
+        sessions_valid_from: None,
         licenses: Vec::new(),
     }
 }

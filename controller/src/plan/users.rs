@@ -7,6 +7,7 @@ use super::context::{Map, Set};
 use super::conflicts::{Listed, repeated_listings};
 use super::context::Ctx;
 use super::immutable_id::derive_immutable_id;
+use super::manager::{WantedManager, has_manager, observed_manager, wanted_manager};
 use super::names::{fold, in_domain};
 use super::output::{Out, Owner};
 use super::synced;
@@ -430,6 +431,37 @@ impl<'a> Run<'_, 'a> {
                 Some(upn),
             );
         }
+        // The manager git names, when the tenant's differs and it can be written now.
+        let mut set_manager = None;
+        match wanted_manager(ctx, &self.all_listed, upn, &fold(upn), u.manager.as_deref()) {
+            WantedManager::Unmanaged => {}
+            WantedManager::Known(m) if has_manager(existing, m) => {}
+            WantedManager::Known(m) => {
+                let have = observed_manager(ctx, existing);
+                if existing.synced {
+                    mastered.push(format!(
+                        "manager: git {:?}, AD {have:?}",
+                        m.user_principal_name
+                    ));
+                } else {
+                    out.drift(
+                        owner,
+                        format!("users[{upn}].manager"),
+                        m.user_principal_name.clone(),
+                        have,
+                    );
+                    set_manager = Some(m);
+                }
+            }
+            WantedManager::Waiting => {
+                let want = u.manager.clone().unwrap_or_default();
+                let have = observed_manager(ctx, existing);
+                out.drift(owner, format!("users[{upn}].manager"), want, have);
+            }
+            WantedManager::Invalid(message) => {
+                out.finding(owner, Reason::InvalidManager, message, Some(upn));
+            }
+        }
         if let (Some(explicit), Some(held)) = (&u.immutable_id, &existing.immutable_id)
             && explicit != held
             && existing.synced
@@ -461,6 +493,32 @@ impl<'a> Run<'_, 'a> {
         }
         let enforce = a.mode == Mode::Enforce;
         let mut usage_location = existing.usage_location.clone();
+        if changes.is_empty() && set_manager.is_some() {
+            if enforce {
+                counts.update += 1;
+            } else {
+                counts.pending += 1;
+            }
+        }
+        if let Some(m) = set_manager
+            && enforce
+            && primary
+        {
+            out.push(
+                Action::SetManager {
+                    id: existing.id.clone(),
+                    user_principal_name: if renamed || l.restoring {
+                        upn.to_string()
+                    } else {
+                        existing.user_principal_name.clone()
+                    },
+                    manager: m.id.clone(),
+                    manager_upn: m.user_principal_name.clone(),
+                },
+                vec![owner],
+                None,
+            );
+        }
         if !changes.is_empty() {
             if enforce {
                 counts.update += 1;
@@ -558,6 +616,12 @@ impl<'a> Run<'_, 'a> {
         let owner = Owner::Assignment(ai);
         let upn = u.user_principal_name.as_str();
         out.drift(owner, format!("users[{upn}]"), "present", "absent");
+        // Bound once the user exists (the follow-up pass); a manager naming nobody is said now.
+        if let WantedManager::Invalid(message) =
+            wanted_manager(ctx, &self.all_listed, upn, &fold(upn), u.manager.as_deref())
+        {
+            out.finding(owner, Reason::InvalidManager, message, Some(upn));
+        }
         if a.spec.provisioning == Provisioning::Manual && !a.export_requested {
             counts.pending += 1;
             return Missing::WaitingForExport;

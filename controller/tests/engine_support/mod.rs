@@ -525,6 +525,7 @@ pub fn action_name(a: &Action) -> &'static str {
     match a {
         Action::CreateUser { .. } => "CreateUser",
         Action::UpdateUser { .. } => "UpdateUser",
+        Action::SetManager { .. } => "SetManager",
         Action::RestoreUser { .. } => "RestoreUser",
         Action::CreateFederation { .. } => "CreateFederation",
         Action::UpdateFederation { .. } => "UpdateFederation",

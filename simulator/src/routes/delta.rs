@@ -52,6 +52,52 @@ fn decode(s: &str) -> Option<Token> {
     serde_json::from_slice(&b).ok()
 }
 
+/// The `$select` of a users delta: the user's properties and the `manager` relationship
+/// (user-delta.md: "`$select=manager` is supported"), reported as `manager@delta`.
+fn delta_select(req: &GraphRequest) -> Result<Option<Vec<String>>, GraphError> {
+    let Some(select) = req.query.select() else {
+        return Ok(None);
+    };
+    for p in &select {
+        if p != "manager" && !render::USER_SCHEMA_PROPERTIES.contains(&p.as_str()) {
+            return Err(GraphError::bad_request(format!(
+                "Could not find a property named '{p}' on type 'microsoft.graph.user'."
+            )));
+        }
+    }
+    Ok(Some(select))
+}
+
+/// A user as a delta entry. With `manager` selected: `manager@delta` names the manager, or,
+/// in a later round (`since`), the manager removed since then with `@removed`.
+fn delta_user(st: &TenantState, u: &User, select: Option<&[String]>, since: Option<u64>) -> Value {
+    let mut v = render::user_selected(u, select);
+    let Value::Object(m) = &mut v else {
+        return v;
+    };
+    m.remove("manager");
+    if !select.is_some_and(|s| s.iter().any(|p| p == "manager")) {
+        return v;
+    }
+    let removed_since = |since: u64| {
+        st.user_versions
+            .get(&u.id)
+            .and_then(|versions| versions.props.get("manager"))
+            .is_some_and(|changed| *changed > since)
+    };
+    let entry = match (&u.manager, &u.previous_manager, since) {
+        (Some(id), _, _) => json!({"@odata.type": "#microsoft.graph.user", "id": id}),
+        (None, Some(old), Some(since)) if removed_since(since) => json!({
+            "@odata.type": "#microsoft.graph.user",
+            "id": old,
+            "@removed": {"reason": "deleted"},
+        }),
+        _ => return v,
+    };
+    m.insert("manager@delta".into(), json!([entry]));
+    v
+}
+
 fn gone(sh: &Shared, select: Option<&[String]>) -> GraphError {
     let mut location = format!("{}/v1.0/users/delta?", sh.base_url);
     if let Some(s) = select {
@@ -68,7 +114,7 @@ fn gone(sh: &Shared, select: Option<&[String]>) -> GraphError {
 
 pub fn users_delta(sh: &Shared, req: &GraphRequest) -> GraphResult {
     let lifetime = sh.config.delta_token_lifetime.as_millis();
-    let select = super::users::user_select(req)?;
+    let select = delta_select(req)?;
     let skip = req.query.get("$skiptoken").filter(|t| !t.is_empty());
     let is_delta_token = skip.is_none();
     let token_param = skip.or_else(|| req.query.get("$deltatoken").filter(|t| !t.is_empty()));
@@ -137,7 +183,7 @@ fn collect(st: &TenantState, token: &Token) -> (Vec<Value>, Option<String>, bool
         let last = page.last().map(|(id, _)| (*id).clone());
         let items = page
             .into_iter()
-            .map(|(_, u)| render::user_selected(u, select))
+            .map(|(_, u)| delta_user(st, u, select, None))
             .collect();
         return (items, last, more);
     }
@@ -172,7 +218,7 @@ fn collect(st: &TenantState, token: &Token) -> (Vec<Value>, Option<String>, bool
     let items = page
         .into_iter()
         .map(|(id, entry)| match entry {
-            Entry::User(u) => render::user_selected(u, select),
+            Entry::User(u) => delta_user(st, u, select, Some(token.since)),
             Entry::Removed(reason) => {
                 let reason = match reason {
                     RemovalReason::Changed => "changed",

@@ -181,20 +181,11 @@ fn binds(
 /// Resolves a member reference URL to an existing user's id (404 when absent, or when a
 /// lagging replica has not seen a just-created user).
 fn member_id(sh: &Shared, st: &TenantState, url: &str) -> Result<String, GraphError> {
-    let id = url
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default();
-    let id = id
-        .strip_prefix("directoryObjects(")
-        .or_else(|| id.strip_prefix("users("))
-        .map_or(id, |s| s.trim_end_matches(')').trim_matches('\''));
-    let lower = id.to_ascii_lowercase();
-    if id.is_empty() || !st.users.contains_key(&lower) || sh.lag_misses(&lower) {
-        return Err(GraphError::not_found(id));
+    let id = super::reference_id(sh, url)?;
+    if !st.users.contains_key(&id) || sh.lag_misses(&id) {
+        return Err(GraphError::not_found(&id));
     }
-    Ok(lower)
+    Ok(id)
 }
 
 fn already_member() -> GraphError {

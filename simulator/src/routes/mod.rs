@@ -178,6 +178,40 @@ fn decorate_429(resp: &mut GraphResponse) {
     }
 }
 
+/// The object id a directory-object reference names (`members@odata.bind`, a `$ref` body's
+/// `@odata.id`): `<graph>/v1.0/directoryObjects/{id}`, `…/users/{id}` or the `(…)` key forms,
+/// lower case. A reference must be on this service's own Graph endpoint: one on another
+/// cloud's host (say the public cloud's, sent to a national cloud) is refused.
+pub fn reference_id(sh: &Shared, url: &str) -> Result<String, GraphError> {
+    // Invented message; Graph answers a reference it cannot resolve with a 400.
+    let invalid = || GraphError::bad_request(format!("Invalid object identifier '{url}'."));
+    let path = url
+        .strip_prefix(sh.base_url.as_str())
+        .and_then(|p| {
+            p.strip_prefix("/v1.0/")
+                .or_else(|| p.strip_prefix("/beta/"))
+        })
+        .ok_or_else(invalid)?;
+    let id = match path
+        .trim_end_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["directoryObjects" | "users", id] | ["directoryObjects", id, _] => (*id).to_string(),
+        [key] => key
+            .strip_prefix("directoryObjects(")
+            .or_else(|| key.strip_prefix("users("))
+            .map(|s| s.trim_end_matches(')').trim_matches('\'').to_string())
+            .ok_or_else(invalid)?,
+        _ => return Err(invalid()),
+    };
+    if id.is_empty() {
+        return Err(invalid());
+    }
+    Ok(id.to_ascii_lowercase())
+}
+
 pub fn context(sh: &Shared, fragment: &str) -> String {
     format!("{}/v1.0/$metadata#{fragment}", sh.base_url)
 }
@@ -192,6 +226,8 @@ pub enum Route {
     UserAssignLicense(String),
     UserLicenseDetails(String),
     UserRevokeSessions(String),
+    UserManager(String),
+    UserManagerRef(String),
     Domains,
     Domain(String),
     Federations(String),
@@ -260,6 +296,10 @@ pub fn match_route(path: &str) -> Result<(Route, &'static str), GraphError> {
             Route::UserRevokeSessions(own(id)),
             "/users/{id}/revokeSignInSessions",
         ),
+        ["users", id, "manager"] => (Route::UserManager(own(id)), "/users/{id}/manager"),
+        ["users", id, "manager", "$ref"] => {
+            (Route::UserManagerRef(own(id)), "/users/{id}/manager/$ref")
+        }
         ["users", id, "licenseDetails"] => (
             Route::UserLicenseDetails(own(id)),
             "/users/{id}/licenseDetails",
@@ -411,6 +451,7 @@ fn lagging(sh: &Shared, req: &GraphRequest, route: &Route) -> Option<GraphError>
     sh.lag.as_ref()?;
     let (id, object_id) = match (route, req.method.as_str()) {
         (Route::User(id), "GET" | "PATCH")
+        | (Route::UserManagerRef(id), "PUT")
         | (Route::UserAssignLicense(id), "POST")
         | (Route::UserLicenseDetails(id), "GET") => (id, crate::lock(&sh.state).user_id(id)?),
         (Route::Group(id), "GET" | "PATCH")
@@ -435,6 +476,10 @@ fn execute(sh: &Shared, req: &GraphRequest, route: Route) -> GraphResult {
         (Route::UserAssignLicense(id), "POST") => licenses::assign(sh, req, &id),
         (Route::UserLicenseDetails(id), "GET") => licenses::details(sh, &id),
         (Route::UserRevokeSessions(id), "POST") => users::revoke_sessions(sh, &id),
+        (Route::UserManager(id), "GET") => users::get_manager(sh, &id),
+        (Route::UserManagerRef(id), "GET") => users::get_manager_ref(sh, &id),
+        (Route::UserManagerRef(id), "PUT") => users::set_manager(sh, req, &id),
+        (Route::UserManagerRef(id), "DELETE") => users::remove_manager(sh, &id),
         (Route::Domains, "GET") => domains::list(sh, req),
         (Route::Domain(id), "GET") => domains::get(sh, req, &id),
         (Route::Domain(id), "PATCH") => domains::update(sh, req, &id),

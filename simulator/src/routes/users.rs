@@ -489,6 +489,11 @@ pub fn create(sh: &Shared, req: &GraphRequest) -> GraphResult {
     user.on_premises_immutable_id = immutable_id.map(str::to_string);
     user.password = Some(password.to_string());
     user.created_date_time = Some(crate::util::now_rfc3339());
+    // A new user's sessions are valid from its creation (revokeSignInSessions moves it on).
+    user.extra.insert(
+        "signInSessionsValidFromDateTime".into(),
+        json!(user.created_date_time),
+    );
     apply_common(&mut user, body)?;
     let mut out = render::user_selected(&user, None);
     let id = user.id.clone();
@@ -735,4 +740,102 @@ pub fn restore(sh: &Shared, id: &str) -> GraphResult {
         Ok(None) => Err(GraphError::not_found(id)),
         Err(_) => Err(GraphError::conflict("userPrincipalName")),
     }
+}
+
+/// The user a `manager/$ref` body names (`{"@odata.id": "<graph>/v1.0/users/{id}"}` or
+/// `…/directoryObjects/{id}`): a live user's id, 404 when there is none.
+fn manager_of_body(
+    sh: &Shared,
+    st: &TenantState,
+    req: &GraphRequest,
+) -> Result<String, GraphError> {
+    let body = req.object()?;
+    let url = body
+        .get("@odata.id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| GraphError::bad_request("Invalid value for '@odata.id'."))?;
+    let id = super::reference_id(sh, url)?;
+    st.users
+        .contains_key(&id)
+        .then_some(id.clone())
+        .ok_or_else(|| GraphError::not_found(&id))
+}
+
+/// `PUT /users/{id}/manager/$ref`: assigns the user's manager (204).
+pub fn set_manager(sh: &Shared, req: &GraphRequest, id: &str) -> GraphResult {
+    let mut st = crate::lock(&sh.state);
+    let uid = resolve(&st, id)?;
+    let manager = manager_of_body(sh, &st, req)?;
+    if manager == uid {
+        // Invented message: Graph refuses a user as its own manager.
+        return Err(GraphError::bad_request(
+            "Invalid reference: a user cannot be its own manager.",
+        ));
+    }
+    if st
+        .users
+        .get(&uid)
+        .is_some_and(|u| u.on_premises_sync_enabled)
+    {
+        drop(st);
+        sh.count_mastered_refusal();
+        return Err(mastered_on_premises());
+    }
+    st.set_manager(&uid, Some(manager));
+    Ok(GraphResponse::no_content())
+}
+
+/// `DELETE /users/{id}/manager/$ref`: removes the user's manager (204; 404 when it has none).
+pub fn remove_manager(sh: &Shared, id: &str) -> GraphResult {
+    let mut st = crate::lock(&sh.state);
+    let uid = resolve(&st, id)?;
+    if st.users.get(&uid).is_none_or(|u| u.manager.is_none()) {
+        return Err(GraphError::not_found("manager"));
+    }
+    if st
+        .users
+        .get(&uid)
+        .is_some_and(|u| u.on_premises_sync_enabled)
+    {
+        drop(st);
+        sh.count_mastered_refusal();
+        return Err(mastered_on_premises());
+    }
+    st.set_manager(&uid, None);
+    Ok(GraphResponse::no_content())
+}
+
+/// The manager of a user, or 404 when it has none.
+fn manager_user(st: &TenantState, id: &str) -> Result<User, GraphError> {
+    let uid = resolve(st, id)?;
+    st.users
+        .get(&uid)
+        .and_then(|u| u.manager.as_deref())
+        .and_then(|m| st.users.get(m))
+        .cloned()
+        .ok_or_else(|| GraphError::not_found("manager"))
+}
+
+/// `GET /users/{id}/manager`: the manager as a `directoryObject` (a user).
+pub fn get_manager(sh: &Shared, id: &str) -> GraphResult {
+    let manager = manager_user(&crate::lock(&sh.state), id)?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(context(sh, "directoryObjects/$entity")),
+    );
+    out.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+    if let Value::Object(m) = render::user_selected(&manager, None) {
+        out.extend(m);
+    }
+    Ok(GraphResponse::ok(Value::Object(out)))
+}
+
+/// `GET /users/{id}/manager/$ref`: the manager's reference.
+pub fn get_manager_ref(sh: &Shared, id: &str) -> GraphResult {
+    let manager = manager_user(&crate::lock(&sh.state), id)?;
+    Ok(GraphResponse::ok(json!({
+        "@odata.context": context(sh, "directoryObjects/$ref"),
+        "@odata.id": format!("{}/v1.0/directoryObjects/{}", sh.base_url, manager.id),
+    })))
 }

@@ -60,6 +60,13 @@ pub async fn start_with(fixture: Fixture, config: SimConfig) -> Env {
     Env { sim, http, token }
 }
 
+impl Env {
+    /// A directory-object reference on this simulator's Graph endpoint.
+    pub fn object_ref(&self, id: &str) -> String {
+        format!("{}/v1.0/directoryObjects/{id}", self.sim.graph_base_url())
+    }
+}
+
 pub async fn token(http: &reqwest::Client, sim: &Simulator) -> String {
     let resp = http
         .post(format!(

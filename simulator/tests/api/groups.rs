@@ -30,11 +30,8 @@ async fn create_group(env: &common::Env, name: &str) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
-fn bind(ids: &[String]) -> Value {
-    let urls: Vec<String> = ids
-        .iter()
-        .map(|id| format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}"))
-        .collect();
+fn bind(env: &common::Env, ids: &[String]) -> Value {
+    let urls: Vec<String> = ids.iter().map(|id| env.object_ref(id)).collect();
     json!({ "members@odata.bind": urls })
 }
 
@@ -85,7 +82,7 @@ async fn a_group_of_45_licensed_beyond_its_seats_gets_active_states_and_count_vi
         .call(
             "PATCH",
             &format!("/groups/{gid}"),
-            Some(bind(&members[..21])),
+            Some(bind(&env, &members[..21])),
         )
         .await;
     assert_eq!(r.status, 400);
@@ -94,7 +91,7 @@ async fn a_group_of_45_licensed_beyond_its_seats_gets_active_states_and_count_vi
     env.sim.reset_stats();
     for chunk in members.chunks(20) {
         let r = env
-            .call("PATCH", &format!("/groups/{gid}"), Some(bind(chunk)))
+            .call("PATCH", &format!("/groups/{gid}"), Some(bind(&env, chunk)))
             .await;
         assert_eq!(r.status, 204, "{}", r.body);
     }
@@ -267,7 +264,7 @@ async fn members_are_added_and_removed_by_ref_and_licences_follow_them() {
             .call(
                 "POST",
                 &format!("/groups/{gid}/members/$ref"),
-                Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{u}")})),
+                Some(json!({"@odata.id": env.object_ref(u)})),
             )
             .await;
         assert_eq!(r.status, 204, "{}", r.body);
@@ -276,7 +273,7 @@ async fn members_are_added_and_removed_by_ref_and_licences_follow_them() {
         .call(
             "POST",
             &format!("/groups/{gid}/members/$ref"),
-            Some(json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", users[0])})),
+            Some(json!({"@odata.id": env.object_ref(&users[0])})),
         )
         .await;
     assert_eq!(r.status, 400);

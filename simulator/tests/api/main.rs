@@ -20,6 +20,7 @@ mod identity;
 mod lag;
 mod licenses;
 mod lost_responses;
+mod manager;
 mod scale;
 mod strict;
 mod throttling;

@@ -107,6 +107,7 @@ pub fn applied(results: &[&(Action, Outcome)], drift_corrected: usize) -> Vec<Pl
                     Action::CreateUser { .. } if *outcome == Outcome::AlreadyDone => "matched",
                     Action::CreateUser { .. } => "created",
                     Action::UpdateUser { .. } => "updated",
+                    Action::SetManager { .. } => "given their manager",
                     Action::RestoreUser { .. } => "restored",
                     Action::AssignLicenses { .. } => "licensed",
                     Action::DisableUser { .. } => "disabled",

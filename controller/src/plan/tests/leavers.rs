@@ -35,7 +35,7 @@ fn world() -> World {
     w
 }
 
-/// The leaver as a previous run left it: disabled at `since`.
+/// The leaver as a previous run left it: disabled at `since`, its sessions revoked then.
 fn disabled_since(w: &mut World, since: OffsetDateTime) {
     let u = w
         .users_mut()
@@ -44,6 +44,102 @@ fn disabled_since(w: &mut World, since: OffsetDateTime) {
         .unwrap();
     u.account_enabled = false;
     u.leaver_mark = Some(leaver_mark(since));
+    u.sessions_valid_from = Some(rfc3339(since));
+}
+
+fn gone_mut(w: &mut World) -> &mut crate::model::ObservedUser {
+    w.users_mut()
+        .iter_mut()
+        .find(|u| u.user_principal_name == GONE)
+        .unwrap()
+}
+
+fn revokes(w: &World) -> usize {
+    leaver_actions(w)
+        .iter()
+        .filter(|a| matches!(a, Action::RevokeSessions { .. }))
+        .count()
+}
+
+#[test]
+fn a_revoke_that_failed_is_sent_again_and_a_successful_one_never_repeats() {
+    let mut w = world();
+    let since = t0() - Duration::hours(2);
+    disabled_since(&mut w, since);
+    // The revoke of the run that disabled it failed: sessions are still valid from long before.
+    gone_mut(&mut w).sessions_valid_from = Some(rfc3339(since - Duration::days(90)));
+    let plan = w.plan();
+    assert_eq!(
+        actions_for(&plan, GONE),
+        [&Action::RevokeSessions {
+            id: format!("id-{GONE}"),
+            user_principal_name: GONE.into(),
+        }]
+    );
+    let corp = object(&plan, &domain_key("corp"));
+    assert!(
+        corp.drift_entries.iter().any(|d| d.field
+            == format!("users[{GONE}].signInSessionsValidFromDateTime")
+            && d.desired == format!("{} or later", rfc3339(since))),
+        "{:#?}",
+        corp.drift_entries
+    );
+    // Never revoked at all (Graph returns no value): sent too.
+    gone_mut(&mut w).sessions_valid_from = None;
+    assert_eq!(revokes(&w), 1);
+    // Revoked after the mark, or a few seconds before it (the disable and the revoke travel in
+    // one batch, timed by two clocks): done, never repeated.
+    for valid_from in [since + Duration::minutes(5), since - Duration::seconds(20)] {
+        gone_mut(&mut w).sessions_valid_from = Some(rfc3339(valid_from));
+        let plan = w.plan();
+        assert!(plan.is_in_sync(), "{valid_from}: {:#?}", plan.actions);
+    }
+}
+
+#[test]
+fn a_revoke_retry_is_only_for_marked_leavers_with_revoke_sessions_and_counts_toward_the_budget() {
+    let mut w = world();
+    disabled_since(&mut w, t0() - Duration::hours(2));
+    gone_mut(&mut w).sessions_valid_from = None;
+    // Without revokeSessions: nothing.
+    w.domain()
+        .spec
+        .leaver_stages
+        .as_mut()
+        .unwrap()
+        .revoke_sessions = false;
+    assert_eq!(revokes(&w), 0);
+    w.domain()
+        .spec
+        .leaver_stages
+        .as_mut()
+        .unwrap()
+        .revoke_sessions = true;
+    // Disabled by hand (no mark): its clock starts now and it is signed out now, the revoke
+    // budgeted, the mark not.
+    gone_mut(&mut w).leaver_mark = None;
+    let plan = w.plan();
+    assert!(
+        matches!(
+            &actions_for(&plan, GONE)[..],
+            [Action::MarkLeaver { .. }, Action::RevokeSessions { .. }]
+        ),
+        "{:#?}",
+        plan.actions
+    );
+    assert!(plan.actions[1].is_destructive());
+    // A budget of 0% holds the retry like any destructive action.
+    disabled_since(&mut w, t0() - Duration::hours(2));
+    gone_mut(&mut w).sessions_valid_from = None;
+    w.domain().spec.change_budget.max_deprovisions = 0;
+    let plan = w.plan();
+    assert!(
+        plan.held
+            .iter()
+            .any(|a| matches!(a, Action::RevokeSessions { .. })),
+        "{:#?}",
+        plan
+    );
 }
 
 fn leaver_actions(w: &World) -> Vec<Action> {
@@ -186,6 +282,12 @@ fn without_a_known_now_no_timed_stage_is_due() {
 #[test]
 fn a_leaver_disabled_without_a_mark_gets_its_clock_started_not_budgeted() {
     let mut w = world();
+    w.domain()
+        .spec
+        .leaver_stages
+        .as_mut()
+        .unwrap()
+        .revoke_sessions = false;
     let gone = w
         .users_mut()
         .iter_mut()

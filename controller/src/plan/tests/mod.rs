@@ -10,6 +10,7 @@ mod groups;
 mod identity;
 mod leavers;
 mod licenses;
+mod manager;
 mod modes;
 mod namespaces;
 mod ordering;

@@ -1,39 +1,19 @@
-//! `o365-controller import`: write AppAssignment YAML for a domain's existing users (the guide's
-//! IMPORT USERS), and with `--adopt` give those without one an immutable ID.
+//! `o365-controller import --domain D`: one AppAssignment with a domain's existing users (the
+//! guide's IMPORT USERS), and with `--adopt` an immutable ID for those without one.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kube::ResourceExt;
 
-use super::session::{CliError, Session, TargetArgs};
+use super::super::session::{CliError, Session};
+use super::ImportArgs;
 use crate::api::{AppAssignment, AppAssignmentSpec, AssignedUser, DomainRef, Provisioning};
 use crate::apply::GraphRunner;
 use crate::model::{Action, Outcome, Plan, UserChanges};
 
-/// Options of `import`.
-#[derive(Debug, clap::Args)]
-pub struct ImportArgs {
-    /// The domain whose users to import, e.g. corp.example.com.
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: String,
-    /// Manifests with the Tenant (and its credentials Secret) and target.
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// Also set `onPremisesImmutableId` (derived from the UPN) on users that have none.
-    #[arg(long)]
-    pub adopt: bool,
-    /// Name of the AppAssignment written (default: imported-<domain with dashes>).
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// Write the YAML here instead of standard output.
-    #[arg(long = "out", value_name = "FILE")]
-    pub out: Option<PathBuf>,
-}
-
-/// Imports the domain's users.
-pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
-    let domain = args.domain.to_ascii_lowercase();
+/// Imports the users of `domain`.
+pub async fn run(args: ImportArgs, domain: &str) -> Result<ExitCode, CliError> {
+    let domain = domain.to_ascii_lowercase();
     let session = Session::open(&args.target).await?;
     let tenant = session
         .tenants()
@@ -76,7 +56,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         if u.synced {
             // AD masters it: list what identifies it and what git manages (see `annotate`);
             // `--adopt` never writes its immutable ID (the sync's source anchor).
-            listed.push(super::synced::import_entry(u));
+            listed.push(super::super::synced::import_entry(u));
             continue;
         }
         let mut immutable_id = u.immutable_id.clone();
@@ -111,6 +91,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
             usage_location: u.usage_location.clone(),
             // A disabled account is recorded as such; an enabled one is left unset.
             account_enabled: (!u.account_enabled).then_some(false),
+            manager: None,
             // Organisation data as the tenant has it, so the import plans no change to it.
             attributes: u.attributes.clone(),
         });
@@ -149,7 +130,10 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         },
     );
     let yaml = serde_saphyr::to_string(&assignment).map_err(|e| CliError(e.to_string()))?;
-    let yaml = super::synced::annotate(&yaml, &super::synced::synced_upns(mirror.observed()));
+    let yaml = super::super::synced::annotate(
+        &yaml,
+        &super::super::synced::synced_upns(mirror.observed()),
+    );
     let text = format!(
         "# Imported from tenant {} ({} users of {domain}).\n{yaml}",
         tenant.spec.tenant_id,
@@ -159,7 +143,7 @@ pub async fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         Some(path) => {
             std::fs::write(path, text).map_err(|e| CliError(format!("{}: {e}", path.display())))?
         }
-        None => super::output::emit(&text),
+        None => super::super::output::emit(&text),
     }
     eprintln!("imported {} user(s) of {domain}", mine.len());
     session.close().await?;
