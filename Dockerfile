@@ -17,5 +17,8 @@ RUN cargo build --release --locked -p o365-controller
 FROM ${RUNTIME_IMAGE}
 COPY --from=build /src/target/release/o365-controller /usr/local/bin/o365-controller
 USER 65532:65532
+# One glibc malloc arena: with one per thread (up to 8 per core) the memory of each reconcile's
+# burst stayed resident in several arenas (B3 in the README: 70 → 49 MiB at 10,000 users).
+ENV MALLOC_ARENA_MAX=1
 ENTRYPOINT ["/usr/local/bin/o365-controller"]
 CMD ["run"]

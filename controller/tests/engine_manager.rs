@@ -132,3 +132,17 @@ async fn a_manager_not_in_git_is_left_alone_and_one_that_names_nobody_is_a_findi
         o365_controller::model::State::Blocked
     );
 }
+
+#[tokio::test]
+async fn a_manager_restored_from_the_recycle_bin_is_bound_in_the_same_run() {
+    let sim = start(fixture_with(vec![user(CAROL)])).await;
+    converge(&sim, &objects(Some(BOB))).await.assert_converged();
+    // Bob leaves the tenant (soft-deleted; Graph drops Ann's reference to him) and comes back
+    // in git: one run restores him and binds Ann to him again.
+    assert!(sim.soft_delete_user(BOB));
+    assert_eq!(manager_of(&sim, ANN), None);
+    let run = converge(&sim, &objects(Some(BOB))).await;
+    run.assert_converged();
+    assert_eq!(run.report.totals().restored, 1);
+    assert_eq!(manager_of(&sim, ANN), Some(id_of(&sim, BOB)));
+}

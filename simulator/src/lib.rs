@@ -28,6 +28,7 @@ mod throttle;
 mod tls;
 mod util;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -94,7 +95,8 @@ pub(crate) struct Shared {
     pub config: SimConfig,
     pub base_url: String,
     pub throttle: Mutex<throttle::Throttle>,
-    pub faults: Option<faults::FaultEngine>,
+    /// The tenant's fault engine; replaced at run time by [`SimTenant::set_faults`].
+    pub faults: Mutex<Option<Arc<faults::FaultEngine>>>,
     pub stats: Mutex<Stats>,
     pub tokens: Mutex<auth::TokenStore>,
     /// Signs access tokens; published as the JWKS.
@@ -104,6 +106,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The fault engine in force now.
+    pub(crate) fn faults(&self) -> Option<Arc<faults::FaultEngine>> {
+        lock(&self.faults).clone()
+    }
+
     /// True when this request touching `id` should miss it (replication lag).
     pub(crate) fn lag_misses(&self, id: &str) -> bool {
         self.lag.as_ref().is_some_and(|l| l.misses(id))
@@ -128,12 +135,71 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A running simulator.
+/// The tenants one simulator serves: the first is the primary (the one a single-tenant
+/// simulator serves, and the one that answers requests naming no known tenant).
+pub(crate) struct Hub {
+    primary: Arc<Shared>,
+    tenants: Vec<Arc<Shared>>,
+    /// Tenant id (lower case) → index in `tenants`.
+    by_id: HashMap<String, usize>,
+}
+
+impl Hub {
+    /// The tenant a `/{tenant}/…` path segment names (its id, or one of its domains); the
+    /// primary tenant otherwise, which answers "tenant not found" as before.
+    pub(crate) fn for_segment(&self, segment: &str) -> Arc<Shared> {
+        if let Some(t) = self.by_id.get(&segment.to_ascii_lowercase()) {
+            return self.tenants[*t].clone();
+        }
+        if self.tenants.len() > 1 {
+            let found = self
+                .tenants
+                .iter()
+                .find(|t| lock(&t.state).domain(segment).is_some());
+            if let Some(t) = found {
+                return t.clone();
+            }
+        }
+        self.primary.clone()
+    }
+
+    /// The tenant whose token a Graph request carries (the token's `tid` claim, as Graph
+    /// routes by it); the primary tenant when there is none or it names no served tenant (the
+    /// primary then refuses the token).
+    pub(crate) fn for_request(&self, headers: &axum::http::HeaderMap) -> Arc<Shared> {
+        if self.tenants.len() > 1
+            && let Some(t) = auth::token_tenant(headers).and_then(|tid| self.by_id.get(&tid))
+        {
+            return self.tenants[*t].clone();
+        }
+        self.primary.clone()
+    }
+}
+
+/// A running simulator. It serves one tenant ([`Simulator::start`]) or several on one
+/// listener ([`Simulator::start_tenants`]); the methods it dereferences to act on the first
+/// tenant, [`Simulator::tenant`] gives the others.
 pub struct Simulator {
-    shared: Arc<Shared>,
+    hub: Arc<Hub>,
+    primary: SimTenant,
     addr: SocketAddr,
     ca_pem: Option<String>,
     server: server::ServerHandle,
+}
+
+/// One tenant of a running simulator: its directory, its counters, its throttle budget and
+/// its faults are its own.
+#[derive(Clone)]
+pub struct SimTenant {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for Simulator {
+    type Target = SimTenant;
+
+    fn deref(&self) -> &SimTenant {
+        &self.primary
+    }
 }
 
 impl Simulator {
@@ -143,26 +209,22 @@ impl Simulator {
     /// simulator serves TLS with ring, and HTTP clients in the same process (tests, the CLI's
     /// `--simulate`) are built without a provider of their own.
     pub async fn start(fixture: Fixture, config: SimConfig) -> Result<Simulator, SimError> {
+        Self::start_tenants(vec![fixture], config).await
+    }
+
+    /// Serves several tenants on one listener, as Graph and the identity platform do: the
+    /// token endpoint picks the tenant by the `/{tenant}/` of its path (id or domain), Graph by
+    /// the tenant id in the access token. Each tenant has its own state, throttle budget,
+    /// counters, tokens and fault engine (`config.faults` is given to each; see
+    /// [`SimTenant::set_faults`]). Tenant ids must differ; at least one fixture is needed.
+    pub async fn start_tenants(
+        fixtures: Vec<Fixture>,
+        config: SimConfig,
+    ) -> Result<Simulator, SimError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let lag_config = config
-            .replication_lag
-            .clone()
-            .or_else(|| {
-                config
-                    .faults
-                    .as_ref()
-                    .and_then(|f| f.replication_lag.clone())
-            })
-            .or_else(|| fixture.replication_lag.clone());
-        let lag = match &lag_config {
-            Some(c) => Some(lag::LagEngine::new(c, config.time_scale)?),
-            None => None,
-        };
-        let state = TenantState::from_fixture(fixture)?;
-        let faults = match &config.faults {
-            Some(plan) => Some(faults::FaultEngine::new(plan)?),
-            None => None,
-        };
+        if fixtures.is_empty() {
+            return Err(SimError::Fixture("no tenant to serve".into()));
+        }
         let tls = if config.tls {
             Some(tls::generate(config.ca_dir.as_deref())?)
         } else {
@@ -185,21 +247,29 @@ impl Simulator {
             addr.ip().to_string()
         };
         let base_url = format!("{scheme}://{host}:{}", addr.port());
-        let shared = Arc::new(Shared {
-            state: Mutex::new(state),
-            throttle: Mutex::new(throttle::Throttle::new(config.time_scale)),
-            config,
-            base_url,
-            faults,
-            stats: Mutex::new(Stats::default()),
-            tokens: Mutex::new(auth::TokenStore::default()),
-            signing: identity::SigningKey::load()?,
-            lag,
+        let mut tenants = Vec::with_capacity(fixtures.len());
+        let mut by_id = HashMap::with_capacity(fixtures.len());
+        for fixture in fixtures {
+            let shared = Arc::new(Shared::new(fixture, &config, &base_url)?);
+            let id = lock(&shared.state).tenant.id.to_ascii_lowercase();
+            if by_id.insert(id.clone(), tenants.len()).is_some() {
+                return Err(SimError::Fixture(format!(
+                    "two tenants with the id {id}: each tenant needs its own"
+                )));
+            }
+            tenants.push(shared);
+        }
+        let primary = tenants[0].clone();
+        let hub = Arc::new(Hub {
+            primary: primary.clone(),
+            tenants,
+            by_id,
         });
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
-        let server = server::spawn(listener, shared.clone(), tls.map(|t| t.acceptor));
+        let server = server::spawn(listener, hub.clone(), tls.map(|t| t.acceptor));
         Ok(Simulator {
-            shared,
+            hub,
+            primary: SimTenant { shared: primary },
             addr,
             ca_pem,
             server,
@@ -212,17 +282,89 @@ impl Simulator {
 
     /// Base URL of the token endpoint: clients post to `{login}/{tenant}/oauth2/v2.0/token`.
     pub fn login_base_url(&self) -> String {
-        self.shared.base_url.clone()
+        self.primary.shared.base_url.clone()
     }
 
     /// Base URL of Graph: clients call `{graph}/v1.0/users`.
     pub fn graph_base_url(&self) -> String {
-        self.shared.base_url.clone()
+        self.primary.shared.base_url.clone()
     }
 
     /// The generated CA certificate (PEM) when serving HTTPS.
     pub fn ca_pem(&self) -> Option<String> {
         self.ca_pem.clone()
+    }
+
+    /// Every tenant served, in the order they were given.
+    pub fn tenants(&self) -> Vec<SimTenant> {
+        self.hub
+            .tenants
+            .iter()
+            .map(|shared| SimTenant {
+                shared: shared.clone(),
+            })
+            .collect()
+    }
+
+    /// The tenant with this id (case-insensitive).
+    pub fn tenant(&self, id: &str) -> Option<SimTenant> {
+        self.hub
+            .by_id
+            .get(&id.to_ascii_lowercase())
+            .map(|i| SimTenant {
+                shared: self.hub.tenants[*i].clone(),
+            })
+    }
+
+    /// Stops serving and closes every connection.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+impl Shared {
+    /// One tenant's state from its fixture.
+    fn new(fixture: Fixture, config: &SimConfig, base_url: &str) -> Result<Shared, SimError> {
+        let lag_config = config
+            .replication_lag
+            .clone()
+            .or_else(|| {
+                config
+                    .faults
+                    .as_ref()
+                    .and_then(|f| f.replication_lag.clone())
+            })
+            .or_else(|| fixture.replication_lag.clone());
+        let lag = match &lag_config {
+            Some(c) => Some(lag::LagEngine::new(c, config.time_scale)?),
+            None => None,
+        };
+        let state = TenantState::from_fixture(fixture)?;
+        let faults = match &config.faults {
+            Some(plan) => Some(Arc::new(faults::FaultEngine::new(plan)?)),
+            None => None,
+        };
+        Ok(Shared {
+            state: Mutex::new(state),
+            throttle: Mutex::new(throttle::Throttle::new(config.time_scale)),
+            config: config.clone(),
+            base_url: base_url.to_owned(),
+            faults: Mutex::new(faults),
+            stats: Mutex::new(Stats::default()),
+            tokens: Mutex::new(auth::TokenStore::default()),
+            signing: identity::SigningKey::load()?,
+            lag,
+        })
+    }
+}
+
+impl SimTenant {
+    /// Replaces the tenant's fault plan from now on (its `fromSeconds` count from this call);
+    /// `None` stops injecting faults. Other tenants keep theirs: a 429 storm on one tenant.
+    pub fn set_faults(&self, plan: Option<&FaultPlan>) -> Result<(), SimError> {
+        let engine = plan.map(faults::FaultEngine::new).transpose()?;
+        *lock(&self.shared.faults) = engine.map(Arc::new);
+        Ok(())
     }
 
     pub fn tenant_id(&self) -> String {
@@ -376,10 +518,5 @@ impl Simulator {
         }
         let users = lock(&self.shared.state).user_count();
         throttle::floor(writes, reads_ru, users, self.shared.config.time_scale)
-    }
-
-    /// Stops serving and closes every connection.
-    pub async fn shutdown(self) {
-        self.server.shutdown().await;
     }
 }

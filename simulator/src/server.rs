@@ -22,11 +22,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
-use crate::Shared;
 use crate::error::GraphError;
 use crate::faults::FaultAction;
 use crate::odata::Query;
 use crate::routes::{self, Ctx, GraphRequest, GraphResponse};
+use crate::{Hub, Shared};
 
 pub struct ServerHandle {
     stop: Arc<Notify>,
@@ -44,9 +44,9 @@ impl ServerHandle {
 #[derive(Clone)]
 struct ConnAbort(Arc<Notify>);
 
-pub fn spawn(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) -> ServerHandle {
+pub fn spawn(listener: TcpListener, hub: Arc<Hub>, tls: Option<TlsAcceptor>) -> ServerHandle {
     let stop = Arc::new(Notify::new());
-    let app = router(shared);
+    let app = router(hub);
     let stop2 = stop.clone();
     let task = tokio::spawn(async move {
         let mut conns = JoinSet::new();
@@ -98,7 +98,7 @@ where
     }
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/token", post(token_v1))
@@ -112,7 +112,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/discovery/instance", get(instance))
         .route("/v1.0/{*rest}", any(graph))
         .fallback(fallback)
-        .with_state(shared)
+        .with_state(hub)
 }
 
 /// The fault decision for one request, after its latency was applied.
@@ -144,7 +144,7 @@ async fn inject_faults(
     abort: Option<&ConnAbort>,
     ctx: &Ctx,
 ) -> Injected {
-    let Some(engine) = sh.faults.as_ref() else {
+    let Some(engine) = sh.faults() else {
         return Injected::None;
     };
     let decision = engine.decide(method, path);
@@ -202,25 +202,43 @@ fn after_serving(action: FaultAction, ctx: &Ctx) -> Response {
 }
 
 async fn token(
-    State(sh): State<Arc<Shared>>,
+    State(hub): State<Arc<Hub>>,
     Path(tenant): Path<String>,
     abort: Option<axum::Extension<ConnAbort>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    token_common(sh, tenant, abort, uri, headers, body, false).await
+    token_common(
+        hub.for_segment(&tenant),
+        tenant,
+        abort,
+        uri,
+        headers,
+        body,
+        false,
+    )
+    .await
 }
 
 async fn token_v1(
-    State(sh): State<Arc<Shared>>,
+    State(hub): State<Arc<Hub>>,
     Path(tenant): Path<String>,
     abort: Option<axum::Extension<ConnAbort>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    token_common(sh, tenant, abort, uri, headers, body, true).await
+    token_common(
+        hub.for_segment(&tenant),
+        tenant,
+        abort,
+        uri,
+        headers,
+        body,
+        true,
+    )
+    .await
 }
 
 async fn token_common(
@@ -274,7 +292,7 @@ enum Meta {
 macro_rules! metadata_handler {
     ($name:ident, $kind:expr) => {
         async fn $name(
-            state: State<Arc<Shared>>,
+            state: State<Arc<Hub>>,
             tenant: Path<String>,
             abort: Option<axum::Extension<ConnAbort>>,
             uri: Uri,
@@ -293,13 +311,14 @@ metadata_handler!(instance, Meta::Instance);
 
 async fn metadata(
     kind: Meta,
-    State(sh): State<Arc<Shared>>,
+    State(hub): State<Arc<Hub>>,
     Path(tenant): Path<String>,
     abort: Option<axum::Extension<ConnAbort>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     use crate::identity;
+    let sh = hub.for_segment(&tenant);
     let ctx = Ctx::new(&headers);
     let template = match kind {
         Meta::OidcV2 => "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -369,13 +388,15 @@ async fn metadata(
 }
 
 async fn graph(
-    State(sh): State<Arc<Shared>>,
+    State(hub): State<Arc<Hub>>,
     abort: Option<axum::Extension<ConnAbort>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let sh = hub.for_request(&headers);
+    crate::lock(&sh.stats).http_requests += 1;
     let ctx = Ctx::new(&headers);
     let method = method.as_str().to_ascii_uppercase();
     let full_path = uri.path();

@@ -26,6 +26,9 @@ pub struct Stats {
     /// on-premises AD, or deleted one (400 "Unable to update the specified properties for
     /// on-premises mastered Directory Sync objects ...").
     pub refused_on_premises_writes: u64,
+    /// Graph HTTP requests received: a `$batch` envelope counts once, however many requests
+    /// it carries; token and metadata requests are not counted.
+    pub http_requests: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
     /// Requests answered as a lagging replica would (404s, objects left out of lists), since

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use super::session::CliError;
 use crate::api::DriftEntry;
 use crate::engine::{SignInLink, TenantReport};
 use crate::model::{
-    Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Plan, Reason, State,
+    Action, Drift, ObjectKey, ObjectPlan, ObservedTenant, Outcome, Phase, Plan, Reason, State,
 };
 
 /// Writes `text` to standard output. A closed pipe (`| head`) ends the output quietly.
@@ -65,40 +66,70 @@ pub fn blocked_line(tenant: &str, reason: Reason, message: &str) -> String {
 /// Renders rows as columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::new();
-    write_table(&mut out, header, || rows.iter().cloned());
+    write_table(&mut out, header, || rows.iter());
     out
+}
+
+/// A table cell: borrowed from the plan where it can be, shared by the rows of one object, or
+/// made for the row.
+enum Cell<'a> {
+    Borrowed(&'a str),
+    Shared(Rc<str>),
+    Owned(String),
+}
+
+impl AsRef<str> for Cell<'_> {
+    fn as_ref(&self) -> &str {
+        match self {
+            Cell::Borrowed(s) => s,
+            Cell::Shared(s) => s,
+            Cell::Owned(s) => s,
+        }
+    }
 }
 
 /// Writes rows as columns separated by two spaces. The rows are made twice, once to measure
 /// the columns and once to write them, so a 100,000-action plan is never held as text.
-fn write_table<I>(out: &mut dyn Write, header: &[&str], rows: impl Fn() -> I)
+fn write_table<I, R, C>(out: &mut dyn Write, header: &[&str], rows: impl Fn() -> I)
 where
-    I: Iterator<Item = Vec<String>>,
+    I: Iterator<Item = R>,
+    R: AsRef<[C]>,
+    C: AsRef<str>,
 {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows() {
-        for (i, cell) in row.iter().enumerate() {
+        for (i, cell) in row.as_ref().iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(cell.as_ref().chars().count());
             }
         }
     }
     let mut text = String::new();
-    let mut line = |cells: &[String]| {
-        text.clear();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                let _ = write!(text, "{cell:<width$}  ", width = widths[i]);
-            }
-        }
-        let _ = writeln!(out, "{}", text.trim_end());
-    };
-    line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    write_line(out, &mut text, &widths, header);
     for row in rows() {
-        line(&row);
+        write_line(out, &mut text, &widths, row.as_ref());
     }
+}
+
+/// One line of a table: each cell but the last padded to its column's width (in characters).
+fn write_line<C: AsRef<str>>(
+    out: &mut dyn Write,
+    text: &mut String,
+    widths: &[usize],
+    cells: &[C],
+) {
+    text.clear();
+    for (i, cell) in cells.iter().enumerate() {
+        let cell = cell.as_ref();
+        text.push_str(cell);
+        if i + 1 < cells.len() {
+            let width = widths.get(i).copied().unwrap_or(0);
+            let pad = width.saturating_sub(cell.chars().count()) + 2;
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    let _ = out.write_str(text.trim_end());
+    let _ = out.write_char('\n');
 }
 
 /// Text written straight to a byte sink (standard output), for output too large to build as
@@ -224,14 +255,19 @@ pub fn write_plan_table(out: &mut dyn Write, tenant: &str, plan: &Plan, observed
         actions: &'a [Action],
         skus: &'a BTreeMap<String, String>,
         synced: &'a std::collections::BTreeSet<String>,
-    ) -> impl Iterator<Item = Vec<String>> + 'a {
+    ) -> impl Iterator<Item = [Cell<'a>; 4]> + 'a {
         actions.iter().map(move |a| {
             let (what, detail) = describe(a, skus);
-            vec![
-                format!("{:?}", a.phase()),
-                what.to_owned(),
-                super::synced::subject(a.subject(), synced),
-                detail,
+            let subject = if synced.is_empty() {
+                Cell::Borrowed(a.subject())
+            } else {
+                Cell::Owned(super::synced::subject(a.subject(), synced))
+            };
+            [
+                Cell::Borrowed(phase_name(a.phase())),
+                Cell::Borrowed(what),
+                subject,
+                Cell::Owned(detail),
             ]
         })
     }
@@ -398,15 +434,16 @@ fn skipped_rows(report: &TenantReport) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn drift_rows(key: &ObjectKey, o: &ObjectPlan) -> Vec<Vec<String>> {
+fn drift_rows<'a>(key: &ObjectKey, o: &'a ObjectPlan) -> Vec<[Cell<'a>; 4]> {
     if o.drift == Drift::Unknown {
-        return vec![vec![
-            key.to_string(),
-            "(unknown: a read failed)".into(),
-            String::new(),
-            String::new(),
+        return vec![[
+            Cell::Owned(key.to_string()),
+            Cell::Borrowed("(unknown: a read failed)"),
+            Cell::Borrowed(""),
+            Cell::Borrowed(""),
         ]];
     }
+    let object: Rc<str> = key.to_string().into();
     o.drift_entries
         .iter()
         .map(
@@ -415,15 +452,27 @@ fn drift_rows(key: &ObjectKey, o: &ObjectPlan) -> Vec<Vec<String>> {
                  desired,
                  observed,
              }| {
-                vec![
-                    key.to_string(),
-                    field.clone(),
-                    desired.clone(),
-                    observed.clone(),
+                [
+                    Cell::Shared(object.clone()),
+                    Cell::Borrowed(field),
+                    Cell::Borrowed(desired),
+                    Cell::Borrowed(observed),
                 ]
             },
         )
         .collect()
+}
+
+/// The name of a phase, as its `Debug` form spells it.
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Restore => "Restore",
+        Phase::Users => "Users",
+        Phase::Federation => "Federation",
+        Phase::Licenses => "Licenses",
+        Phase::Groups => "Groups",
+        Phase::Deprovision => "Deprovision",
+    }
 }
 
 /// The report as tables: totals from outcomes (MATCHED counts listed users found in the tenant,

@@ -51,6 +51,11 @@ pub struct RunArgs {
     /// Changes arriving within this many milliseconds are reconciled once.
     #[arg(long, default_value_t = 150)]
     pub debounce_ms: u64,
+    /// The longest one reconcile waits out a tenant's throttling (429 `Retry-After`) before
+    /// it stops and requeues the tenant for when Graph said to come back, giving its worker
+    /// to the other tenants.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub max_throttle_wait_seconds: u64,
     /// Reconcile only the Tenants with these labels (a label selector, e.g.
     /// `sharding.fluxcd.io/key=shard1`): one shard of several controllers, the Flux convention.
     /// FederatedDomains, AppAssignments and LicensePolicies follow the Tenant they reference.
@@ -241,6 +246,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             identity: default_identity(),
             settings: ReconcileSettings {
                 operator: args.operator.settings(),
+                max_throttle_wait: Duration::from_secs(args.max_throttle_wait_seconds),
                 ..ReconcileSettings::default()
             },
             ..RunOptions::default()

@@ -89,21 +89,27 @@ impl Cycle {
 
 /// Whether a follow-up pass is due: this pass created a user or a license group, and the plan
 /// after it adds group members or group licenses, or sets managers (which need the new
-/// objects' ids).
+/// objects' ids); or it restored a user that is now some listed user's manager.
 fn needs_follow_up(report: &Report, after: &Plan) -> bool {
-    let created = report.results.iter().any(|(a, o)| {
-        matches!(a, Action::CreateUser { .. } | Action::CreateGroup { .. })
-            && matches!(o, Outcome::Done | Outcome::AlreadyDone)
+    let done = |want: fn(&Action) -> bool| {
+        report
+            .results
+            .iter()
+            .any(|(a, o)| want(a) && matches!(o, Outcome::Done | Outcome::AlreadyDone))
+    };
+    let planned = |want: fn(&Action) -> bool| after.actions.iter().any(want);
+    let created = done(|a| matches!(a, Action::CreateUser { .. } | Action::CreateGroup { .. }));
+    let restored = done(|a| matches!(a, Action::RestoreUser { .. }));
+    let binds = planned(|a| {
+        matches!(
+            a,
+            Action::AddGroupMembers { .. }
+                | Action::AssignGroupLicenses { .. }
+                | Action::SetManager { .. }
+        )
     });
-    created
-        && after.actions.iter().any(|a| {
-            matches!(
-                a,
-                Action::AddGroupMembers { .. }
-                    | Action::AssignGroupLicenses { .. }
-                    | Action::SetManager { .. }
-            )
-        })
+    let managers = planned(|a| matches!(a, Action::SetManager { .. }));
+    (created && binds) || (restored && managers)
 }
 
 /// The ids (and UPNs) of the users and groups `report` created or restored, as the refreshed

@@ -31,11 +31,21 @@ pub fn needs_resync(err: &GraphError) -> bool {
 
 const MAX_RESTARTS: u32 = 2;
 
+/// What a delta round hands its consumer, page by page.
+#[derive(Debug)]
+pub enum DeltaPage<T> {
+    /// The items of one page.
+    Items(Vec<T>),
+    /// The stored link expired mid-round: what the earlier pages gave is void, a full round
+    /// follows (replace, don't merge).
+    Restart,
+}
+
 impl GraphClient {
     /// Runs a delta round from `start` (the initial request or a stored deltaLink). `initial`
     /// is the initial request, used to restart when the service gives no `Location`.
     /// `first` is a first page already fetched (e.g. inside a `$batch`).
-    pub(crate) async fn delta_round<T: DeserializeOwned>(
+    pub(crate) async fn delta_round<T: DeserializeOwned + Send>(
         &self,
         operation: &'static str,
         initial: &str,
@@ -43,16 +53,40 @@ impl GraphClient {
         first: Option<wire::Page<T>>,
     ) -> Result<DeltaRound<T>, GraphError> {
         let mut items = Vec::new();
+        let mut restarted = false;
+        let delta_link = self
+            .delta_pages(operation, initial, start, first, &mut |page| match page {
+                DeltaPage::Items(page) => items.extend(page),
+                DeltaPage::Restart => {
+                    items.clear();
+                    restarted = true;
+                }
+            })
+            .await?;
+        Ok(DeltaRound {
+            items,
+            delta_link,
+            restarted,
+        })
+    }
+
+    /// As [`GraphClient::delta_round`], handing each page to `sink` as it arrives instead of
+    /// collecting the round (a full round of 100,000 users is 100 pages: the consumer keeps
+    /// what it needs of one page before the next is read). Returns the deltaLink.
+    pub(crate) async fn delta_pages<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        initial: &str,
+        start: &str,
+        first: Option<wire::Page<T>>,
+        sink: &mut (dyn FnMut(DeltaPage<T>) + Send),
+    ) -> Result<String, GraphError> {
         let mut restarts = 0;
         let mut next = start.to_string();
         if let Some(page) = first {
-            items.extend(page.value);
+            sink(DeltaPage::Items(page.value));
             if let Some(delta_link) = page.delta_link {
-                return Ok(DeltaRound {
-                    items,
-                    delta_link: self.absolute(operation, &delta_link)?,
-                    restarted: false,
-                });
+                return self.absolute(operation, &delta_link);
             }
             next = page.next_link.ok_or_else(|| no_link(operation))?;
         }
@@ -71,7 +105,7 @@ impl GraphClient {
                 );
                 if needs_resync(&err) && restarts < MAX_RESTARTS {
                     restarts += 1;
-                    items.clear();
+                    sink(DeltaPage::Restart);
                     next = match response.header("location").filter(|l| !l.is_empty()) {
                         Some(location) => self.absolute(operation, location)?,
                         None => initial.to_string(),
@@ -82,15 +116,11 @@ impl GraphClient {
                 return Err(err);
             }
             let page: wire::Page<T> = response.json(operation)?;
-            items.extend(page.value);
+            sink(DeltaPage::Items(page.value));
             if let Some(delta_link) = page.delta_link {
                 // Checked now, so a stored link (which a later round or `$batch` starts from)
                 // is always on the Graph endpoint's origin.
-                return Ok(DeltaRound {
-                    items,
-                    delta_link: self.absolute(operation, &delta_link)?,
-                    restarted: restarts > 0,
-                });
+                return self.absolute(operation, &delta_link);
             }
             next = page.next_link.ok_or_else(|| no_link(operation))?;
         }

@@ -19,7 +19,7 @@ use super::calls::{
 };
 use super::client::GraphClient;
 use super::convert;
-use super::delta::{DeltaRound, needs_resync};
+use super::delta::{DeltaPage, needs_resync};
 use super::error::GraphError;
 use super::wire;
 
@@ -484,93 +484,125 @@ impl Mirror {
     }
 
     /// Runs the users delta round: continues the batched first page, or starts a full round
-    /// (first load, no link yet, or the link expired).
+    /// (first load, no link yet, or the link expired). Each page is applied as it arrives, so
+    /// a full round never holds more than one page of Graph's JSON besides the mirror. A
+    /// round that fails part way leaves the users `Unknown` (with what was applied parked)
+    /// and the deltaLink where it was: the next round applies the same changes again, which
+    /// changes nothing twice.
     async fn read_users(&mut self, client: &GraphClient, batched: Option<RawOutcome>) {
+        let mut users = match std::mem::replace(&mut self.observed.users, Read::Known(Vec::new())) {
+            Read::Known(u) => u,
+            Read::Unknown(_) => self.parked.take().unwrap_or_default(),
+        };
+        let mut index = std::mem::take(&mut self.index);
+        let mut full = false;
         let round = match client.absolute(
             "users_delta",
             &GraphClient::users_delta_url(USER_DELTA_PROPERTIES),
         ) {
-            Ok(initial) => self.users_round(client, batched, &initial).await,
+            Ok(initial) => {
+                let mut sink = |page: DeltaPage<wire::User>| {
+                    if matches!(page, DeltaPage::Restart) {
+                        full = true;
+                    }
+                    apply_page(&mut users, &mut index, page);
+                };
+                self.users_round(client, batched, &initial, &mut sink).await
+            }
             Err(e) => Err(e),
         };
+        if full {
+            // A full round grew the vector by doubling: give the slack back.
+            users.shrink_to_fit();
+            index.shrink_to_fit();
+        }
+        self.index = index;
         match round {
-            Ok(round) => self.apply_round(round),
+            Ok(delta_link) => {
+                self.delta_link = Some(delta_link);
+                self.observed.users = Read::Known(users);
+            }
             Err(e) => {
-                if let Read::Known(users) =
-                    std::mem::replace(&mut self.observed.users, Read::Unknown(String::new()))
-                {
-                    self.parked = Some(users);
-                }
+                self.parked = Some(users);
                 self.observed.users = Read::Unknown(self.failed("users", e));
             }
         }
     }
 
+    /// The round's pages go to `sink`; a full round starts with [`DeltaPage::Restart`].
+    /// Returns the new deltaLink.
     async fn users_round(
         &self,
         client: &GraphClient,
         batched: Option<RawOutcome>,
         initial: &str,
-    ) -> Result<DeltaRound<wire::User>, GraphError> {
+        sink: &mut (dyn FnMut(DeltaPage<wire::User>) + Send),
+    ) -> Result<String, GraphError> {
         match batched {
             Some(Ok((r, _))) => match GraphClient::page::<wire::User>("users_delta", r.body) {
                 Ok(page) => {
                     client
-                        .delta_round("users_delta", initial, initial, Some(page))
+                        .delta_pages("users_delta", initial, initial, Some(page), sink)
                         .await
                 }
                 Err(e) => Err(e),
             },
             Some(Err(e)) if needs_resync(&e) => {
                 tracing::debug!("users delta token expired; reading all users again");
+                sink(DeltaPage::Restart);
                 client
-                    .users_delta(USER_DELTA_PROPERTIES, None)
+                    .delta_pages("users_delta", initial, initial, None, sink)
                     .await
-                    .map(|mut r| {
-                        r.restarted = true;
-                        r
-                    })
             }
             Some(Err(e)) => Err(e),
-            None => client
-                .users_delta(USER_DELTA_PROPERTIES, self.delta_link.as_deref())
-                .await
-                .map(|mut r| {
-                    r.restarted |= self.delta_link.is_none();
-                    r
-                }),
+            None => {
+                let start = match &self.delta_link {
+                    Some(link) => client.absolute("users_delta", link)?,
+                    None => {
+                        sink(DeltaPage::Restart);
+                        initial.to_owned()
+                    }
+                };
+                client
+                    .delta_pages("users_delta", initial, &start, None, sink)
+                    .await
+            }
         }
     }
+}
 
-    fn apply_round(&mut self, round: DeltaRound<wire::User>) {
-        self.delta_link = Some(round.delta_link);
-        let mut users = match std::mem::replace(&mut self.observed.users, Read::Known(Vec::new())) {
-            Read::Known(u) => u,
-            Read::Unknown(_) => self.parked.take().unwrap_or_default(),
-        };
-        if round.restarted {
+/// Applies one page of a users delta round: `Restart` empties the users (a full round
+/// follows), an item replaces, merges into or removes its user.
+fn apply_page(
+    users: &mut Vec<ObservedUser>,
+    index: &mut HashMap<String, usize>,
+    page: DeltaPage<wire::User>,
+) {
+    let items = match page {
+        DeltaPage::Restart => {
             users.clear();
-            self.index.clear();
+            index.clear();
+            return;
         }
-        for item in round.items {
-            if item.removed.is_some() {
-                if let Some(pos) = self.index.remove(&item.id) {
-                    users.swap_remove(pos);
-                    if let Some(moved) = users.get(pos) {
-                        self.index.insert(moved.id.clone(), pos);
-                    }
+        DeltaPage::Items(items) => items,
+    };
+    for item in items {
+        if item.removed.is_some() {
+            if let Some(pos) = index.remove(&item.id) {
+                users.swap_remove(pos);
+                if let Some(moved) = users.get(pos) {
+                    index.insert(moved.id.clone(), pos);
                 }
-                continue;
             }
-            match self.index.get(&item.id) {
-                Some(&pos) => convert::merge_user(&mut users[pos], item),
-                None if !item.id.is_empty() => {
-                    self.index.insert(item.id.clone(), users.len());
-                    users.push(convert::user(item));
-                }
-                None => {}
-            }
+            continue;
         }
-        self.observed.users = Read::Known(users);
+        match index.get(&item.id) {
+            Some(&pos) => convert::merge_user(&mut users[pos], item),
+            None if !item.id.is_empty() => {
+                index.insert(item.id.clone(), users.len());
+                users.push(convert::user(item));
+            }
+            None => {}
+        }
     }
 }

@@ -213,7 +213,7 @@ pub struct ObservedUser {
     /// `accountEnabled`.
     pub account_enabled: bool,
     /// The managed organisation attributes (`department`, `jobTitle`, …) as read.
-    pub attributes: crate::api::UserAttributes,
+    pub attributes: ObservedAttributes,
     /// The manager's object id (lower case), from `manager@delta`; `None` when the user has
     /// none (or the read does not include it).
     pub manager: Option<String>,
@@ -230,6 +230,53 @@ pub struct ObservedUser {
     pub synced: bool,
     /// Licenses, direct and group-inherited.
     pub licenses: Vec<ObservedLicense>,
+}
+
+/// A user's managed organisation attributes as read, held only when one is set: most users
+/// have none, and ten empty slots in every mirrored user would cost 240 bytes each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedAttributes(Option<Box<crate::api::UserAttributes>>);
+
+impl ObservedAttributes {
+    /// The value of the attribute Graph calls `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.as_deref().and_then(|a| a.get(name))
+    }
+
+    /// Sets the attribute Graph calls `name` (unknown names are ignored).
+    pub fn set(&mut self, name: &str, value: Option<String>) {
+        match (&mut self.0, value) {
+            (Some(a), value) => {
+                a.set(name, value);
+                if **a == crate::api::UserAttributes::default() {
+                    self.0 = None;
+                }
+            }
+            (None, None) => {}
+            (None, Some(value)) => {
+                let mut a = crate::api::UserAttributes::default();
+                a.set(name, Some(value));
+                if a != crate::api::UserAttributes::default() {
+                    self.0 = Some(Box::new(a));
+                }
+            }
+        }
+    }
+
+    /// All of them, as the API spells them.
+    pub fn to_attributes(&self) -> crate::api::UserAttributes {
+        self.0.as_deref().cloned().unwrap_or_default()
+    }
+}
+
+impl From<crate::api::UserAttributes> for ObservedAttributes {
+    fn from(a: crate::api::UserAttributes) -> Self {
+        if a == crate::api::UserAttributes::default() {
+            ObservedAttributes(None)
+        } else {
+            ObservedAttributes(Some(Box::new(a)))
+        }
+    }
 }
 
 /// One license a user holds.
@@ -285,5 +332,31 @@ impl ObservedSku {
     /// Seats that can still be assigned.
     pub fn available(&self) -> i32 {
         (self.enabled - self.consumed).max(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_held_only_while_one_is_set() {
+        let mut a = ObservedAttributes::default();
+        a.set("department", None);
+        assert_eq!(
+            a,
+            ObservedAttributes::default(),
+            "clearing nothing holds nothing"
+        );
+        a.set("department", Some("Finance".into()));
+        a.set("city", Some("Oslo".into()));
+        assert_eq!(a.get("department"), Some("Finance"));
+        assert_eq!(a.to_attributes().city.as_deref(), Some("Oslo"));
+        a.set("department", None);
+        assert_eq!(a.get("department"), None);
+        a.set("city", None);
+        assert_eq!(a, ObservedAttributes::default(), "the last one cleared");
+        let from: ObservedAttributes = crate::api::UserAttributes::default().into();
+        assert_eq!(from, ObservedAttributes::default());
     }
 }

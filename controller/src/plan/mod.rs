@@ -13,6 +13,7 @@ mod conflicts;
 mod context;
 mod coverage;
 mod deprovision;
+mod digest;
 mod drift;
 mod federation;
 mod federation_settings;

@@ -179,7 +179,7 @@ fn run_one(sh: &Shared, outer: &GraphRequest, r: &Value, ctx: &Ctx) -> GraphResp
     }
     // Forced faults (error / throttle / applyThenError) also apply to inner requests.
     let mut after = None;
-    if let Some(engine) = &sh.faults {
+    if let Some(engine) = sh.faults() {
         let decision = engine.decide(&inner.method, &format!("/v1.0{}", inner.path));
         if let Some(crate::faults::FaultAction::ApplyThenError {
             status,

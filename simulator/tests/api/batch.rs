@@ -28,6 +28,9 @@ async fn batch_answers_each_request_with_its_own_status_headers_and_body() {
         (status("1"), status("2"), status("3"), status("4")),
         (200, 200, 404, 204)
     );
+    // One request on the wire; its four inner requests are counted apart.
+    assert_eq!(env.sim.stats().http_requests, 1);
+    assert_eq!(env.sim.stats().count("GET", "/users/{id}"), 2);
     let first = &responses[0];
     assert_eq!(
         first["body"]["userPrincipalName"],

@@ -23,6 +23,7 @@ mod lost_responses;
 mod manager;
 mod scale;
 mod strict;
+mod tenants;
 mod throttling;
 mod tls;
 mod users;

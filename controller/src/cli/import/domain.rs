@@ -93,7 +93,7 @@ pub async fn run(args: ImportArgs, domain: &str) -> Result<ExitCode, CliError> {
             account_enabled: (!u.account_enabled).then_some(false),
             manager: None,
             // Organisation data as the tenant has it, so the import plans no change to it.
-            attributes: u.attributes.clone(),
+            attributes: u.attributes.to_attributes(),
         });
     }
     let mut failed = 0;

@@ -280,7 +280,7 @@ mod tests {
         u.mail_nickname = Some("ann.lee".into());
         u.usage_location = Some("DE".into());
         u.account_enabled = false;
-        u.attributes.department = Some("Finance".into());
+        u.attributes.set("department", Some("Finance".into()));
         u.immutable_id = Some(derive_immutable_id(&u.user_principal_name));
         let e = entry(&u, true, &BTreeMap::new());
         assert_eq!(e.user.given_name.as_deref(), Some("Ann"));
@@ -321,8 +321,10 @@ mod tests {
     #[test]
     fn values_the_api_cannot_hold_are_left_out_with_a_note() {
         let mut u = user("bob@corp.example.com");
-        u.attributes.employee_id = Some("12345678901234567".into());
-        u.attributes.preferred_language = Some("English".into());
+        u.attributes
+            .set("employeeId", Some("12345678901234567".into()));
+        u.attributes
+            .set("preferredLanguage", Some("English".into()));
         u.immutable_id = Some("has_underscore".into());
         u.usage_location = Some("us".into());
         let e = entry(&u, false, &BTreeMap::new());
@@ -341,11 +343,11 @@ mod tests {
         let mut b = user("b@corp.example.com");
         for u in [&mut a, &mut b] {
             u.usage_location = Some("US".into());
-            u.attributes.company_name = Some("Contoso".into());
+            u.attributes.set("companyName", Some("Contoso".into()));
         }
-        a.attributes.department = Some("Sales".into());
-        b.attributes.department = Some("Finance".into());
-        a.attributes.city = Some("Berlin".into());
+        a.attributes.set("department", Some("Sales".into()));
+        b.attributes.set("department", Some("Finance".into()));
+        a.attributes.set("city", Some("Berlin".into()));
         let observed = [&a, &b];
         let mut entries = vec![
             entry(&a, false, &BTreeMap::new()),
@@ -368,14 +370,14 @@ mod tests {
         let mut a = user("a@corp.example.com");
         let mut s = user("s@corp.example.com");
         s.synced = true;
-        a.attributes.company_name = Some("Contoso".into());
-        s.attributes.company_name = Some("Contoso AD".into());
+        a.attributes.set("companyName", Some("Contoso".into()));
+        s.attributes.set("companyName", Some("Contoso AD".into()));
         let mut entries = vec![
             entry(&a, false, &BTreeMap::new()),
             entry(&s, false, &BTreeMap::new()),
         ];
         assert!(shared_defaults(&mut entries, &[&a, &s]).is_none());
-        s.attributes.company_name = Some("Contoso".into());
+        s.attributes.set("companyName", Some("Contoso".into()));
         let mut entries = vec![
             entry(&a, false, &BTreeMap::new()),
             entry(&s, false, &BTreeMap::new()),

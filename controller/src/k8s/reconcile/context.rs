@@ -36,6 +36,10 @@ pub struct ReconcileSettings {
     pub max_backoff: Duration,
     /// First wait after a failure.
     pub min_backoff: Duration,
+    /// The longest one reconcile waits out a tenant's 429s (`Retry-After`) before it ends and
+    /// requeues the tenant for when Graph said to come back: a worker is not parked through
+    /// one tenant's throttling storm while other tenants wait for it (`--concurrency`).
+    pub max_throttle_wait: Duration,
     /// The operator's endpoint allow-list and workload identity token file (`run` flags).
     pub operator: OperatorSettings,
 }
@@ -45,6 +49,7 @@ impl Default for ReconcileSettings {
         Self {
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(300),
+            max_throttle_wait: Duration::from_secs(10),
             operator: OperatorSettings::default(),
         }
     }

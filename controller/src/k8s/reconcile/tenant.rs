@@ -23,7 +23,7 @@ use super::mappers::by_tenant_ref;
 use super::objects::{NamespaceObjects, api_resource};
 use crate::api::{DeletionPolicy, FederatedDomain, Mode, Tenant};
 use crate::engine::{self, Writes};
-use crate::graph::{GraphClient, Mirror};
+use crate::graph::{GraphClient, GraphError, Mirror};
 use crate::k8s::report::events;
 use crate::k8s::report::status::{self, RunView, StatusUpdate};
 use crate::k8s::runtime::containment::contain;
@@ -241,7 +241,8 @@ async fn reconcile_tenant(
     let keys =
         super::keys::FetchedKeys::fetch(&ctx.client, &namespace, &tenant, &objects.domains).await;
     // No credential comes from the controller's environment except the operator's settings.
-    let config = match resolve::graph_config(&tenant, &keys, &|_| None, &ctx.settings.operator) {
+    let mut config = match resolve::graph_config(&tenant, &keys, &|_| None, &ctx.settings.operator)
+    {
         Ok(c) => c,
         Err(source) => {
             let error = ReconcileError::Configuration {
@@ -252,6 +253,11 @@ async fn reconcile_tenant(
             return Err(error);
         }
     };
+    // Throttling is waited out here only briefly; longer, the tenant is requeued instead.
+    config.retry.max_throttle_wait = config
+        .retry
+        .max_throttle_wait
+        .min(ctx.settings.max_throttle_wait);
     let (login, graph) = (config.login_endpoint.clone(), config.graph_endpoint.clone());
     let secret = super::keys::credentials_secret(&tenant).unwrap_or_default();
     let print = fingerprint(&tenant, &keys.secret_version(secret));
@@ -287,7 +293,16 @@ async fn reconcile_tenant(
         }
     };
     let endpoints = (login.as_str(), graph.as_str());
-    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session, endpoints).await;
+    let result = converge(
+        ctx,
+        name,
+        &tenant,
+        &mut objects,
+        &keys,
+        &mut session,
+        endpoints,
+    )
+    .await;
     let stats = session.client.stats();
     ctx.metrics.graph_requests(name, &session.stats, &stats);
     session.stats = stats;
@@ -409,7 +424,7 @@ async fn converge(
     ctx: &Context,
     name: &str,
     tenant: &Tenant,
-    objects: &NamespaceObjects,
+    objects: &mut NamespaceObjects,
     keys: &super::keys::FetchedKeys,
     session: &mut TenantSession,
     (login, graph): (&str, &str),
@@ -432,6 +447,11 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
+    // The users now live in `desired`; statuses and Events need the objects' metadata and
+    // the rest of their spec only. One copy less of every user for the rest of the cycle.
+    for a in &mut objects.assignments {
+        a.spec.users = Vec::new();
+    }
     // Only served Tenants can be duplicates: one in a namespace the controller does not serve
     // is never reconciled, and must not block this one (whoever may create a Tenant in any
     // namespace could otherwise stop the tenant's real one).
@@ -477,11 +497,24 @@ async fn converge(
     if let Some(error) = outage {
         return Err(error);
     }
-    Ok(cycle
+    let failures = cycle
         .report
         .as_ref()
         .map(Report::failures)
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok(with_throttled_read(failures, mirror.read_failure()))
+}
+
+/// Counts a read Graph throttled as a failure to retry after its `Retry-After`, so the tenant
+/// comes back when Graph allows rather than at the next resync.
+fn with_throttled_read(mut failures: Failures, read: Option<&GraphError>) -> Failures {
+    if let Some(e) = read.filter(|e| e.is_throttled()) {
+        failures.count += 1;
+        failures.transient = true;
+        let secs = e.retry_after.map(|d| d.as_secs_f64().ceil() as u64);
+        failures.retry_after_secs = failures.retry_after_secs.max(secs);
+    }
+    failures
 }
 
 async fn publish_statuses(
@@ -796,6 +829,41 @@ mod tests {
             resync
         );
         assert!(!used.get());
+    }
+
+    #[test]
+    fn a_throttled_read_requeues_after_its_retry_after() {
+        let mut throttled = GraphError::from_status_and_body("list_users", 429, None);
+        throttled.retry_after = Some(Duration::from_millis(4200));
+        let f = with_throttled_read(Failures::default(), Some(&throttled));
+        assert_eq!(f.count, 1);
+        assert!(f.transient);
+        assert_eq!(f.retry_after_secs, Some(5));
+        let resync = Duration::from_secs(600);
+        assert_eq!(
+            requeue_delay(&f, resync, || Duration::ZERO),
+            Duration::from_secs(5)
+        );
+        // A longer Retry-After of a failed write wins; a read that failed otherwise is not a
+        // throttled one.
+        let writes = Failures {
+            count: 2,
+            transient: true,
+            retry_after_secs: Some(30),
+        };
+        assert_eq!(
+            with_throttled_read(writes, Some(&throttled)).retry_after_secs,
+            Some(30)
+        );
+        let forbidden = GraphError::from_status_and_body("list_users", 403, None);
+        assert_eq!(
+            with_throttled_read(Failures::default(), Some(&forbidden)),
+            Failures::default()
+        );
+        assert_eq!(
+            with_throttled_read(Failures::default(), None),
+            Failures::default()
+        );
     }
 
     #[test]

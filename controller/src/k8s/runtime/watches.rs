@@ -147,7 +147,21 @@ impl WatchHealth {
     }
 }
 
-/// Events of a watch of `api` that never fails: after an error it lists again (at once after
+/// The annotation `kubectl apply` (client side) keeps a whole copy of the object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the controller never reads before an object reaches a cache: `managedFields`
+/// (server-side apply records one entry per field, per user of an AppAssignment: more than
+/// the users themselves) and `kubectl apply`'s last-applied copy of the object.
+pub fn trim<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// Events of a watch of `api` that never fails ([`trim`]med): after an error it lists again (at once after
 /// `410 Gone`, else after its backoff), reporting to `health` as `name`.
 pub fn recovering_watch<K>(
     api: Api<K>,
@@ -168,6 +182,7 @@ where
                 loop {
                     match stream.next().await? {
                         Ok(event) => {
+                            let event = event.modify(trim);
                             match &event {
                                 Event::InitDone => {
                                     backoff.reset();
@@ -231,6 +246,27 @@ mod tests {
         assert!(b.delay() >= MAX_RETRY.mul_f64(0.8), "capped at MAX_RETRY");
         b.reset();
         assert!(b.delay() <= FIRST_RETRY.mul_f64(1.2));
+    }
+
+    #[test]
+    fn cached_objects_carry_no_managed_fields_or_last_applied_copy() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let mut cm = ConfigMap::default();
+        cm.metadata.managed_fields = Some(vec![ManagedFieldsEntry::default()]);
+        cm.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_owned(), "{}".to_owned()),
+                ("keep".to_owned(), "me".to_owned()),
+            ]
+            .into(),
+        );
+        trim(&mut cm);
+        assert_eq!(cm.metadata.managed_fields, None);
+        assert_eq!(
+            cm.metadata.annotations,
+            Some([("keep".to_owned(), "me".to_owned())].into())
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ fn world() -> World {
 fn an_attribute_written_in_git_is_enforced_and_its_drift_reported() {
     let mut w = world();
     w.assignment().spec.users[0].attributes.department = Some("Finance".into());
-    w.users_mut()[1].attributes.department = Some("Sales".into());
+    w.users_mut()[1]
+        .attributes
+        .set("department", Some("Sales".into()));
     let plan = w.plan();
     let Action::UpdateUser { changes, .. } = actions_for(&plan, ANN)[0] else {
         panic!("{:#?}", plan.actions)
@@ -40,7 +42,8 @@ fn attributes_not_written_in_git_are_left_alone() {
         job_title: Some("Boss".into()),
         city: Some("Oslo".into()),
         ..UserAttributes::default()
-    };
+    }
+    .into();
     let plan = w.plan();
     assert!(plan.is_in_sync(), "{:#?}", plan.actions);
 }
@@ -92,6 +95,8 @@ fn a_default_is_enforced_on_existing_users_like_their_own_attributes() {
         panic!("{:#?}", plan.actions)
     };
     assert_eq!(changes.attributes.company_name.as_deref(), Some("Contoso"));
-    w.users_mut()[1].attributes.company_name = Some("Contoso".into());
+    w.users_mut()[1]
+        .attributes
+        .set("companyName", Some("Contoso".into()));
     assert!(w.plan().is_in_sync());
 }

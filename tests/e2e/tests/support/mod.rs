@@ -105,6 +105,7 @@ impl InProcessController {
                     allowed_endpoints: allowed,
                     federated_token_file: None,
                 },
+                ..ReconcileSettings::default()
             },
             ..RunOptions::default()
         };
