@@ -5,6 +5,9 @@
 //! cargo bench -p o365-controller --bench engine -- --users 10000 --time-scale 25 --plan-users 100000
 //! ```
 //!
+//! `--only B1g` (a comma-separated list) runs B1, the reference the others build on and B1g is
+//! compared with in the same run, and the benchmarks named; the JSON holds only those.
+//!
 //! - B1: converge N new users with one license each from an empty domain against the
 //!   simulator's throttle model; ratio = throttle floor / achieved time (the ratio does not
 //!   depend on the time scale), failures, duplicates.
@@ -43,6 +46,15 @@ struct Args {
     users: usize,
     time_scale: f64,
     plan_users: usize,
+    /// The benchmarks to run (`--only`); empty: all.
+    only: Vec<String>,
+}
+
+impl Args {
+    /// Whether benchmark `id` runs.
+    fn runs(&self, id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(id))
+    }
 }
 
 fn args() -> Args {
@@ -50,6 +62,7 @@ fn args() -> Args {
         users: 10_000,
         time_scale: 25.0,
         plan_users: 100_000,
+        only: Vec::new(),
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -59,6 +72,14 @@ fn args() -> Args {
             "--users" => a.users = value.parse().unwrap_or(a.users),
             "--time-scale" => a.time_scale = value.parse().unwrap_or(a.time_scale),
             "--plan-users" => a.plan_users = value.parse().unwrap_or(a.plan_users),
+            "--only" => {
+                a.only = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
             _ => {
                 i += 1;
                 continue;
@@ -439,7 +460,11 @@ fn main() {
     let throttled = sim.stats().throttled;
 
     // B3 (10k) and B2: a fresh mirror load, then a resync with nothing changed.
+    let measure_b2_b3 = args.runs("B2") || args.runs("B3");
     let (b2, b3) = client_runtime.block_on(async {
+        if !measure_b2_b3 {
+            return (serde_json::Value::Null, serde_json::Value::Null);
+        }
         let before = rss_kib();
         let mut mirror = Mirror::load(&client).await;
         let mirrored = mirror
@@ -481,7 +506,9 @@ fn main() {
     });
 
     // B4: plan over M desired and M observed users, all in sync, and all to be created.
-    let b4 = {
+    let b4 = if !args.runs("B4") {
+        serde_json::Value::Null
+    } else {
         let m = args.plan_users;
         let o = objects(m, &sim);
         let desired = resolve::desired_tenant(
@@ -551,9 +578,13 @@ fn main() {
         })
     };
 
-    let b1g = b1g(&args, &sim_runtime, &client_runtime, (achieved, floor_sim));
+    let b1g = if args.runs("B1g") {
+        b1g(&args, &sim_runtime, &client_runtime, (achieved, floor_sim))
+    } else {
+        serde_json::Value::Null
+    };
 
-    let result = json!({
+    let mut result = json!({
         "B1": {
             "users": args.users,
             "timeScale": args.time_scale,
@@ -575,6 +606,10 @@ fn main() {
         "B3": b3,
         "B4": b4,
     });
+    // What `--only` left out is not in the JSON.
+    if let Some(all) = result.as_object_mut() {
+        all.retain(|_, v| !v.is_null());
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&result).unwrap_or_default()

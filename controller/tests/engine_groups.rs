@@ -175,8 +175,8 @@ async fn a_group_policy_licenses_every_user_through_one_group_filled_twenty_per_
     let objects = objects(&names, "Group", "");
     let mut s = Session::open(&sim, &objects).await;
 
-    // One cycle: the group is created, then (the follow-up pass, which needs its id) filled
-    // and licensed.
+    // One cycle: the group is created, then (with the id its create answered) licensed and
+    // filled.
     let first = s.cycle(&sim, &objects, &Overrides::default()).await;
     no_failures(&first);
     assert_eq!(writes_to(&first, "CreateGroup"), 1);
@@ -448,6 +448,24 @@ async fn new_users_join_the_group_in_the_cycle_that_creates_them() {
         "20 + 5, in the same cycle"
     );
     assert_eq!(license_group(&sim).must_some("group").members.len(), 25);
+    // In one pass, not a follow-up after every create: the group first, licensed as soon as it
+    // exists, then the users, joining as their creates answer.
+    let mut order: Vec<&str> = c
+        .report
+        .iter()
+        .flat_map(|r| &r.results)
+        .map(|(a, _)| action_name(a))
+        .collect();
+    order.dedup();
+    assert_eq!(
+        order,
+        [
+            "CreateGroup",
+            "AssignGroupLicenses",
+            "CreateUser",
+            "AddGroupMembers"
+        ]
+    );
     wait_processed(&sim).await;
     let c = s.cycle(&sim, &objects, &Overrides::default()).await;
     assert_in_sync(c.after());

@@ -210,14 +210,13 @@ async fn a_restored_user_is_updated_and_licensed_under_replication_lag() {
     assert_eq!(count_upn(&sim, ANN), 1);
 }
 
-/// Group-based licensing creates users and the license group in one pass and fills and
-/// licenses the group in the follow-up pass moments later; the replicas that have not seen the
+/// Group-based licensing creates the license group first and licenses and fills it moments
+/// later in the same pass, as the users' creates answer; the replicas that have not seen the
 /// new group yet answer 404 (here: the first two member PATCHes and the first group
-/// assignLicense). The "same run" spans both passes, so those 404s are retried, not failed. (The
-/// simulator's lag mode would also hide the new group from the group list for its window, which
-/// only postpones the follow-up to the next cycle; the fault plan aims at the writes.)
+/// assignLicense). The group and the users are young, so those 404s are retried, not failed.
+/// (The fault plan aims at the writes.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_404_on_a_group_created_by_the_first_pass_is_retried_in_the_follow_up() {
+async fn a_404_on_a_group_created_moments_before_is_retried() {
     let upns: Vec<String> = (0..3).map(|i| format!("grp{i}@{DOMAIN}")).collect();
     let refs: Vec<&str> = upns.iter().map(String::as_str).collect();
     let faults = FaultPlan::from_yaml(

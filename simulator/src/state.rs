@@ -619,11 +619,15 @@ impl TenantState {
             .map(|g| g.members.clone())
             .unwrap_or_default();
         let licenses = group.map(|g| g.licenses).unwrap_or_default();
+        // A set: the group is processed after every member change, over every user.
+        let is_member: std::collections::HashSet<&str> =
+            members.iter().map(String::as_str).collect();
         let former: Vec<String> = self
             .users
             .values()
             .filter(|u| {
-                !members.contains(&u.id) && u.group_licenses.iter().any(|l| l.group_id == group_id)
+                u.group_licenses.iter().any(|l| l.group_id == group_id)
+                    && !is_member.contains(u.id.as_str())
             })
             .map(|u| u.id.clone())
             .collect();
@@ -662,6 +666,15 @@ impl TenantState {
                     .cloned()
                     .chain(pending.iter().cloned())
                     .collect();
+                // A member processed before and unchanged is not rewritten (no delta entry,
+                // and no cost: the group is processed again after every member change).
+                if self
+                    .users
+                    .get(&member)
+                    .is_some_and(|u| u.group_licenses == next)
+                {
+                    continue;
+                }
                 self.modify_user(&member, |u| u.group_licenses = next);
             }
             if licenses.is_empty() && user.group_licenses.iter().any(|l| l.group_id == group_id) {

@@ -21,6 +21,17 @@ pub enum RequestError {
     /// The body cannot be serialised (e.g. federation settings).
     #[error(transparent)]
     Body(#[from] GraphError),
+    /// A group write names an object this plan creates whose id is not known (its create
+    /// failed or has not answered).
+    #[error(
+        "the id of {what} (created by this plan) is not known, so {group_name} was not written"
+    )]
+    Unresolved {
+        /// The group, or the UPN of the user, whose id is missing.
+        what: String,
+        /// The group written.
+        group_name: String,
+    },
 }
 
 /// The request for `action`. `password` is used only by `CreateUser`, which fails without one.
@@ -60,15 +71,42 @@ pub fn request_for(action: &Action, password: Option<&Secret>) -> Result<Request
             user, add, remove, ..
         } => BatchItem::assign_license(user, add, remove),
         Action::CreateGroup { group } => BatchItem::create_group(group),
-        Action::AddGroupMembers { group, members, .. } => {
+        Action::AddGroupMembers {
+            group,
+            group_name,
+            members,
+            user_principal_names,
+        } => {
+            let unresolved = |what: &str| RequestError::Unresolved {
+                what: what.to_string(),
+                group_name: group_name.clone(),
+            };
+            if group.is_empty() {
+                return Err(unresolved(&format!("the group {group_name}")));
+            }
+            if let Some(i) = members.iter().position(String::is_empty) {
+                let upn = user_principal_names.get(i).map_or("a user", String::as_str);
+                return Err(unresolved(upn));
+            }
             BatchItem::add_group_members(group, members)
         }
         Action::RemoveGroupMember { group, member, .. } => {
             BatchItem::remove_group_member(group, member)
         }
         Action::AssignGroupLicenses {
-            group, add, remove, ..
-        } => BatchItem::assign_group_license(group, add, remove),
+            group,
+            group_name,
+            add,
+            remove,
+        } => {
+            if group.is_empty() {
+                return Err(RequestError::Unresolved {
+                    what: format!("the group {group_name}"),
+                    group_name: group_name.clone(),
+                });
+            }
+            BatchItem::assign_group_license(group, add, remove)
+        }
     })
 }
 
@@ -109,6 +147,28 @@ mod tests {
         assert_eq!(body["passwordProfile"]["password"], p.expose());
         assert_eq!(body["onPremisesImmutableId"], "YW5u");
         assert!(body.get("givenName").is_none());
+    }
+
+    #[test]
+    fn a_group_write_naming_an_object_not_created_yet_is_never_sent() {
+        let add = Action::AddGroupMembers {
+            group: "g1".into(),
+            group_name: "e3".into(),
+            members: vec!["u1".into(), String::new()],
+            user_principal_names: vec!["a@x".into(), "b@x".into()],
+        };
+        let err = request_for(&add, None).unwrap_err();
+        assert!(err.to_string().contains("b@x"), "{err}");
+        let license = Action::AssignGroupLicenses {
+            group: String::new(),
+            group_name: "e3".into(),
+            add: vec![],
+            remove: vec![],
+        };
+        assert!(matches!(
+            request_for(&license, None),
+            Err(RequestError::Unresolved { .. })
+        ));
     }
 
     #[test]

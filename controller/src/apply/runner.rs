@@ -23,7 +23,13 @@ impl Runner for GraphRunner {
             .await
             .into_iter()
             .map(|result| match result {
-                Ok(_) => Response::Success,
+                Ok(result) => Response::Success {
+                    id: result
+                        .body
+                        .get("id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                },
                 Err(e) => Response::Failure {
                     status: e.status,
                     details: e

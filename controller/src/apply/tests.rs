@@ -36,7 +36,7 @@ impl Runner for FakeRunner {
                 .iter()
                 .find(|(key, _)| r.url.contains(key) || body.contains(key))
                 .map(|(_, resp)| resp.clone())
-                .unwrap_or(Response::Success);
+                .unwrap_or(Response::Success { id: None });
             self.seen.lock().unwrap().push(r);
             out.push(response);
         }
@@ -278,7 +278,7 @@ impl Runner for Lagging {
                     *self.0.lock().unwrap() += 1;
                     failure(404, "")
                 } else {
-                    Response::Success
+                    Response::Success { id: None }
                 }
             })
             .collect()
@@ -404,7 +404,7 @@ impl Runner for LaggingGroup {
                 if *n <= 2 {
                     failure(404, "")
                 } else {
-                    Response::Success
+                    Response::Success { id: None }
                 }
             })
             .collect()
@@ -433,4 +433,182 @@ async fn a_404_on_a_group_created_by_the_earlier_pass_is_retried() {
     let report = apply(&runner, &plan(vec![license]), &|_| {}).await;
     assert!(matches!(report.results[0].1, Outcome::Failed { .. }));
     assert_eq!(*runner.0.lock().unwrap(), 1);
+}
+
+/// Creates answer with an id (`id-` + the UPN, or `g1` for the group); a create whose body
+/// names `fail` fails. Records the requests of every `run` call.
+struct Creating {
+    fail: &'static str,
+    calls: Mutex<Vec<Vec<String>>>,
+    bodies: Mutex<Vec<serde_json::Value>>,
+}
+
+impl Runner for Creating {
+    async fn run(&self, requests: Vec<Request>) -> Vec<Response> {
+        let mut call = Vec::new();
+        let out = requests
+            .iter()
+            .map(|r| {
+                call.push(format!("{} {}", r.method, r.url));
+                let body = r.body.clone().unwrap_or_default();
+                if r.method == "PATCH" {
+                    self.bodies.lock().unwrap().push(body.clone());
+                }
+                let upn = body["userPrincipalName"].as_str().unwrap_or_default();
+                if !self.fail.is_empty() && upn.contains(self.fail) {
+                    return failure(400, "");
+                }
+                let id = match r.url.as_str() {
+                    "/users" => Some(format!("id-{upn}")),
+                    "/groups" => Some("g1".to_string()),
+                    _ => None,
+                };
+                Response::Success { id }
+            })
+            .collect();
+        self.calls.lock().unwrap().push(call);
+        out
+    }
+}
+
+/// A plan of group-based licensing for `n` new users and a new group, as the planner makes it.
+fn new_group_plan(n: usize) -> (Plan, Vec<String>) {
+    let upns: Vec<String> = (0..n).map(|i| format!("u{i:04}@corp.example")).collect();
+    let mut actions = vec![
+        Action::CreateGroup {
+            group: crate::model::NewGroup {
+                display_name: "e3".into(),
+                mail_nickname: "e3".into(),
+                description: "e3".into(),
+            },
+        },
+        Action::AssignGroupLicenses {
+            group: String::new(),
+            group_name: "E3".into(),
+            add: vec![LicenseGrant {
+                sku_id: "sku".into(),
+                disabled_plans: vec![],
+            }],
+            remove: vec![],
+        },
+    ];
+    actions.extend(upns.iter().map(|u| create(u, false)));
+    for chunk in upns.chunks(20) {
+        actions.push(Action::AddGroupMembers {
+            group: String::new(),
+            group_name: "e3".into(),
+            members: vec![String::new(); chunk.len()],
+            user_principal_names: chunk.to_vec(),
+        });
+    }
+    (plan(actions), upns)
+}
+
+#[tokio::test]
+async fn new_users_join_a_new_group_while_the_next_users_are_still_being_created() {
+    let (p, upns) = new_group_plan(450);
+    let runner = Creating {
+        fail: "",
+        calls: Mutex::new(Vec::new()),
+        bodies: Mutex::new(Vec::new()),
+    };
+    let report = apply(&runner, &p, &|_| {}).await;
+    let calls = runner.calls.lock().unwrap().clone();
+    let count = |call: &[String], what: &str| call.iter().filter(|r| *r == what).count();
+    // The group first, then its licenses, then the users; the members of each chunk of
+    // creates go out with the next chunk.
+    assert_eq!(calls[0], ["POST /groups"]);
+    assert_eq!(calls[1], ["POST /groups/g1/assignLicense"]);
+    assert_eq!(count(&calls[2], "POST /users"), 400);
+    assert_eq!(calls[2].len(), 400, "no member before its create answered");
+    assert_eq!(count(&calls[3], "PATCH /groups/g1"), 20);
+    assert_eq!(count(&calls[3], "POST /users"), 50);
+    assert_eq!(count(&calls[4], "PATCH /groups/g1"), 3);
+    assert_eq!(calls.len(), 5);
+    // Each member is bound by the id its create answered with.
+    let bound: Vec<String> = runner
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            b["members@odata.bind"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(bound.len(), 450);
+    assert!(
+        bound[0].ends_with(&format!("/directoryObjects/id-{}", upns[0])),
+        "{}",
+        bound[0]
+    );
+    // The report names the ids it wrote, and nothing failed or was skipped.
+    assert!(report.results.iter().all(|(_, o)| *o == Outcome::Done));
+    assert!(report.results.iter().any(|(a, _)| matches!(
+        a,
+        Action::AddGroupMembers { group, members, .. }
+            if group == "g1" && members[0] == format!("id-{}", upns[0])
+    )));
+    assert_eq!(report.results.len(), p.actions.len());
+}
+
+#[tokio::test]
+async fn a_user_whose_create_failed_is_left_out_of_its_group_and_reported() {
+    let (p, upns) = new_group_plan(30);
+    let runner = Creating {
+        fail: "u0003@",
+        calls: Mutex::new(Vec::new()),
+        bodies: Mutex::new(Vec::new()),
+    };
+    let report = apply(&runner, &p, &|_| {}).await;
+    let joins: Vec<(&Vec<String>, &Outcome)> = report
+        .results
+        .iter()
+        .filter_map(|(a, o)| match a {
+            Action::AddGroupMembers {
+                user_principal_names,
+                ..
+            } => Some((user_principal_names, o)),
+            _ => None,
+        })
+        .collect();
+    let skipped: Vec<_> = joins
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Skipped { .. }))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{joins:#?}");
+    assert_eq!(skipped[0].0, &vec![upns[3].clone()]);
+    let Outcome::Skipped { reason } = skipped[0].1 else {
+        unreachable!()
+    };
+    assert!(reason.contains("could not be created"), "{reason}");
+    let done: usize = joins
+        .iter()
+        .filter(|(_, o)| **o == Outcome::Done)
+        .map(|(u, _)| u.len())
+        .sum();
+    assert_eq!(done, 29);
+}
+
+#[tokio::test]
+async fn when_the_new_group_cannot_be_created_its_licenses_and_members_are_skipped() {
+    let (mut p, _) = new_group_plan(3);
+    p.actions
+        .retain(|a| !matches!(a, Action::CreateUser { .. }));
+    let runner = FakeRunner::new(vec![("/groups", failure(400, ""))]);
+    let report = apply(&runner, &p, &|_| {}).await;
+    assert_eq!(
+        runner.seen(),
+        ["POST /groups"],
+        "nothing names a group without an id"
+    );
+    let skipped = report
+        .results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Skipped { reason } if reason.contains("could not be created")))
+        .count();
+    assert_eq!(skipped, 2, "{:#?}", report.results);
 }

@@ -4,11 +4,14 @@
 //!
 //! The caller brings a connected client and a mirror that is up to date (freshly loaded, or
 //! refreshed); `converge` plans, applies unless told not to (or nothing is to be done), refreshes
-//! the mirror after writing, plans again and returns both plans and the report. When the pass
-//! created users or a license group that group-based licensing must now add to the group, or
-//! users whose manager can now be bound (`manager/$ref` needs both users' ids), the plan after
-//! it is applied too (one follow-up pass, its results appended to the report). What the cycle
-//! means — each object's state, the verdict behind exit codes — is read from the [`Cycle`].
+//! the mirror after writing, plans again and returns both plans and the report. Group-based
+//! licensing fills and licenses the groups inside the pass that creates the users and groups
+//! (the apply takes their ids from the creates' answers). When that pass created objects and the
+//! plan after it still adds group members or group licenses (a user that existed already, so
+//! its create answered without an id), or binds users whose manager can now be bound
+//! (`manager/$ref` needs both users' ids), that plan is applied too (one follow-up pass, its
+//! results appended to the report). What the cycle means — each object's state, the verdict
+//! behind exit codes — is read from the [`Cycle`].
 
 mod report;
 

@@ -190,11 +190,14 @@ pub enum Action {
     },
     /// `PATCH /groups/{id}` with `members@odata.bind` (at most [`MAX_MEMBER_BINDS`] users).
     AddGroupMembers {
-        /// Graph id of the group.
+        /// Graph id of the group; empty for the group this plan creates (named `group_name`),
+        /// whose id the apply takes from the create's answer.
         group: String,
         /// Its display name, for reports.
         group_name: String,
-        /// Graph ids of the users to add.
+        /// Graph ids of the users to add; empty for a user this plan creates (the UPN at the
+        /// same position), whose id the apply takes from the create's answer: it is sent as
+        /// soon as those creates have answered, beside the creates still going out.
         members: Vec<String>,
         /// Their UPNs, for reports (same order).
         user_principal_names: Vec<String>,
@@ -212,7 +215,8 @@ pub enum Action {
     },
     /// `POST /groups/{id}/assignLicense`; Entra then licenses the members asynchronously.
     AssignGroupLicenses {
-        /// Graph id of the group.
+        /// Graph id of the group; empty for the group this plan creates (named `group_name`),
+        /// licensed as soon as its create has answered.
         group: String,
         /// Its display name, for reports.
         group_name: String,

@@ -289,26 +289,37 @@ fn plan_group_policy(
         .group
         .map(|g| g.members.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    // The group's licenses.
-    if let Some(g) = p.group {
-        plan_group_licenses(ctx, p, g, out);
+    // The group's licenses: a group this plan creates gets them in the same pass (the apply
+    // takes its id from the create's answer), so members are licensed as they join.
+    match p.group {
+        Some(g) => plan_group_licenses(ctx, p, g, out),
+        None => {
+            let new = ObservedGroup {
+                display_name: group_name.clone(),
+                ..ObservedGroup::default()
+            };
+            plan_group_licenses(ctx, p, &new, out);
+        }
     }
-    // Members to add: covered users that exist and are not members.
+    // Members to add: covered users that exist and are not members, and the users this plan
+    // creates (their ids come from the creates' answers, so they join in the same pass).
     let mut add: Vec<(&str, &str)> = Vec::new();
+    let mut add_new: Vec<&str> = Vec::new();
     let mut covered_ids: Set<String> = Set::default();
     let mut counts = PolicyCounts::default();
     let mut errors: BTreeMap<String, (i32, Vec<String>)> = BTreeMap::new();
     for m in &covered {
         counts.covered += 1;
         let Some(u) = m.existing else {
-            // Created by this plan: it joins the group once it exists.
+            // Created by this plan: it joins the group as soon as its create has answered.
             counts.pending += 1;
+            add_new.push(m.upn);
             continue;
         };
         let id = u.id.to_ascii_lowercase();
         covered_ids.insert(id.clone());
         let member = members.contains(id.as_str());
-        if !member && p.group.is_some() {
+        if !member {
             add.push((u.id.as_str(), m.upn));
             out.drift(
                 owner,
@@ -344,6 +355,19 @@ fn plan_group_policy(
                     group_name: group_name.clone(),
                     members: chunk.iter().map(|(id, _)| id.to_string()).collect(),
                     user_principal_names: chunk.iter().map(|(_, upn)| upn.to_string()).collect(),
+                },
+                vec![owner],
+                None,
+            );
+        }
+        // In the order of their creates (both by UPN), so each chunk is complete early.
+        for chunk in add_new.chunks(MAX_MEMBER_BINDS) {
+            out.push(
+                Action::AddGroupMembers {
+                    group: group_id.clone(),
+                    group_name: group_name.clone(),
+                    members: vec![String::new(); chunk.len()],
+                    user_principal_names: chunk.iter().map(|upn| upn.to_string()).collect(),
                 },
                 vec![owner],
                 None,
@@ -653,4 +677,37 @@ fn drain(
         // Not in sync until the group is left: count them as pending.
         c.pending = c.pending.max(waiting);
     }
+}
+
+/// Drops from the member additions the users this plan was to create but no longer does (their
+/// create was dropped with an object whose read failed or that is in conflict), and the
+/// additions left empty.
+pub(crate) fn drop_orphan_members(out: &mut Out) {
+    let created: Set<String> = out
+        .actions
+        .iter()
+        .filter_map(|p| match &p.action {
+            Action::CreateUser { user } => Some(fold(&user.user_principal_name)),
+            _ => None,
+        })
+        .collect();
+    for p in &mut out.actions {
+        if let Action::AddGroupMembers {
+            members,
+            user_principal_names,
+            ..
+        } = &mut p.action
+            && members.iter().any(String::is_empty)
+        {
+            let kept: Vec<(String, String)> = std::mem::take(members)
+                .into_iter()
+                .zip(std::mem::take(user_principal_names))
+                .filter(|(id, upn)| !id.is_empty() || created.contains(&fold(upn)))
+                .collect();
+            (*members, *user_principal_names) = kept.into_iter().unzip();
+        }
+    }
+    out.actions.retain(
+        |p| !matches!(&p.action, Action::AddGroupMembers { members, .. } if members.is_empty()),
+    );
 }

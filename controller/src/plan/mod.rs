@@ -61,6 +61,7 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     let unmanaged = unmanaged::unmanaged_report(&ctx, &users, &mut out);
     drift::drop_unknown(&mut out);
     conflicts::drop_blocked(&blocked, &mut out);
+    groups::drop_orphan_members(&mut out);
     order::sort_actions(&mut out.actions);
     let id = order::plan_id(&out.actions);
     let held = budget::hold_over_budget(&ctx, &id, &mut out);

@@ -125,6 +125,123 @@ fn covered_users_join_the_group_twenty_per_request_and_the_group_gets_the_policy
 }
 
 #[test]
+fn a_new_group_is_licensed_and_filled_with_the_users_this_plan_creates_in_the_same_plan() {
+    // 3 users exist, 25 are created; the group does not exist yet.
+    let names = upns(28);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut w = World::new()
+        .listing(&refs)
+        .with_users(refs[..3].iter().map(|u| tenant_user(u)));
+    let mut p = policy("e3", &["corp"], vec![license("ENTERPRISEPACK", &[])]);
+    p.spec.assignment = Assignment::Group;
+    w.desired.policies = vec![p];
+    let plan = w.plan();
+    let name = format!("o365-controller license {NS}/e3");
+    assert_eq!(
+        named(&plan, |a| matches!(a, Action::CreateGroup { .. })).len(),
+        1
+    );
+    // The new group (no id yet: the apply takes it from the create's answer) gets E3.
+    let assigns = named(&plan, |a| matches!(a, Action::AssignGroupLicenses { .. }));
+    let [
+        Action::AssignGroupLicenses {
+            group,
+            group_name,
+            add,
+            ..
+        },
+    ] = assigns.as_slice()
+    else {
+        panic!("one AssignGroupLicenses: {:#?}", plan.actions)
+    };
+    assert_eq!((group.as_str(), group_name), ("", &name));
+    assert_eq!(add.len(), 1);
+    assert_eq!(add[0].sku_id, E3);
+    // Existing users by id; created users with an empty id, 20 per request, in the order of
+    // their creates.
+    let joins: Vec<(Vec<String>, Vec<String>)> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddGroupMembers {
+                group,
+                members,
+                user_principal_names,
+                ..
+            } => {
+                assert_eq!(group, "", "the new group");
+                Some((members.clone(), user_principal_names.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let sizes: Vec<usize> = joins.iter().map(|(m, _)| m.len()).collect();
+    assert_eq!(sizes, vec![3, 20, 5], "{joins:#?}");
+    assert!(
+        joins[0].0.iter().all(|id| id.starts_with("id-")),
+        "{joins:#?}"
+    );
+    assert!(
+        joins[1..]
+            .iter()
+            .all(|(m, _)| m.iter().all(String::is_empty))
+    );
+    let created: Vec<String> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::CreateUser { user } => Some(user.user_principal_name.clone()),
+            _ => None,
+        })
+        .collect();
+    let joining: Vec<String> = joins[1..].iter().flat_map(|(_, u)| u.clone()).collect();
+    assert_eq!(joining, created);
+    let c = counts(&plan);
+    assert_eq!((c.covered, c.licensed, c.pending), (28, 0, 28));
+}
+
+#[test]
+fn a_user_whose_create_was_dropped_does_not_join_the_group() {
+    use crate::plan::groups::drop_orphan_members;
+    use crate::plan::output::{Out, Owner};
+    let w = World::new();
+    let mut out = Out::new(&w.desired);
+    let create = |upn: &str| Action::CreateUser {
+        user: crate::model::NewUser {
+            user_principal_name: upn.into(),
+            display_name: upn.into(),
+            given_name: None,
+            surname: None,
+            mail_nickname: "x".into(),
+            immutable_id: None,
+            usage_location: None,
+            account_enabled: true,
+            attributes: Default::default(),
+        },
+    };
+    let join = |members: &[&str], upns: &[&str]| Action::AddGroupMembers {
+        group: String::new(),
+        group_name: "e3".into(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        user_principal_names: upns.iter().map(|u| u.to_string()).collect(),
+    };
+    out.push(create("A@x"), vec![Owner::Policy(0)], None);
+    out.push(
+        join(&["", "", "id-c"], &["a@x", "b@x", "c@x"]),
+        vec![],
+        None,
+    );
+    out.push(join(&["", ""], &["d@x", "e@x"]), vec![], None);
+    drop_orphan_members(&mut out);
+    let left: Vec<&Action> = out.actions.iter().map(|p| &p.action).collect();
+    assert_eq!(
+        left,
+        vec![&create("A@x"), &join(&["", "id-c"], &["a@x", "c@x"])],
+        "b and d, e are created by no action: they join no group"
+    );
+}
+
+#[test]
 fn status_counts_licensed_processing_and_errors_and_errors_block_the_policy() {
     let names = upns(4);
     let mut w = group_world(4);
