@@ -575,7 +575,7 @@ async fn delta_pages(http: &reqwest::Client, sim: &SimEndpoints) -> Result<Value
         .as_str()
         .context("no access_token from the simulator")?
         .to_owned();
-    let select = o365_controller::graph::USER_DELTA_PROPERTIES.join(",");
+    let select = o365_controller::graph::user_delta_properties().join(",");
     let mut next = format!("{}/v1.0/users/delta?$select={select}", sim.graph);
     let mut times = Vec::new();
     let mut items = 0;

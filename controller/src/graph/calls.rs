@@ -50,33 +50,9 @@ pub const USER_PROPERTIES: &[&str] = &[
 /// The user properties the mirror's `/users/delta` rounds select: [`USER_PROPERTIES`] and the
 /// `manager` relationship, which delta reports as `manager@delta` (the manager's id), so the
 /// mirror knows every user's manager without one request per user.
-pub const USER_DELTA_PROPERTIES: &[&str] = &[
-    "id",
-    "userPrincipalName",
-    "displayName",
-    "givenName",
-    "surname",
-    "mailNickname",
-    "onPremisesImmutableId",
-    "usageLocation",
-    "accountEnabled",
-    "assignedLicenses",
-    "licenseAssignmentStates",
-    "onPremisesExtensionAttributes",
-    "onPremisesSyncEnabled",
-    "department",
-    "jobTitle",
-    "employeeId",
-    "companyName",
-    "officeLocation",
-    "city",
-    "country",
-    "mobilePhone",
-    "preferredLanguage",
-    "employeeType",
-    "signInSessionsValidFromDateTime",
-    "manager",
-];
+pub fn user_delta_properties() -> Vec<&'static str> {
+    [USER_PROPERTIES, &["manager"]].concat()
+}
 
 /// The organization properties read: the display name and directory synchronization.
 pub const ORGANIZATION_URL: &str =

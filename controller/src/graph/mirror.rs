@@ -15,7 +15,7 @@ use crate::model::{
 
 use super::batch::{BatchItem, RawOutcome};
 use super::calls::{
-    ORGANIZATION_URL, USER_DELTA_PROPERTIES, USER_PROPERTIES, query_value, segment,
+    ORGANIZATION_URL, USER_PROPERTIES, query_value, segment, user_delta_properties,
 };
 use super::client::GraphClient;
 use super::convert;
@@ -498,7 +498,7 @@ impl Mirror {
         let mut full = false;
         let round = match client.absolute(
             "users_delta",
-            &GraphClient::users_delta_url(USER_DELTA_PROPERTIES),
+            &GraphClient::users_delta_url(&user_delta_properties()),
         ) {
             Ok(initial) => {
                 let mut sink = |page: DeltaPage<wire::User>| {

@@ -20,8 +20,8 @@ pub mod wire;
 
 pub use batch::{BatchItem, BatchResult, MAX_BATCH};
 pub use calls::{
-    USER_DELTA_PROPERTIES, USER_PROPERTIES, assign_license_body, directory_object_ref,
-    federation_body, new_user_body, query_value, segment, user_changes_body,
+    USER_PROPERTIES, assign_license_body, directory_object_ref, federation_body, new_user_body,
+    query_value, segment, user_changes_body, user_delta_properties,
 };
 pub use client::{ClientStats, GraphClient, install_crypto_provider};
 pub use config::{Cloud, GraphConfig};
