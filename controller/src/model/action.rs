@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::desired::ObjectKey;
 use super::observed::FederationSettings;
 use super::reason::{Reason, Severity};
-use crate::api::{DriftEntry, LeaverTimeline, UserAttributes};
+use crate::api::{Attributes, DriftEntry, LeaverTimeline};
 
 /// The phases of a run, in the order the guide requires: users (create/adopt, immutable IDs) →
 /// federation → licenses → deprovisioning.
@@ -67,7 +67,7 @@ pub struct UserChanges {
     pub clear_leaver_mark: bool,
     /// New organisation attributes (only those set change).
     #[serde(flatten)]
-    pub attributes: UserAttributes,
+    pub attributes: Attributes,
 }
 
 impl UserChanges {
@@ -103,7 +103,7 @@ pub struct NewUser {
     pub account_enabled: bool,
     /// Organisation attributes (only those set are sent).
     #[serde(flatten)]
-    pub attributes: UserAttributes,
+    pub attributes: Attributes,
 }
 
 /// Most users one `members@odata.bind` may add (Graph's limit on `PATCH /groups/{id}`).
@@ -131,8 +131,9 @@ pub struct NewGroup {
 pub enum Action {
     /// `POST /users`.
     CreateUser {
-        /// The user.
-        user: NewUser,
+        /// The user (boxed, as the other large payloads: every action is as large as the
+        /// largest variant, and a plan of 100,000 creates holds 100,000 of them).
+        user: Box<NewUser>,
     },
     /// `POST /directory/deletedItems/{id}/restore`: a listed user found soft-deleted comes back
     /// with its object id, mailbox and licenses.
@@ -149,14 +150,14 @@ pub enum Action {
         /// Its UPN, for reports.
         user_principal_name: String,
         /// What changes.
-        changes: UserChanges,
+        changes: Box<UserChanges>,
     },
     /// `POST /domains/{domain}/federationConfiguration`.
     CreateFederation {
         /// The domain.
         domain: String,
         /// The settings (without id).
-        settings: FederationSettings,
+        settings: Box<FederationSettings>,
     },
     /// `PATCH /domains/{domain}/federationConfiguration/{id}` with only the changed fields.
     UpdateFederation {
@@ -165,7 +166,7 @@ pub enum Action {
         /// The configuration id.
         id: String,
         /// The changed fields (other fields `None`).
-        changes: FederationSettings,
+        changes: Box<FederationSettings>,
     },
     /// `PATCH /domains/{domain}` with `authenticationType: Managed`.
     RevertToManaged {

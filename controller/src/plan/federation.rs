@@ -132,7 +132,7 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
                     Action::UpdateFederation {
                         domain,
                         id,
-                        changes,
+                        changes: Box::new(changes),
                     },
                     vec![owner],
                     None,
@@ -149,7 +149,10 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
             if preflight(ctx, di, &users.immutable_ids_set, out) && enforce {
                 let settings = want;
                 out.push(
-                    Action::CreateFederation { domain, settings },
+                    Action::CreateFederation {
+                        domain,
+                        settings: Box::new(settings),
+                    },
                     vec![owner],
                     None,
                 );

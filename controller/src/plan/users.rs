@@ -540,7 +540,7 @@ impl<'a> Run<'_, 'a> {
                             } else {
                                 existing.user_principal_name.clone()
                             },
-                            changes,
+                            changes: Box::new(changes),
                         },
                         vec![owner],
                         None,
@@ -642,7 +642,13 @@ impl<'a> Run<'_, 'a> {
             existing: None,
             usage_location: user.usage_location.clone(),
         });
-        out.push(Action::CreateUser { user }, vec![owner], None);
+        out.push(
+            Action::CreateUser {
+                user: Box::new(user),
+            },
+            vec![owner],
+            None,
+        );
         Missing::Created
     }
 }

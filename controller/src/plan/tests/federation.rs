@@ -66,7 +66,7 @@ fn federated_spec_on_managed_domain_creates_federation() {
         plan.actions,
         [Action::CreateFederation {
             domain: DOMAIN.into(),
-            settings: want,
+            settings: Box::new(want),
         }]
     );
     let o = object(&plan, &domain_key("corp"));
@@ -132,7 +132,7 @@ fn federation_update_patches_only_changed_fields() {
         [Action::UpdateFederation {
             domain: DOMAIN.into(),
             id: "fed-1".into(),
-            changes,
+            changes: Box::new(changes),
         }]
     );
     let entries = &object(&plan, &domain_key("corp")).drift_entries;

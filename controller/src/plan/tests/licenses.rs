@@ -188,10 +188,10 @@ fn usage_location_comes_from_the_policy_before_licenses() {
         Action::UpdateUser {
             id: "id-ann@corp.example.com".into(),
             user_principal_name: "ann@corp.example.com".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 usage_location: Some("US".into()),
                 ..UserChanges::default()
-            },
+            }),
         }
     );
     assert!(matches!(plan.actions[1], Action::AssignLicenses { .. }));
