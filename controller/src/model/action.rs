@@ -544,6 +544,10 @@ pub struct ObjectPlan {
     pub held: usize,
 }
 
+/// The objects one action serves. Shared: the actions of one object (often thousands) hold
+/// one list between them.
+pub type ActionOwners = std::sync::Arc<[ObjectKey]>;
+
 /// The result of `plan`: what to do, in order, and what was noticed. Not `Serialize`: its
 /// objects are keyed by [`ObjectKey`], which JSON cannot use as a key; the CLI's `-o json`
 /// serialises a view of it (`cli::output::PlanView`).
@@ -560,7 +564,7 @@ pub struct Plan {
     pub objects: BTreeMap<ObjectKey, ObjectPlan>,
     /// The objects each action serves: `owners[i]` belongs to `actions[i]`. Carried through
     /// apply into the report, so status is attributed, never guessed.
-    pub owners: Vec<Vec<ObjectKey>>,
+    pub owners: Vec<ActionOwners>,
     /// Destructive actions held back by a change budget (not in `actions`) with the domain that
     /// holds them; approving the plan id releases them.
     pub held: Vec<Action>,
@@ -641,7 +645,7 @@ pub struct Report {
     /// Every action with its outcome, in plan order.
     pub results: Vec<(Action, Outcome)>,
     /// The objects each result serves: `owners[i]` belongs to `results[i]` (from the plan).
-    pub owners: Vec<Vec<ObjectKey>>,
+    pub owners: Vec<ActionOwners>,
 }
 
 /// A summary of a report's failed actions, for requeueing by retry class.

@@ -43,7 +43,7 @@ fn plan_domain(ctx: &Ctx, di: usize, users: &UsersOutcome, out: &mut Out) {
         out.drift(owner, "authenticationType".into(), "Managed", "Federated");
         if enforce {
             let domain = d.spec.domain.clone();
-            out.push(Action::RevertToManaged { domain }, vec![owner], None);
+            out.push(Action::RevertToManaged { domain }, owner, None);
         }
     };
     if d.deleting {
@@ -134,7 +134,7 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
                         id,
                         changes: Box::new(changes),
                     },
-                    vec![owner],
+                    owner,
                     None,
                 );
             }
@@ -153,7 +153,7 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
                         domain,
                         settings: Box::new(settings),
                     },
-                    vec![owner],
+                    owner,
                     None,
                 );
             }

@@ -77,7 +77,7 @@ mod tests {
             .iter()
             .map(|action| Planned {
                 action: action.clone(),
-                owners: vec![],
+                owners: Vec::new().into(),
                 budget_domain: None,
             })
             .collect()

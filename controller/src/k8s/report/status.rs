@@ -822,7 +822,7 @@ mod tests {
                     retry_after_secs: None,
                 },
             )],
-            owners: vec![vec![key]],
+            owners: vec![vec![key].into()],
         };
         let observed = ObservedTenant::default();
         let u = policy_status(
@@ -922,7 +922,7 @@ mod tests {
                     retry_after_secs: None,
                 },
             )],
-            owners: vec![vec![key]],
+            owners: vec![vec![key].into()],
         };
         let u = assignment_status(
             &view(&plan, Some(&report), &observed),

@@ -176,8 +176,14 @@ fn changed_certificate_is_updated_and_drift_shows_thumbprints() {
     assert_eq!(changes.issuer_uri, None);
     let entry = &object(&plan, &domain_key("corp")).drift_entries[0];
     assert_eq!(entry.field, "federation.signingCertificate");
-    assert_eq!(Some(entry.desired.clone()), certificate_thumbprint(CERT_A));
-    assert_eq!(Some(entry.observed.clone()), certificate_thumbprint(CERT_B));
+    assert_eq!(
+        Some(entry.desired.to_string()),
+        certificate_thumbprint(CERT_A)
+    );
+    assert_eq!(
+        Some(entry.observed.to_string()),
+        certificate_thumbprint(CERT_B)
+    );
 }
 
 #[test]
@@ -221,11 +227,7 @@ fn managed_spec_on_federated_domain_reverts_to_managed() {
     );
     let entry = &object(&plan, &domain_key("corp")).drift_entries[0];
     assert_eq!(
-        (
-            entry.field.as_str(),
-            entry.desired.as_str(),
-            entry.observed.as_str()
-        ),
+        (entry.field.as_str(), &*entry.desired, &*entry.observed),
         ("authenticationType", "Managed", "Federated")
     );
 }

@@ -256,7 +256,7 @@ fn direct_license_with_wrong_disabled_plans_is_fixed() {
         "users[ann@corp.example.com].licenses[ENTERPRISEPACK].disabledPlans"
     );
     assert_eq!(
-        (entry.desired.as_str(), entry.observed.as_str()),
+        (&*entry.desired, &*entry.observed),
         ("YAMMER_ENTERPRISE", "EXCHANGE_S_ENTERPRISE")
     );
     // Fixing plans takes no seat.

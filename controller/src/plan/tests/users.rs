@@ -284,10 +284,7 @@ fn missing_user_is_drift_present_absent() {
     assert_eq!(o.drift, Drift::Drifted);
     assert_eq!(o.drift_entries[0].field, "users[ann@corp.example.com]");
     assert_eq!(
-        (
-            o.drift_entries[0].desired.as_str(),
-            o.drift_entries[0].observed.as_str()
-        ),
+        (&*o.drift_entries[0].desired, &*o.drift_entries[0].observed),
         ("present", "absent")
     );
 }
