@@ -531,13 +531,7 @@ fn main() {
                 mail_nickname: Some(format!("user{i:06}")),
                 usage_location: Some("US".into()),
                 account_enabled: true,
-                licenses: vec![ObservedLicense {
-                    sku_id: SKU_ID.into(),
-                    disabled_plans: vec![],
-                    direct: true,
-                    inherited_from: vec![],
-                    group_states: vec![],
-                }],
+                licenses: vec![ObservedLicense::direct(SKU_ID, vec![])],
                 ..ObservedUser::default()
             })
             .collect();
