@@ -426,7 +426,7 @@ async fn assign_license_errors_carry_graphs_code_message_and_request_id() {
         megan
             .licenses
             .iter()
-            .any(|l| l.sku_id == "6fd2c87f-b296-42f0-b197-1e91e994b900" && l.direct)
+            .any(|l| &*l.sku_id == "6fd2c87f-b296-42f0-b197-1e91e994b900" && l.direct)
     );
 }
 

@@ -64,7 +64,7 @@ async fn load_reads_domains_users_roles_skus_and_the_tenant_name() {
         megan
             .licenses
             .iter()
-            .all(|l| !l.direct && !l.inherited_from.is_empty())
+            .all(|l| !l.direct && !l.inherited_from().is_empty())
     );
     let adele = user(&m, "adele.vance@contoso.com").must("adele");
     assert!(

@@ -1,8 +1,10 @@
 //! Graph's JSON (`wire`) → the engine's observed model (`crate::model`).
 
+use std::sync::Arc;
+
 use crate::model::{
     AuthenticationType, FederationSettings, GroupLicenseState, ObservedDomain, ObservedGroup,
-    ObservedGroupLicense, ObservedLicense, ObservedSku, ObservedUser,
+    ObservedGroupLicense, ObservedLicense, ObservedSku, ObservedUser, intern_sku,
 };
 
 use super::wire;
@@ -88,9 +90,9 @@ pub fn group(g: wire::Group, members: Vec<String>) -> ObservedGroup {
 }
 
 /// A user from a full read (absent properties stay empty).
-pub fn user(u: wire::User) -> ObservedUser {
+pub fn user(mut u: wire::User) -> ObservedUser {
     let mut out = ObservedUser {
-        id: u.id.clone(),
+        id: std::mem::take(&mut u.id),
         ..ObservedUser::default()
     };
     merge_user(&mut out, u);
@@ -155,20 +157,32 @@ pub fn merge_user(into: &mut ObservedUser, u: wire::User) {
 
 /// Licences from `assignedLicenses` and `licenseAssignmentStates` (either may be missing from
 /// a delta item; then what was known before fills in). A state with `assignedByGroup: null`
-/// is a direct assignment; otherwise the licence comes from that group.
+/// is a direct assignment; otherwise the licence comes from that group. The result is exactly
+/// as long as the licences (one, usually), each with its SKU id shared.
 fn licenses(
     assigned: Option<Vec<wire::AssignedLicense>>,
     states: Option<Vec<wire::LicenseAssignmentState>>,
     before: &[ObservedLicense],
 ) -> Vec<ObservedLicense> {
-    let mut out: Vec<ObservedLicense> = Vec::new();
-    let entry = |out: &mut Vec<ObservedLicense>, sku: &str| -> usize {
-        match out.iter().position(|l| l.sku_id == sku) {
+    /// A licence while it is put together.
+    struct Held {
+        sku: Arc<str>,
+        disabled: Vec<String>,
+        direct: bool,
+        from: Vec<String>,
+        states: Vec<GroupLicenseState>,
+    }
+    let mut out: Vec<Held> = Vec::new();
+    let entry = |out: &mut Vec<Held>, sku: &str| -> usize {
+        match out.iter().position(|l| *l.sku == *sku) {
             Some(i) => i,
             None => {
-                out.push(ObservedLicense {
-                    sku_id: sku.to_string(),
-                    ..ObservedLicense::default()
+                out.push(Held {
+                    sku: intern_sku(sku),
+                    disabled: Vec::new(),
+                    direct: false,
+                    from: Vec::new(),
+                    states: Vec::new(),
                 });
                 out.len() - 1
             }
@@ -184,7 +198,7 @@ fn licenses(
                 match &s.assigned_by_group {
                     None => {
                         out[i].direct = true;
-                        out[i].disabled_plans = lower_sorted(&s.disabled_plans);
+                        out[i].disabled = lower_sorted(&s.disabled_plans);
                     }
                     Some(group) => {
                         let group = group.to_ascii_lowercase();
@@ -192,12 +206,12 @@ fn licenses(
                             .error
                             .clone()
                             .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("None"));
-                        out[i].group_states.push(GroupLicenseState {
+                        out[i].states.push(GroupLicenseState {
                             group: group.clone(),
                             state: s.state.clone().unwrap_or_default(),
                             error,
                         });
-                        out[i].inherited_from.push(group);
+                        out[i].from.push(group);
                     }
                 }
             }
@@ -207,9 +221,9 @@ fn licenses(
             for l in before {
                 let i = entry(&mut out, &l.sku_id);
                 out[i].direct = l.direct;
-                out[i].inherited_from = l.inherited_from.clone();
-                out[i].group_states = l.group_states.clone();
-                out[i].disabled_plans = l.disabled_plans.clone();
+                out[i].from = l.inherited_from().to_vec();
+                out[i].states = l.group_states().to_vec();
+                out[i].disabled = l.disabled_plans.clone();
             }
         }
     }
@@ -219,29 +233,33 @@ fn licenses(
             .filter_map(|a| a.sku_id.as_deref().map(str::to_ascii_lowercase))
             .collect();
         if states.is_none() {
-            out.retain(|l| skus.contains(&l.sku_id));
+            out.retain(|l| skus.iter().any(|s| **s == *l.sku));
         }
         for a in &assigned {
             let Some(sku) = a.sku_id.as_deref().map(str::to_ascii_lowercase) else {
                 continue;
             };
-            let known = out.iter().any(|l| l.sku_id == sku);
+            let known = out.iter().any(|l| *l.sku == *sku);
             let i = entry(&mut out, &sku);
             if !known {
                 // Assigned but without a state (yet): a direct assignment.
                 out[i].direct = true;
             }
             if out[i].direct && (states.is_none() || !known) {
-                out[i].disabled_plans = lower_sorted(&a.disabled_plans);
+                out[i].disabled = lower_sorted(&a.disabled_plans);
             }
         }
     }
-    for l in &mut out {
-        l.inherited_from.sort();
-        l.inherited_from.dedup();
+    out.sort_by(|a, b| a.sku.cmp(&b.sku));
+    let mut licenses = Vec::with_capacity(out.len());
+    for mut l in out {
+        l.from.sort();
+        l.from.dedup();
+        licenses.push(ObservedLicense::new(
+            l.sku, l.disabled, l.direct, l.from, l.states,
+        ));
     }
-    out.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
-    out
+    licenses
 }
 
 fn lower_sorted(ids: &[String]) -> Vec<String> {
@@ -272,7 +290,7 @@ mod tests {
         assert!(u.licenses[0].direct);
         assert_eq!(u.licenses[0].disabled_plans, vec!["p1", "p2"]);
         assert!(!u.licenses[1].direct);
-        assert_eq!(u.licenses[1].inherited_from, vec!["g"]);
+        assert_eq!(u.licenses[1].inherited_from(), ["g"]);
     }
 
     #[test]

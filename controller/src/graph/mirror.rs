@@ -5,6 +5,9 @@
 //! the other parts stay usable.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use serde::de::DeserializeOwned;
 
@@ -30,7 +33,7 @@ pub struct Mirror {
     /// Where the next users delta round starts.
     delta_link: Option<String>,
     /// User id → position in `observed.users`.
-    index: HashMap<String, usize>,
+    index: UserIndex,
     /// The users while `observed.users` is `Unknown` (a failed round); merged again when a
     /// later round succeeds.
     parked: Option<Vec<ObservedUser>>,
@@ -514,7 +517,7 @@ impl Mirror {
         if full {
             // A full round grew the vector by doubling: give the slack back.
             users.shrink_to_fit();
-            index.shrink_to_fit();
+            index.shrink_to_fit(&users);
         }
         self.index = index;
         match round {
@@ -573,11 +576,7 @@ impl Mirror {
 
 /// Applies one page of a users delta round: `Restart` empties the users (a full round
 /// follows), an item replaces, merges into or removes its user.
-fn apply_page(
-    users: &mut Vec<ObservedUser>,
-    index: &mut HashMap<String, usize>,
-    page: DeltaPage<wire::User>,
-) {
+fn apply_page(users: &mut Vec<ObservedUser>, index: &mut UserIndex, page: DeltaPage<wire::User>) {
     let items = match page {
         DeltaPage::Restart => {
             users.clear();
@@ -588,21 +587,177 @@ fn apply_page(
     };
     for item in items {
         if item.removed.is_some() {
-            if let Some(pos) = index.remove(&item.id) {
+            if let Some(pos) = index.remove(users, &item.id) {
+                let last = users.len() - 1;
                 users.swap_remove(pos);
-                if let Some(moved) = users.get(pos) {
-                    index.insert(moved.id.clone(), pos);
+                if pos < last {
+                    index.moved(users, last, pos);
                 }
             }
             continue;
         }
-        match index.get(&item.id) {
-            Some(&pos) => convert::merge_user(&mut users[pos], item),
+        match index.get(users, &item.id) {
+            Some(pos) => convert::merge_user(&mut users[pos], item),
             None if !item.id.is_empty() => {
-                index.insert(item.id.clone(), users.len());
                 users.push(convert::user(item));
+                index.insert(users, users.len() - 1);
             }
             None => {}
         }
+    }
+}
+
+/// User id → position in the users, without a second copy of the ids: the table holds
+/// positions and finds them by the id in the user record.
+#[derive(Debug, Clone, Default)]
+struct UserIndex {
+    table: HashTable<usize>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl UserIndex {
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    fn get(&self, users: &[ObservedUser], id: &str) -> Option<usize> {
+        self.table
+            .find(self.hash(id), |&p| users.get(p).is_some_and(|u| u.id == id))
+            .copied()
+    }
+
+    /// Indexes the user at `pos` (its id not indexed yet).
+    fn insert(&mut self, users: &[ObservedUser], pos: usize) {
+        let Some(user) = users.get(pos) else {
+            return;
+        };
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(user.id.as_str()), pos, |&p| {
+                hasher.hash_one(users.get(p).map_or("", |u| u.id.as_str()))
+            });
+    }
+
+    /// Forgets `id`; returns where its user is.
+    fn remove(&mut self, users: &[ObservedUser], id: &str) -> Option<usize> {
+        let hash = self.hash(id);
+        self.table
+            .find_entry(hash, |&p| users.get(p).is_some_and(|u| u.id == id))
+            .ok()
+            .map(|entry| entry.remove().0)
+    }
+
+    /// The user at `from` is now at `to` (a `swap_remove`).
+    fn moved(&mut self, users: &[ObservedUser], from: usize, to: usize) {
+        let Some(user) = users.get(to) else {
+            return;
+        };
+        if let Some(p) = self.table.find_mut(self.hash(&user.id), |&p| p == from) {
+            *p = to;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.table.clear();
+    }
+
+    fn shrink_to_fit(&mut self, users: &[ObservedUser]) {
+        let hasher = &self.hasher;
+        self.table
+            .shrink_to_fit(|&p| hasher.hash_one(users.get(p).map_or("", |u| u.id.as_str())));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn item(v: serde_json::Value) -> wire::User {
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    fn page(ids: &[&str]) -> DeltaPage<wire::User> {
+        DeltaPage::Items(
+            ids.iter()
+                .map(|id| {
+                    item(serde_json::json!({
+                        "id": id, "userPrincipalName": format!("{id}@corp.example.com"),
+                        "assignedLicenses": [{"skuId": "S1", "disabledPlans": []}]
+                    }))
+                })
+                .collect(),
+        )
+    }
+
+    fn removed(id: &str) -> wire::User {
+        item(serde_json::json!({"id": id, "@removed": {"reason": "changed"}}))
+    }
+
+    /// Every user is found at its position, and nothing else is indexed.
+    fn consistent(users: &[ObservedUser], index: &UserIndex) {
+        assert_eq!(index.len(), users.len());
+        for (pos, u) in users.iter().enumerate() {
+            assert_eq!(index.get(users, &u.id), Some(pos), "{}", u.id);
+        }
+    }
+
+    #[test]
+    fn the_index_follows_adds_changes_and_removals() {
+        let mut users = Vec::new();
+        let mut index = UserIndex::default();
+        apply_page(&mut users, &mut index, DeltaPage::Restart);
+        apply_page(&mut users, &mut index, page(&["a", "b", "c", "d", "e"]));
+        consistent(&users, &index);
+        apply_page(
+            &mut users,
+            &mut index,
+            DeltaPage::Items(vec![
+                removed("b"),
+                item(serde_json::json!({"id": "d", "displayName": "Dee"})),
+                removed("e"),
+                removed("nobody"),
+            ]),
+        );
+        consistent(&users, &index);
+        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids.len(), 3);
+        for id in ["a", "c", "d"] {
+            assert!(ids.contains(&id), "{id} in {ids:?}");
+        }
+        let d = index.get(&users, "d").and_then(|p| users.get(p));
+        let d = d.expect("d is indexed");
+        assert_eq!(d.display_name.as_deref(), Some("Dee"));
+        assert_eq!(
+            d.user_principal_name, "d@corp.example.com",
+            "merged, not replaced"
+        );
+        assert_eq!(index.get(&users, "b"), None);
+        apply_page(&mut users, &mut index, page(&["b", "f"]));
+        index.shrink_to_fit(&users);
+        consistent(&users, &index);
+        apply_page(&mut users, &mut index, DeltaPage::Restart);
+        assert!(users.is_empty());
+        consistent(&users, &index);
+    }
+
+    #[test]
+    fn licences_of_a_full_read_share_the_sku_id_and_take_no_spare_room() {
+        let mut users = Vec::new();
+        let mut index = UserIndex::default();
+        apply_page(&mut users, &mut index, page(&["a", "b"]));
+        let (a, b) = (&users[0].licenses, &users[1].licenses);
+        assert_eq!(a.capacity(), 1);
+        assert_eq!(&*a[0].sku_id, "s1");
+        assert!(
+            Arc::ptr_eq(&a[0].sku_id, &b[0].sku_id),
+            "one copy of the SKU id"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! What the tenant looks like, as read from Microsoft Graph.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// A part of the observed state that may have failed to read. A failed read makes drift
 /// `Unknown` and never triggers a write.
@@ -279,20 +280,136 @@ impl From<crate::api::UserAttributes> for ObservedAttributes {
     }
 }
 
-/// One license a user holds.
+/// One license a user holds. Every mirrored user holds one or two, so it is kept small: the
+/// SKU id is shared (interned), the group-inherited part, which most licences lack, out of line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedLicense {
-    /// The SKU id (GUID, lower case).
-    pub sku_id: String,
+    /// The SKU id (GUID, lower case), shared by every licence of the SKU ([`intern_sku`]).
+    pub sku_id: Arc<str>,
     /// Disabled service plan ids of the direct assignment.
     pub disabled_plans: Vec<String>,
     /// Assigned directly (can be changed with assignLicense).
     pub direct: bool,
-    /// Groups the license is inherited from (never removed by the controller).
-    pub inherited_from: Vec<String>,
+    /// Where the licence is inherited from, when it is.
+    groups: Option<Box<InheritedLicense>>,
+}
+
+/// The group-inherited part of a licence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct InheritedLicense {
+    inherited_from: Vec<String>,
+    group_states: Vec<GroupLicenseState>,
+}
+
+impl ObservedLicense {
+    /// A licence of `sku_id` (shared, see [`intern_sku`]); the group parts are kept only when
+    /// one is not empty, and every list at its exact size.
+    pub fn new(
+        sku_id: Arc<str>,
+        mut disabled_plans: Vec<String>,
+        direct: bool,
+        mut inherited_from: Vec<String>,
+        mut group_states: Vec<GroupLicenseState>,
+    ) -> ObservedLicense {
+        disabled_plans.shrink_to_fit();
+        let groups = if inherited_from.is_empty() && group_states.is_empty() {
+            None
+        } else {
+            inherited_from.shrink_to_fit();
+            group_states.shrink_to_fit();
+            Some(Box::new(InheritedLicense {
+                inherited_from,
+                group_states,
+            }))
+        };
+        ObservedLicense {
+            sku_id,
+            disabled_plans,
+            direct,
+            groups,
+        }
+    }
+
+    /// A direct assignment of `sku_id` with these plans disabled.
+    pub fn direct(sku_id: &str, disabled_plans: Vec<String>) -> ObservedLicense {
+        ObservedLicense {
+            sku_id: intern_sku(sku_id),
+            disabled_plans,
+            direct: true,
+            groups: None,
+        }
+    }
+
+    /// `sku_id` inherited from these groups (lower case), without Entra's processing states.
+    pub fn inherited(sku_id: &str, groups: Vec<String>) -> ObservedLicense {
+        let mut l = ObservedLicense {
+            sku_id: intern_sku(sku_id),
+            ..ObservedLicense::default()
+        };
+        l.set_inherited_from(groups);
+        l
+    }
+
+    /// Groups the license is inherited from (lower case, sorted; never removed by the
+    /// controller).
+    pub fn inherited_from(&self) -> &[String] {
+        self.groups.as_deref().map_or(&[], |g| &g.inherited_from)
+    }
+
     /// What Entra computed for each group assignment of the SKU (`licenseAssignmentStates`
     /// with `assignedByGroup` set), by group.
-    pub group_states: Vec<GroupLicenseState>,
+    pub fn group_states(&self) -> &[GroupLicenseState] {
+        self.groups.as_deref().map_or(&[], |g| &g.group_states)
+    }
+
+    /// Sets the groups the licence is inherited from.
+    pub fn set_inherited_from(&mut self, groups: Vec<String>) {
+        self.inherited_mut().inherited_from = groups;
+        self.drop_empty_groups();
+    }
+
+    /// Sets Entra's processing states of the group assignments.
+    pub fn set_group_states(&mut self, states: Vec<GroupLicenseState>) {
+        self.inherited_mut().group_states = states;
+        self.drop_empty_groups();
+    }
+
+    fn inherited_mut(&mut self) -> &mut InheritedLicense {
+        self.groups.get_or_insert_with(Box::default)
+    }
+
+    fn drop_empty_groups(&mut self) {
+        if self
+            .groups
+            .as_deref()
+            .is_some_and(|g| g.inherited_from.is_empty() && g.group_states.is_empty())
+        {
+            self.groups = None;
+        }
+    }
+}
+
+/// Most SKU ids interned at once; past it a new id is its own allocation (SKU ids are
+/// Microsoft's catalogue, a few hundred: the cap only bounds what a strange tenant can pin).
+const MAX_INTERNED_SKUS: usize = 4096;
+
+/// The shared copy of a SKU id (lower case as given): a 100,000-user tenant holds one copy
+/// of each SKU id, not one per licence.
+pub fn intern_sku(id: &str) -> Arc<str> {
+    static SKUS: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    // The set is consistent whatever a panicking holder did: a poisoned lock is still used.
+    let mut set = SKUS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(shared) = set.get(id) {
+        return Arc::clone(shared);
+    }
+    let shared: Arc<str> = Arc::from(id);
+    if set.len() < MAX_INTERNED_SKUS {
+        set.insert(Arc::clone(&shared));
+    }
+    shared
 }
 
 /// Entra's processing state of one group-inherited license of a user.

@@ -49,9 +49,9 @@ impl LicenseGroups<'_> {
     /// group that is not draining and whose assignment is not in error.
     pub(crate) fn holds(&self, l: &ObservedLicense) -> bool {
         l.direct
-            || l.inherited_from.iter().any(|g| {
+            || l.inherited_from().iter().any(|g| {
                 !self.draining.contains(g)
-                    && l.group_states
+                    && l.group_states()
                         .iter()
                         .find(|s| s.group == *g)
                         .is_none_or(|s| s.error.is_none() && !s.state.eq_ignore_ascii_case("Error"))
@@ -461,7 +461,7 @@ fn user_state(u: &ObservedUser, group: &str, grants: &[Grant], member: bool) -> 
             .licenses
             .iter()
             .find(|l| l.sku_id.eq_ignore_ascii_case(&g.sku.sku_id))
-            .and_then(|l| l.group_states.iter().find(|s| s.group == group));
+            .and_then(|l| l.group_states().iter().find(|s| s.group == group));
         match state {
             None => processing = true,
             Some(s) if s.is_active() => {}
@@ -522,7 +522,7 @@ fn direct_to_remove(
             continue;
         };
         let active = l
-            .group_states
+            .group_states()
             .iter()
             .any(|s| s.group == group && s.is_active());
         if l.direct && active && !directly_granted(&l.sku_id) {
@@ -535,7 +535,7 @@ fn direct_to_remove(
                 "absent (licensed through the group)",
                 "assigned",
             );
-            remove.push(l.sku_id.clone());
+            remove.push(l.sku_id.to_string());
         }
     }
     if remove.is_empty() || !p.enforced {

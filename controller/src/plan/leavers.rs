@@ -143,7 +143,7 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
             .licenses
             .iter()
             .filter(|l| l.direct)
-            .map(|l| l.sku_id.clone())
+            .map(|l| l.sku_id.to_string())
             .collect();
         if !direct.is_empty() {
             out.drift(

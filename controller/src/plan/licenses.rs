@@ -246,7 +246,7 @@ fn user_need<'w, 'a>(
                 .iter()
                 .any(|w| w.sku.sku_id.eq_ignore_ascii_case(&l.sku_id));
             if l.direct && !granted && !cov.group_skus.contains(&l.sku_id.to_ascii_lowercase()) {
-                need.removes.push(l.sku_id.clone());
+                need.removes.push(l.sku_id.to_string());
             }
         }
     }

@@ -140,7 +140,8 @@ pub(crate) fn assignment(
             adopt_existing: true,
             mode: None,
             defaults: None,
-        },
+        }
+        .into(),
         mode: Mode::Enforce,
         export_requested: false,
     }
@@ -226,23 +227,11 @@ pub(crate) fn synced_user(upn: &str) -> ObservedUser {
 }
 
 pub(crate) fn direct(sku: &str, disabled: &[&str]) -> ObservedLicense {
-    ObservedLicense {
-        sku_id: sku.into(),
-        disabled_plans: disabled.iter().map(|s| s.to_string()).collect(),
-        direct: true,
-        inherited_from: Vec::new(),
-        group_states: Vec::new(),
-    }
+    ObservedLicense::direct(sku, disabled.iter().map(|s| s.to_string()).collect())
 }
 
 pub(crate) fn inherited(sku: &str, group: &str) -> ObservedLicense {
-    ObservedLicense {
-        sku_id: sku.into(),
-        disabled_plans: Vec::new(),
-        direct: false,
-        inherited_from: vec![group.into()],
-        group_states: Vec::new(),
-    }
+    ObservedLicense::inherited(sku, vec![group.into()])
 }
 
 pub(crate) fn sku(part: &str, id: &str, enabled: i32, consumed: i32) -> ObservedSku {

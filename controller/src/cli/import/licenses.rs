@@ -249,12 +249,15 @@ mod tests {
             user_principal_name: format!("{id}@corp.example.com"),
             licenses: licenses
                 .iter()
-                .map(|(sku, plans, direct)| ObservedLicense {
-                    sku_id: sku.to_string(),
-                    disabled_plans: plans.iter().map(|p| p.to_string()).collect(),
-                    direct: *direct,
-                    inherited_from: if *direct { vec![] } else { vec!["g".into()] },
-                    group_states: vec![],
+                .map(|(sku, plans, direct)| {
+                    let plans = plans.iter().map(|p| p.to_string()).collect();
+                    if *direct {
+                        ObservedLicense::direct(sku, plans)
+                    } else {
+                        let mut l = ObservedLicense::inherited(sku, vec!["g".into()]);
+                        l.disabled_plans = plans;
+                        l
+                    }
                 })
                 .collect(),
             ..ObservedUser::default()

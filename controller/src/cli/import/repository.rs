@@ -493,7 +493,7 @@ fn assignment_file(
         let from: Vec<&str> = u
             .licenses
             .iter()
-            .flat_map(|l| l.inherited_from.iter().map(String::as_str))
+            .flat_map(|l| l.inherited_from().iter().map(String::as_str))
             .collect();
         if !from.is_empty() {
             inherited += 1;
@@ -674,11 +674,7 @@ mod tests {
             usage_location: Some("US".into()),
             account_enabled: true,
             licenses: if direct_e3 {
-                vec![ObservedLicense {
-                    sku_id: E3.into(),
-                    direct: true,
-                    ..ObservedLicense::default()
-                }]
+                vec![ObservedLicense::direct(E3, Vec::new())]
             } else {
                 Vec::new()
             },
@@ -702,11 +698,7 @@ mod tests {
         eve.account_enabled = false;
         eve.leaver_mark = Some("o365-controller leaver since 2026-11-20T08:00:00Z".into());
         let mut fay = user("fay@corp.example.com", false);
-        fay.licenses = vec![ObservedLicense {
-            sku_id: E3.into(),
-            inherited_from: vec!["g1".into()],
-            ..ObservedLicense::default()
-        }];
+        fay.licenses = vec![ObservedLicense::inherited(E3, vec!["g1".into()])];
         ObservedTenant {
             display_name: Some("Corp".into()),
             domains: Read::Known(vec![

@@ -45,11 +45,11 @@ fn owned_group(members: &[&str]) -> ObservedGroup {
 /// E3 inherited from the group, in `state` with `error`.
 fn from_group(state: &str, error: Option<&str>) -> ObservedLicense {
     let mut l = inherited(E3, GROUP);
-    l.group_states = vec![GroupLicenseState {
+    l.set_group_states(vec![GroupLicenseState {
         group: GROUP.into(),
         state: state.into(),
         error: error.map(str::to_string),
-    }];
+    }]);
     l
 }
 
