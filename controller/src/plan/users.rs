@@ -251,7 +251,15 @@ impl<'a> Run<'_, 'a> {
                     false
                 }
                 Found::Missing => {
-                    let r = self.missing(ai, u, key, immutable_id, primary, &mut counts, out);
+                    let listing = Listing {
+                        ai,
+                        u,
+                        key,
+                        immutable_id,
+                        primary,
+                        restoring: false,
+                    };
+                    let r = self.missing(listing, &mut counts, out);
                     if r == Missing::WaitingForExport {
                         waiting_export += 1;
                     }
@@ -619,16 +627,15 @@ impl<'a> Run<'_, 'a> {
 
     /// A listed user missing from the tenant: create it (Auto, or Manual with an export
     /// requested), or count it pending.
-    fn missing(
-        &mut self,
-        ai: usize,
-        u: &'a AssignedUser,
-        key: &'a str,
-        immutable_id: Option<String>,
-        primary: bool,
-        counts: &mut PlannedCounts,
-        out: &mut Out,
-    ) -> Missing {
+    fn missing(&mut self, l: Listing<'a>, counts: &mut PlannedCounts, out: &mut Out) -> Missing {
+        let Listing {
+            ai,
+            u,
+            key,
+            immutable_id,
+            primary,
+            ..
+        } = l;
         let ctx = self.ctx;
         let a = &ctx.desired.assignments[ai];
         let owner = Owner::Assignment(ai);
