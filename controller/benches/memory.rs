@@ -46,6 +46,18 @@ fn malloc_arena_max() -> String {
         .unwrap_or_else(|| "1".to_owned())
 }
 
+/// glibc's mmap threshold of the controller process, as the Dockerfile and the chart set it
+/// (blocks from 128 KiB up are mapped and given back on free, whatever was freed before);
+/// `MALLOC_MMAP_THRESHOLD_` in the bench's environment overrides it (to compare; empty: glibc's
+/// default, which raises the threshold to the largest block freed so far).
+fn malloc_mmap_threshold() -> Option<String> {
+    match std::env::var("MALLOC_MMAP_THRESHOLD_") {
+        Ok(v) if v.is_empty() => None,
+        Ok(v) => Some(v),
+        Err(_) => Some("131072".to_owned()),
+    }
+}
+
 /// Users per AppAssignment (the CRD's `maxItems`).
 const PER_ASSIGNMENT: usize = 5_000;
 /// How long the first full sync of the largest tenant may take before the bench gives up.
@@ -413,6 +425,10 @@ fn start_controller(
         }
         None => Command::new(bin),
     };
+    command.env_remove("MALLOC_MMAP_THRESHOLD_");
+    if let Some(threshold) = malloc_mmap_threshold() {
+        command.env("MALLOC_MMAP_THRESHOLD_", threshold);
+    }
     let child = command
         .args([
             "run",
@@ -853,6 +869,7 @@ fn main() {
                 "note": "VmRSS of the run process from /proc after the first full sync of a tenant whose users are all already converged, and after each no-change resync (Tenant annotated, counted on o365_reconciles_total)",
                 "loadAverage": load_average(),
                 "mallocArenaMax": malloc_arena_max(),
+                "mallocMmapThreshold": malloc_mmap_threshold().unwrap_or_else(|| "glibc default (dynamic)".to_owned()),
                 "sizes": b3,
             }
         });
