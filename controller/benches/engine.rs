@@ -20,6 +20,7 @@
 //! - B4: `plan` over M desired and M observed users.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use o365_controller::api::{
@@ -151,9 +152,9 @@ fn user(i: usize) -> AssignedUser {
 
 struct BenchObjects {
     tenant: Tenant,
-    domains: Vec<FederatedDomain>,
-    assignments: Vec<AppAssignment>,
-    policies: Vec<LicensePolicy>,
+    domains: Vec<Arc<FederatedDomain>>,
+    assignments: Vec<Arc<AppAssignment>>,
+    policies: Vec<Arc<LicensePolicy>>,
 }
 
 fn objects(users: usize, sim: &Simulator) -> BenchObjects {
@@ -192,7 +193,7 @@ fn objects_with(users: usize, sim: &Simulator, assignment: Assignment) -> BenchO
         .chunks(5000)
         .enumerate()
         .map(|(n, chunk)| {
-            AppAssignment::new(
+            Arc::new(AppAssignment::new(
                 &format!("team-{n}"),
                 AppAssignmentSpec {
                     domain_ref: DomainRef {
@@ -205,7 +206,7 @@ fn objects_with(users: usize, sim: &Simulator, assignment: Assignment) -> BenchO
                     mode: None,
                     defaults: None,
                 },
-            )
+            ))
         })
         .collect();
     let policy = LicensePolicy::new(
@@ -234,9 +235,9 @@ fn objects_with(users: usize, sim: &Simulator, assignment: Assignment) -> BenchO
     );
     BenchObjects {
         tenant,
-        domains: vec![domain],
+        domains: vec![Arc::new(domain)],
         assignments,
-        policies: vec![policy],
+        policies: vec![Arc::new(policy)],
     }
 }
 

@@ -12,6 +12,7 @@ mod yaml;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::ResourceExt;
@@ -61,12 +62,12 @@ pub struct Source {
 pub struct Manifests {
     /// Tenants.
     pub tenants: Vec<Tenant>,
-    /// FederatedDomains.
-    pub domains: Vec<FederatedDomain>,
-    /// AppAssignments.
-    pub assignments: Vec<AppAssignment>,
+    /// FederatedDomains (shared with the desired state resolved from them).
+    pub domains: Vec<Arc<FederatedDomain>>,
+    /// AppAssignments (shared: the desired state keeps their users without a copy).
+    pub assignments: Vec<Arc<AppAssignment>>,
     /// LicensePolicies.
-    pub policies: Vec<LicensePolicy>,
+    pub policies: Vec<Arc<LicensePolicy>>,
     /// Secrets (credentials for CLI mode).
     pub secrets: Vec<Secret>,
     /// Namespaces, read for their labels (`allowedAssignments.namespaces.selector`).
@@ -89,14 +90,21 @@ impl Manifests {
     /// Puts every object without `metadata.namespace` into `namespace`, as `kubectl apply -n`
     /// would. Returns the objects that are then defined twice.
     pub fn default_namespace(&mut self, namespace: &str) -> Vec<String> {
-        fn fill<K: ResourceExt>(objects: &mut [K], namespace: &str) {
+        fn fill<'a, K: ResourceExt + 'a>(
+            objects: impl Iterator<Item = &'a mut K>,
+            namespace: &str,
+        ) {
             for o in objects {
                 if o.meta().namespace.as_deref().is_none_or(str::is_empty) {
                     o.meta_mut().namespace = Some(namespace.to_owned());
                 }
             }
         }
-        fn twice<K: ResourceExt>(kind: &str, objects: &[K], out: &mut Vec<String>) {
+        fn twice<'a, K: ResourceExt + 'a>(
+            kind: &str,
+            objects: impl Iterator<Item = &'a K>,
+            out: &mut Vec<String>,
+        ) {
             let mut seen = std::collections::BTreeSet::new();
             for o in objects {
                 let key = format!(
@@ -113,17 +121,30 @@ impl Manifests {
                 }
             }
         }
-        fill(&mut self.tenants, namespace);
-        fill(&mut self.domains, namespace);
-        fill(&mut self.assignments, namespace);
-        fill(&mut self.policies, namespace);
-        fill(&mut self.secrets, namespace);
+        // Nothing else holds the objects yet: `make_mut` copies none.
+        fill(self.tenants.iter_mut(), namespace);
+        fill(self.domains.iter_mut().map(Arc::make_mut), namespace);
+        fill(self.assignments.iter_mut().map(Arc::make_mut), namespace);
+        fill(self.policies.iter_mut().map(Arc::make_mut), namespace);
+        fill(self.secrets.iter_mut(), namespace);
         let mut out = Vec::new();
-        twice("Tenant", &self.tenants, &mut out);
-        twice("FederatedDomain", &self.domains, &mut out);
-        twice("AppAssignment", &self.assignments, &mut out);
-        twice("LicensePolicy", &self.policies, &mut out);
-        twice("Secret", &self.secrets, &mut out);
+        twice("Tenant", self.tenants.iter(), &mut out);
+        twice(
+            "FederatedDomain",
+            self.domains.iter().map(AsRef::as_ref),
+            &mut out,
+        );
+        twice(
+            "AppAssignment",
+            self.assignments.iter().map(AsRef::as_ref),
+            &mut out,
+        );
+        twice(
+            "LicensePolicy",
+            self.policies.iter().map(AsRef::as_ref),
+            &mut out,
+        );
+        twice("Secret", self.secrets.iter(), &mut out);
         out
     }
 
@@ -432,9 +453,15 @@ impl Loader {
         };
         let typed = match kind.as_str() {
             "Tenant" => serde_json::from_value(value).map(|o| manifests.tenants.push(o)),
-            "FederatedDomain" => serde_json::from_value(value).map(|o| manifests.domains.push(o)),
-            "AppAssignment" => serde_json::from_value(value).map(|o| manifests.assignments.push(o)),
-            _ => serde_json::from_value(value).map(|o| manifests.policies.push(o)),
+            "FederatedDomain" => {
+                serde_json::from_value(value).map(|o| manifests.domains.push(Arc::new(o)))
+            }
+            "AppAssignment" => serde_json::from_value(value).map(|mut o: AppAssignment| {
+                // Kept for the whole run: without the room deserialising left (~2x the users).
+                o.spec.users.shrink_to_fit();
+                manifests.assignments.push(Arc::new(o));
+            }),
+            _ => serde_json::from_value(value).map(|o| manifests.policies.push(Arc::new(o))),
         };
         match typed {
             Ok(()) => {

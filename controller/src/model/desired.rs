@@ -7,8 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
-use crate::api::{AppAssignmentSpec, FederatedDomainSpec, LicensePolicySpec, Mode};
+use crate::api::{AppAssignment, AppAssignmentSpec, FederatedDomainSpec, LicensePolicySpec, Mode};
 use crate::resolve::CertificateError;
 
 /// The four kinds of this controller.
@@ -120,8 +122,8 @@ pub struct DesiredAssignment {
     pub not_permitted: Option<String>,
     /// Its labels (for LicensePolicy `assignmentSelector`).
     pub labels: BTreeMap<String, String>,
-    /// Its spec.
-    pub spec: AppAssignmentSpec,
+    /// Its spec, shared with the object.
+    pub spec: AssignmentSpec,
     /// `spec.mode`, or the domain's, or the Tenant's.
     pub mode: Mode,
     /// With `provisioning: Manual`: an export was requested and not yet done (the annotation
@@ -138,4 +140,44 @@ pub struct DesiredPolicy {
     pub spec: LicensePolicySpec,
     /// `spec.mode`, or the Tenant's.
     pub mode: Mode,
+}
+
+/// An AppAssignment's spec, shared with the object it was resolved from: resolving copies no
+/// user (an AppAssignment lists up to 5,000, some 2 MB). Read through `Deref`; changing it
+/// (tests do) copies the object first unless nothing else holds it.
+#[derive(Clone)]
+pub struct AssignmentSpec(Arc<AppAssignment>);
+
+impl AssignmentSpec {
+    /// The spec of `assignment`, shared.
+    pub fn of(assignment: Arc<AppAssignment>) -> Self {
+        AssignmentSpec(assignment)
+    }
+}
+
+impl From<AppAssignmentSpec> for AssignmentSpec {
+    /// A spec of no object (tests, benchmarks).
+    fn from(spec: AppAssignmentSpec) -> Self {
+        AssignmentSpec(Arc::new(AppAssignment::new("", spec)))
+    }
+}
+
+impl Deref for AssignmentSpec {
+    type Target = AppAssignmentSpec;
+
+    fn deref(&self) -> &AppAssignmentSpec {
+        &self.0.spec
+    }
+}
+
+impl DerefMut for AssignmentSpec {
+    fn deref_mut(&mut self) -> &mut AppAssignmentSpec {
+        &mut Arc::make_mut(&mut self.0).spec
+    }
+}
+
+impl fmt::Debug for AssignmentSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.spec.fmt(f)
+    }
 }

@@ -140,7 +140,8 @@ pub(crate) fn assignment(
             adopt_existing: true,
             mode: None,
             defaults: None,
-        },
+        }
+        .into(),
         mode: Mode::Enforce,
         export_requested: false,
     }

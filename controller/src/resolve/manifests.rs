@@ -340,7 +340,7 @@ spec:
         ]);
         let requested = |annotation: Option<&str>, done: Option<&str>, export: bool| {
             let mut m = m.clone();
-            let a = &mut m.assignments[0];
+            let a = std::sync::Arc::make_mut(&mut m.assignments[0]);
             a.metadata.annotations = annotation.map(|v| {
                 std::collections::BTreeMap::from([(
                     crate::api::EXPORT_REQUESTED_ANNOTATION.to_owned(),

@@ -11,6 +11,7 @@ mod error;
 mod manifests;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kube::ResourceExt;
 
@@ -19,7 +20,7 @@ use crate::api::{
     FederatedDomain, LicensePolicy, Mode, Provisioning, Tenant,
 };
 use crate::model::{
-    DesiredAssignment, DesiredDomain, DesiredPolicy, DesiredTenant, Kind, ObjectKey,
+    AssignmentSpec, DesiredAssignment, DesiredDomain, DesiredPolicy, DesiredTenant, Kind, ObjectKey,
 };
 pub use certificate::to_base64_der;
 pub use connect::{AZURE_FEDERATED_TOKEN_FILE, OperatorSettings, graph_config};
@@ -63,15 +64,16 @@ pub fn secret_value(
 }
 
 /// The objects a Tenant is resolved from. They may come from any namespace: each is matched
-/// by its own namespace, so handing over more objects never widens a reference.
+/// by its own namespace, so handing over more objects never widens a reference. Shared: the
+/// [`DesiredTenant`] keeps each AppAssignment's spec (its users) without a copy.
 #[derive(Debug, Clone, Copy)]
 pub struct Objects<'a> {
     /// FederatedDomains.
-    pub domains: &'a [FederatedDomain],
+    pub domains: &'a [Arc<FederatedDomain>],
     /// AppAssignments (those of other namespaces count only where a domain admits them).
-    pub assignments: &'a [AppAssignment],
+    pub assignments: &'a [Arc<AppAssignment>],
     /// LicensePolicies.
-    pub policies: &'a [LicensePolicy],
+    pub policies: &'a [Arc<LicensePolicy>],
     /// Labels of the namespaces of the AppAssignments.
     pub namespaces: &'a NamespaceLabels,
 }
@@ -173,7 +175,7 @@ pub fn desired_tenant(
         .domains
         .iter()
         .filter(|d| d.namespace().unwrap_or_default() == namespace)
-        .map(|d| (d.name_any(), d))
+        .map(|d| (d.name_any(), d.as_ref()))
         .collect();
     let assignments = objects
         .assignments
@@ -207,7 +209,7 @@ pub fn desired_tenant(
                     .unwrap_or(tenant_mode),
                 export_requested: a.spec.provisioning == Provisioning::Manual
                     && (overrides.export || (requested.is_some() && requested != done)),
-                spec: a.spec.clone(),
+                spec: AssignmentSpec::of(a.clone()),
             }
         })
         .collect();

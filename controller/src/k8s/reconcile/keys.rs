@@ -67,7 +67,7 @@ impl FetchedKeys {
         client: &Client,
         namespace: &str,
         tenant: &Tenant,
-        domains: &[FederatedDomain],
+        domains: &[std::sync::Arc<FederatedDomain>],
     ) -> FetchedKeys {
         let mut secret_names: BTreeSet<String> = BTreeSet::new();
         let mut config_map_names: BTreeSet<String> = BTreeSet::new();

@@ -6,15 +6,39 @@
 //! them now, or no longer). Only an AppAssignment's domainRef crosses a namespace, and only
 //! where the domain admits it.
 //!
-//! Mappers read raw JSON fields (not the typed object) so that an object with an invalid spec
-//! still triggers its Tenant, whose reconcile then reports it.
+//! Mappers read the typed object, or the raw JSON of one that did not parse, so that an object
+//! with an invalid spec still triggers its Tenant, whose reconcile then reports it.
 
 use kube::ResourceExt;
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::Value;
 
-use super::objects::{Stores, domain_namespace_of};
+use super::objects::{Cached, Stores, Watched};
+use crate::api::{AppAssignment, CertificateSource, FederatedDomain, LicensePolicy};
+
+/// A kind that names its Tenant in `spec.tenantRef`.
+pub trait OfTenant: Watched {
+    /// `spec.tenantRef.name`.
+    fn tenant_ref(&self) -> &str;
+}
+
+impl OfTenant for FederatedDomain {
+    fn tenant_ref(&self) -> &str {
+        &self.spec.tenant_ref.name
+    }
+}
+
+impl OfTenant for LicensePolicy {
+    fn tenant_ref(&self) -> &str {
+        &self.spec.tenant_ref.name
+    }
+}
+
+/// The Tenant `obj` names in `spec.tenantRef`.
+pub fn tenant_ref_of<K: OfTenant>(obj: &Cached<K>) -> Option<&str> {
+    obj.field(|k| Some(k.tenant_ref()), "/spec/tenantRef/name")
+}
 
 fn str_at<'a>(data: &'a Value, pointer: &str) -> Option<&'a str> {
     data.pointer(pointer).and_then(Value::as_str)
@@ -38,9 +62,12 @@ fn all_tenants_in(
 }
 
 /// A FederatedDomain or LicensePolicy → the Tenant in its `spec.tenantRef`.
-pub fn by_tenant_ref(obj: &DynamicObject, tenant: &ApiResource) -> Vec<ObjectRef<DynamicObject>> {
+pub fn by_tenant_ref<K: OfTenant>(
+    obj: &Cached<K>,
+    tenant: &ApiResource,
+) -> Vec<ObjectRef<DynamicObject>> {
     let namespace = obj.namespace().unwrap_or_default();
-    str_at(&obj.data, "/spec/tenantRef/name")
+    tenant_ref_of(obj)
         .map(|name| vec![tenant_ref(tenant, &namespace, name)])
         .unwrap_or_default()
 }
@@ -49,12 +76,12 @@ pub fn by_tenant_ref(obj: &DynamicObject, tenant: &ApiResource) -> Vec<ObjectRef
 /// domain is not (yet) known, so that a `DomainNotFound` is reported rather than nothing at
 /// all.
 pub fn assignment_to_tenants(
-    obj: &DynamicObject,
+    obj: &Cached<AppAssignment>,
     stores: &Stores,
     tenant: &ApiResource,
 ) -> Vec<ObjectRef<DynamicObject>> {
-    let namespace = domain_namespace_of(obj);
-    let domain = str_at(&obj.data, "/spec/domainRef/name").and_then(|name| {
+    let namespace = obj.domain_namespace();
+    let domain = obj.domain_name().and_then(|name| {
         stores
             .domains
             .find(|d| d.namespace().as_deref() == Some(namespace.as_str()) && d.name_any() == name)
@@ -73,7 +100,7 @@ pub fn namespace_to_tenants(
 ) -> Vec<ObjectRef<DynamicObject>> {
     let mut refs: Vec<ObjectRef<DynamicObject>> = stores
         .assignments
-        .state_filter(|a| a.namespace().as_deref() == Some(name) && domain_namespace_of(a) != name)
+        .state_filter(|a| a.namespace().as_deref() == Some(name) && a.domain_namespace() != name)
         .iter()
         .flat_map(|a| assignment_to_tenants(a, stores, tenant))
         .collect();
@@ -91,15 +118,34 @@ fn tenant_uses_secret(t: &DynamicObject, name: &str) -> bool {
 
 /// Whether FederatedDomain `d` reads a certificate from the Secret (`secretKeyRef`) or
 /// ConfigMap (`configMapKeyRef`) `name`.
-fn domain_uses(d: &DynamicObject, ref_field: &str, name: &str) -> bool {
-    ["signingCertificate", "nextSigningCertificate"]
-        .iter()
-        .any(|cert| {
-            str_at(
-                &d.data,
-                &format!("/spec/federation/{cert}/{ref_field}/name"),
-            ) == Some(name)
-        })
+fn domain_uses(d: &Cached<FederatedDomain>, ref_field: &str, name: &str) -> bool {
+    fn named<'a>(source: Option<&'a CertificateSource>, ref_field: &str) -> Option<&'a str> {
+        source
+            .and_then(|s| match ref_field {
+                "secretKeyRef" => s.secret_key_ref.as_ref(),
+                _ => s.config_map_key_ref.as_ref(),
+            })
+            .map(|r| r.name.as_str())
+    }
+    [
+        ("signingCertificate", false),
+        ("nextSigningCertificate", true),
+    ]
+    .iter()
+    .any(|&(cert, next)| {
+        d.field(
+            |d| {
+                let federation = d.spec.federation.as_ref()?;
+                let source = if next {
+                    federation.next_signing_certificate.as_ref()
+                } else {
+                    Some(&federation.signing_certificate)
+                };
+                named(source, ref_field)
+            },
+            &format!("/spec/federation/{cert}/{ref_field}/name"),
+        ) == Some(name)
+    })
 }
 
 /// A Secret → the Tenants of its namespace whose credentials, or whose domains' certificates,
@@ -185,7 +231,7 @@ fn domains_using(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{FederatedDomain, Tenant};
+    use crate::api::Tenant;
     use crate::k8s::reconcile::objects::api_resource;
 
     fn object(ar: &ApiResource, name: &str, data: Value) -> DynamicObject {
@@ -194,18 +240,28 @@ mod tests {
         o
     }
 
+    /// A cached FederatedDomain from raw JSON: typed when it parses, raw when not.
+    fn domain(data: Value) -> Cached<FederatedDomain> {
+        let o = object(&api_resource::<FederatedDomain>(), "corp", data);
+        Cached::from_dynamic(&o).unwrap()
+    }
+
     #[test]
-    fn a_domain_maps_to_the_tenant_it_names() {
+    fn a_domain_maps_to_the_tenant_it_names_whether_it_parses_or_not() {
         let t = api_resource::<Tenant>();
-        let d = object(
-            &api_resource::<FederatedDomain>(),
-            "corp",
-            serde_json::json!({"spec": {"tenantRef": {"name": "contoso"}}}),
-        );
-        let refs = by_tenant_ref(&d, &t);
-        assert_eq!(refs.len(), 1);
-        assert_eq!(refs[0].name, "contoso");
-        assert_eq!(refs[0].namespace.as_deref(), Some("team-a"));
+        let valid = domain(serde_json::json!({
+            "spec": {"tenantRef": {"name": "contoso"}, "domain": "corp.example.com"},
+        }));
+        assert!(valid.parsed().is_ok());
+        // No `domain`: it does not parse, and still reaches its Tenant (which reports it).
+        let invalid = domain(serde_json::json!({"spec": {"tenantRef": {"name": "contoso"}}}));
+        assert!(invalid.parsed().is_err());
+        for d in [valid, invalid] {
+            let refs = by_tenant_ref(&d, &t);
+            assert_eq!(refs.len(), 1, "{d:?}");
+            assert_eq!(refs[0].name, "contoso");
+            assert_eq!(refs[0].namespace.as_deref(), Some("team-a"));
+        }
     }
 
     #[test]
@@ -230,11 +286,7 @@ mod tests {
 
     #[test]
     fn a_domain_without_tenant_ref_maps_to_nothing() {
-        let d = object(
-            &api_resource::<FederatedDomain>(),
-            "corp",
-            serde_json::json!({}),
-        );
+        let d = domain(serde_json::json!({}));
         assert!(by_tenant_ref(&d, &api_resource::<Tenant>()).is_empty());
     }
 
@@ -248,12 +300,28 @@ mod tests {
         );
         assert!(tenant_uses_secret(&t, "creds"));
         assert!(!tenant_uses_secret(&t, "other"));
-        let d = object(
-            &api_resource::<FederatedDomain>(),
-            "corp",
+        // Raw JSON (it does not parse: no domain, no URIs) and typed.
+        let raw = domain(
             serde_json::json!({"spec": {"federation": {"signingCertificate": {"configMapKeyRef": {"name": "idp", "key": "crt"}}}}}),
         );
-        assert!(domain_uses(&d, "configMapKeyRef", "idp"));
-        assert!(!domain_uses(&d, "secretKeyRef", "idp"));
+        assert!(raw.parsed().is_err());
+        assert!(domain_uses(&raw, "configMapKeyRef", "idp"));
+        assert!(!domain_uses(&raw, "secretKeyRef", "idp"));
+        let typed = domain(serde_json::json!({"spec": {
+            "tenantRef": {"name": "contoso"},
+            "domain": "corp.example.com",
+            "authentication": "Federated",
+            "federation": {
+                "issuerUri": "https://idp.example.com",
+                "passiveSignInUri": "https://idp.example.com/sso",
+                "signOutUri": "https://idp.example.com/out",
+                "signingCertificate": {"configMapKeyRef": {"name": "idp", "key": "crt"}},
+                "nextSigningCertificate": {"secretKeyRef": {"name": "next", "key": "crt"}},
+            },
+        }}));
+        assert!(typed.parsed().is_ok(), "{typed:?}");
+        assert!(domain_uses(&typed, "configMapKeyRef", "idp"));
+        assert!(!domain_uses(&typed, "secretKeyRef", "idp"));
+        assert!(domain_uses(&typed, "secretKeyRef", "next"));
     }
 }

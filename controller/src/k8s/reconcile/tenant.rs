@@ -19,8 +19,8 @@ use super::context::{Context, TenantSession};
 use super::duration::{MAX_RESYNC, bounded_resync};
 use super::error::ReconcileError;
 use super::finalizer::{self, FinalizerChange};
-use super::mappers::by_tenant_ref;
-use super::objects::{NamespaceObjects, api_resource};
+use super::mappers::{OfTenant, tenant_ref_of};
+use super::objects::{Cached, NamespaceObjects};
 use crate::api::{DeletionPolicy, FederatedDomain, Mode, Tenant};
 use crate::engine::{self, Writes};
 use crate::graph::{GraphClient, GraphError, Mirror};
@@ -29,6 +29,7 @@ use crate::k8s::report::status::{self, RunView, StatusUpdate};
 use crate::k8s::runtime::containment::contain;
 use crate::model::{Action, DesiredTenant, Drift, Failures, Kind, Outcome, Plan, Reason, Report};
 use crate::resolve::{self, Objects, Overrides};
+use kube::runtime::reflector::Store;
 
 /// The resync period when `spec.resyncInterval` cannot be read.
 const DEFAULT_RESYNC: Duration = Duration::from_secs(600);
@@ -180,31 +181,32 @@ async fn report_failure(
     let update = tenant_failure(obj, error);
     report(ctx, &name, &update, obj.uid(), Vec::new()).await?;
     let namespace = obj.namespace().unwrap_or_default();
-    let dependents = ctx
-        .stores
-        .domains
-        .state()
-        .into_iter()
-        .map(|o| (Kind::FederatedDomain, o))
-        .chain(
-            ctx.stores
-                .policies
-                .state()
-                .into_iter()
-                .map(|o| (Kind::LicensePolicy, o)),
-        )
-        .filter(|(_, o)| o.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|(_, o)| {
-            by_tenant_ref(o, &api_resource::<Tenant>())
-                .iter()
-                .any(|r| r.name == obj.name_any())
-        });
+    let tenant = obj.name_any();
+    let dependents = dependents_of(&ctx.stores.domains, &namespace, &tenant).chain(dependents_of(
+        &ctx.stores.policies,
+        &namespace,
+        &tenant,
+    ));
     let message = format!("Tenant {} is not ready: {message}", obj.name_any());
     for (kind, o) in dependents {
         let update = status::failed_status(kind, &o, Reason::TenantNotReady, &message, now());
         write_status(ctx, &name, &update).await?;
     }
     Ok(())
+}
+
+/// The objects of `store` in `namespace` that name Tenant `tenant`, with their kind.
+fn dependents_of<K: OfTenant>(
+    store: &Store<Cached<K>>,
+    namespace: &str,
+    tenant: &str,
+) -> impl Iterator<Item = (Kind, DynamicObject)> {
+    store
+        .state_filter(|o| {
+            o.namespace().as_deref() == Some(namespace) && tenant_ref_of(o) == Some(tenant)
+        })
+        .into_iter()
+        .map(|o| (K::KIND, o.to_dynamic()))
 }
 
 async fn reconcile_tenant(
@@ -308,16 +310,7 @@ async fn reconcile_tenant(
         }
     };
     let endpoints = (login.as_str(), graph.as_str());
-    let result = converge(
-        ctx,
-        name,
-        &tenant,
-        &mut objects,
-        &keys,
-        &mut session,
-        endpoints,
-    )
-    .await;
+    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session, endpoints).await;
     let stats = session.client.stats();
     ctx.metrics.graph_requests(name, &session.stats, &stats);
     session.stats = stats;
@@ -363,19 +356,13 @@ async fn report_invalid(
     tenant: &Tenant,
     objects: &NamespaceObjects,
 ) -> Result<(), ReconcileError> {
-    for (obj, reason) in &objects.invalid {
-        let kind = match obj.types.as_ref().map(|t| t.kind.as_str()) {
-            Some("FederatedDomain") => Kind::FederatedDomain,
-            Some("LicensePolicy") => Kind::LicensePolicy,
-            _ => Kind::AppAssignment,
-        };
-        let ours = kind == Kind::AppAssignment
-            || by_tenant_ref(obj, &api_resource::<Tenant>())
-                .iter()
-                .any(|r| r.name == tenant.name_any());
+    for (kind, invalid) in &objects.invalid {
+        let ours = *kind == Kind::AppAssignment
+            || invalid.str_at("/spec/tenantRef/name") == Some(tenant.name_any().as_str());
         if ours {
-            let update =
-                status::failed_status(kind, obj, Reason::InvalidSpec, &reason.to_string(), now());
+            let obj = &invalid.object;
+            let message = invalid.reason.to_string();
+            let update = status::failed_status(*kind, obj, Reason::InvalidSpec, &message, now());
             report(ctx, name, &update, obj.uid(), Vec::new()).await?;
         }
     }
@@ -439,7 +426,7 @@ async fn converge(
     ctx: &Context,
     name: &str,
     tenant: &Tenant,
-    objects: &mut NamespaceObjects,
+    objects: &NamespaceObjects,
     keys: &super::keys::FetchedKeys,
     session: &mut TenantSession,
     (login, graph): (&str, &str),
@@ -462,11 +449,6 @@ async fn converge(
         keys,
         &Overrides::default(),
     );
-    // The users now live in `desired`; statuses and Events need the objects' metadata and
-    // the rest of their spec only. One copy less of every user for the rest of the cycle.
-    for a in &mut objects.assignments {
-        a.spec.users = Vec::new();
-    }
     // Only served Tenants can be duplicates: one in a namespace the controller does not serve
     // is never reconciled, and must not block this one (whoever may create a Tenant in any
     // namespace could otherwise stop the tenant's real one).
@@ -626,7 +608,7 @@ async fn release_reverted(
     objects: &NamespaceObjects,
     view: &RunView<'_>,
 ) -> Result<(), ReconcileError> {
-    let done: Vec<&FederatedDomain> = objects
+    let done: Vec<&Arc<FederatedDomain>> = objects
         .domains
         .iter()
         .filter(|d| finalizer::revert_done(d, &view.observed.domains))

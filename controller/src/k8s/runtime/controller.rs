@@ -15,6 +15,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -28,13 +29,18 @@ use super::watches::{NoTriggerBackoff, WatchHealth, recovering_watch};
 use crate::api::{AppAssignment, FederatedDomain, LicensePolicy, Tenant};
 use crate::k8s::reconcile::context::{Context, ReconcileSettings};
 use crate::k8s::reconcile::mappers;
-use crate::k8s::reconcile::objects::{Stores, api_resource};
+use crate::k8s::reconcile::objects::{Cached, Stores, Watched, api_resource, reuse_unchanged};
 use crate::k8s::reconcile::tenant::{error_policy, reconcile};
 
 /// The watches of the four kinds plus the second Tenant watch (for Tenants sharing a tenantId);
 /// with one Secret and one ConfigMap watch per served scope (and the Namespace watch when every
 /// namespace is watched), their lists make the controller ready.
 const WATCHED_KINDS: usize = 5;
+
+/// AppAssignments per page of their list. A page is held whole (as JSON text and as a tree)
+/// while it is read, and an AppAssignment may list 5,000 users (~4 MB as a tree): the default
+/// page of 500 objects would hold a whole organisation at once on every relist.
+const ASSIGNMENT_PAGE: u32 = 5;
 
 /// How `run_controller` runs.
 #[derive(Debug, Clone)]
@@ -267,6 +273,32 @@ where
     }
 }
 
+/// The watch of one [`Watched`] kind, each object parsed once as its event arrives: its cache,
+/// and the changes that trigger reconciles.
+fn cached_stream<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    wc: watcher::Config,
+    health: &WatchHealth,
+) -> (
+    Store<Cached<K>>,
+    impl Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watched<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let writer = Writer::new(());
+    let reader = writer.as_reader();
+    let events = recovering_watch(
+        typed_api::<Cached<K>>(client, namespace),
+        wc,
+        K::kind(&()).into_owned(),
+        health.clone(),
+    );
+    let events = reuse_unchanged(events, reader.clone());
+    (reader, changes(reflect(events, writer), false))
+}
+
 /// One term as leader: fresh watches and stores, the Controller, until shutdown or the lease
 /// is lost.
 async fn run_while_leader(
@@ -286,13 +318,13 @@ async fn run_while_leader(
     let expected = WATCHED_KINDS + 2 * scopes.len() + usize::from(ns.is_none());
     let health = WatchHealth::new(expected, readiness);
     let tenant_ar = api_resource::<Tenant>();
-    let kind_stream = |ar: ApiResource, wc: watcher::Config| {
-        let writer = Writer::new(ar.clone());
+    let tenant_stream = |wc: watcher::Config| {
+        let writer = Writer::new(tenant_ar.clone());
         let reader = writer.as_reader();
         let events = recovering_watch(
-            dynamic_api(client, ns, &ar),
+            dynamic_api(client, ns, &tenant_ar),
             wc,
-            ar.kind.clone(),
+            tenant_ar.kind.clone(),
             health.clone(),
         );
         (reader, changes(reflect(events, writer), false))
@@ -301,7 +333,7 @@ async fn run_while_leader(
         Some(selector) => wc.clone().labels(selector),
         None => wc.clone(),
     };
-    let (tenants, tenant_changes) = kind_stream(tenant_ar.clone(), tenant_wc.clone());
+    let (tenants, tenant_changes) = tenant_stream(tenant_wc.clone());
     // A second watch of Tenants, only to wake the other Tenants with the same tenantId when one
     // appears, changes or goes away (they are Blocked while there are duplicates).
     let tenant_siblings = recovering_watch(
@@ -318,10 +350,12 @@ async fn run_while_leader(
             watcher::Event::Init | watcher::Event::InitDone => None,
         })
     });
-    let (domains, domain_changes) = kind_stream(api_resource::<FederatedDomain>(), wc.clone());
+    let (domains, domain_changes) =
+        cached_stream::<FederatedDomain>(client, ns, wc.clone(), &health);
     let (assignments, assignment_changes) =
-        kind_stream(api_resource::<AppAssignment>(), wc.clone());
-    let (policies, policy_changes) = kind_stream(api_resource::<LicensePolicy>(), wc.clone());
+        cached_stream::<AppAssignment>(client, ns, wc.clone().page_size(ASSIGNMENT_PAGE), &health);
+    let (policies, policy_changes) =
+        cached_stream::<LicensePolicy>(client, ns, wc.clone(), &health);
     // Secret and ConfigMap metadata: one watch per served namespace (RBAC grants them there
     // only), or one cluster-wide watch when every namespace is served.
     let scope_name = |kind: &str, scope: &Option<String>| match scope {
@@ -419,21 +453,11 @@ async fn run_while_leader(
             move |t| mappers::same_tenant_id(&t, &s5.tenants, &t6),
             tenant_ar,
         )
-        .watches_stream_with(
-            domain_changes,
-            move |d| mappers::by_tenant_ref(&d, &t1),
-            api_resource::<FederatedDomain>(),
-        )
-        .watches_stream_with(
-            policy_changes,
-            move |p| mappers::by_tenant_ref(&p, &t2),
-            api_resource::<LicensePolicy>(),
-        )
-        .watches_stream_with(
-            assignment_changes,
-            move |a| mappers::assignment_to_tenants(&a, &s2, &t3),
-            api_resource::<AppAssignment>(),
-        )
+        .watches_stream(domain_changes, move |d| mappers::by_tenant_ref(&d, &t1))
+        .watches_stream(policy_changes, move |p| mappers::by_tenant_ref(&p, &t2))
+        .watches_stream(assignment_changes, move |a| {
+            mappers::assignment_to_tenants(&a, &s2, &t3)
+        })
         .watches_stream(secret_changes, move |s: PartialObjectMeta<Secret>| {
             mappers::secret_to_tenants(&s.namespace().unwrap_or_default(), &s.name_any(), &s3, &t4)
         })
