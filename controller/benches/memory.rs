@@ -46,6 +46,18 @@ fn malloc_arena_max() -> String {
         .unwrap_or_else(|| "1".to_owned())
 }
 
+/// glibc's mmap threshold of the controller process, as the Dockerfile and the chart set it
+/// (blocks from 128 KiB up are mapped and given back on free, whatever was freed before);
+/// `MALLOC_MMAP_THRESHOLD_` in the bench's environment overrides it (to compare; empty: glibc's
+/// default, which raises the threshold to the largest block freed so far).
+fn malloc_mmap_threshold() -> Option<String> {
+    match std::env::var("MALLOC_MMAP_THRESHOLD_") {
+        Ok(v) if v.is_empty() => None,
+        Ok(v) => Some(v),
+        Err(_) => Some("131072".to_owned()),
+    }
+}
+
 /// Users per AppAssignment (the CRD's `maxItems`).
 const PER_ASSIGNMENT: usize = 5_000;
 /// How long the first full sync of the largest tenant may take before the bench gives up.
@@ -413,6 +425,10 @@ fn start_controller(
         }
         None => Command::new(bin),
     };
+    command.env_remove("MALLOC_MMAP_THRESHOLD_");
+    if let Some(threshold) = malloc_mmap_threshold() {
+        command.env("MALLOC_MMAP_THRESHOLD_", threshold);
+    }
     let child = command
         .args([
             "run",
@@ -487,6 +503,17 @@ fn load_average() -> String {
 
 /// The sum of the samples of `metric` (with any labels) on the controller's `/metrics`.
 async fn metric(http: &reqwest::Client, port: u16, name: &str) -> Option<f64> {
+    metric_where(http, port, name, |_| true).await
+}
+
+/// The sum of the samples of `metric` whose label set (the text between the braces) passes
+/// `keep`.
+async fn metric_where(
+    http: &reqwest::Client,
+    port: u16,
+    name: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Option<f64> {
     let text = http
         .get(format!("http://127.0.0.1:{port}/metrics"))
         .send()
@@ -499,12 +526,43 @@ async fn metric(http: &reqwest::Client, port: u16, name: &str) -> Option<f64> {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix(name)
             && (rest.starts_with('{') || rest.starts_with(' '))
+            && keep(rest.split_once('}').map_or("", |(labels, _)| labels))
             && let Some(v) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok())
         {
             *sum.get_or_insert(0.0) += v;
         }
     }
     sum
+}
+
+/// Graph requests the controller counted on `o365_graph_requests_total`.
+struct Requests {
+    /// HTTP requests on the wire: a `$batch` envelope once (its items left out).
+    http: f64,
+    /// Requests inside `$batch` envelopes plus those sent alone (the envelopes left out).
+    inner: f64,
+}
+
+impl Requests {
+    fn since(&self, before: &Requests) -> Requests {
+        Requests {
+            http: self.http - before.http,
+            inner: self.inner - before.inner,
+        }
+    }
+}
+
+async fn graph_requests(http: &reqwest::Client, port: u16) -> Requests {
+    let name = "o365_graph_requests_total";
+    let of = |operation: &'static str| move |labels: &str| !labels.contains(operation);
+    Requests {
+        http: metric_where(http, port, name, of("operation=\"batch_item\""))
+            .await
+            .unwrap_or(0.0),
+        inner: metric_where(http, port, name, of("operation=\"batch\""))
+            .await
+            .unwrap_or(0.0),
+    }
 }
 
 async fn wait_reconciles(
@@ -693,9 +751,7 @@ async fn measure(
     let first_sync = started.elapsed() - quiet_since.elapsed();
     let first_cpu = cpu_seconds(pid);
     let (first_rss, first_peak) = rss_kib(pid);
-    let requests_before = metric(&http, metrics_port, "o365_graph_requests_total")
-        .await
-        .unwrap_or(0.0);
+    let requests_before = graph_requests(&http, metrics_port).await;
 
     let mut after_each = Vec::new();
     for i in 1..=resyncs {
@@ -722,10 +778,9 @@ async fn measure(
         .with_context(|| format!("resync {i} (log: {})", log.display()))?;
         after_each.push(mib(rss_kib(pid).0));
     }
-    let requests = metric(&http, metrics_port, "o365_graph_requests_total")
+    let requests = graph_requests(&http, metrics_port)
         .await
-        .unwrap_or(0.0)
-        - requests_before;
+        .since(&requests_before);
     let (rss, peak) = rss_kib(pid);
     let cpu = cpu_seconds(pid);
     let errors = metric(&http, metrics_port, "o365_reconcile_errors_total")
@@ -746,7 +801,9 @@ async fn measure(
             "firstSyncWallMs": first_sync.as_secs_f64() * 1000.0,
             "firstSyncCpuMs": first_cpu * 1000.0,
             "resyncCpuMsEach": (cpu - first_cpu) * 1000.0 / resyncs.max(1) as f64,
-            "graphRequestsPerResync": requests / resyncs.max(1) as f64,
+            "graphRequestsPerResync": requests.http / resyncs.max(1) as f64,
+            "innerRequestsPerResync": requests.inner / resyncs.max(1) as f64,
+            "graphRequestsCount": "graphRequestsPerResync: HTTP requests to Graph (a $batch envelope once, however many requests it carries; token requests not counted), as B7 counts them at the simulator; innerRequestsPerResync: the requests inside the envelopes plus those sent alone. Both from o365_graph_requests_total (operation=\"batch\" is an envelope, \"batch_item\" a request inside one)",
             "reconcileErrors": errors,
             "statusCounts": counts,
             "met": mib(rss).max(mib(first_rss)) <= target as f64,
@@ -812,6 +869,7 @@ fn main() {
                 "note": "VmRSS of the run process from /proc after the first full sync of a tenant whose users are all already converged, and after each no-change resync (Tenant annotated, counted on o365_reconciles_total)",
                 "loadAverage": load_average(),
                 "mallocArenaMax": malloc_arena_max(),
+                "mallocMmapThreshold": malloc_mmap_threshold().unwrap_or_else(|| "glibc default (dynamic)".to_owned()),
                 "sizes": b3,
             }
         });

@@ -904,6 +904,7 @@ async fn measure(
                 "graphRequests": requests,
                 "graphRequestsPerResync": (per_resync * 1000.0).round() / 1000.0,
                 "innerRequests": inner,
+                "graphRequestsCount": "graphRequests: HTTP requests to Graph the simulator received (a $batch envelope once, however many requests it carries; token requests not counted), as B3 counts them on o365_graph_requests_total without operation=\"batch_item\"; innerRequests: the requests inside the envelopes plus those sent alone",
                 "innerRequestsPerResync": if resyncs_done > 0 {
                     (inner as f64 / resyncs_done as f64 * 1000.0).round() / 1000.0
                 } else {
