@@ -43,13 +43,23 @@ pub(crate) struct UsersOutcome<'a> {
 /// Plans the users phase of every AppAssignment.
 pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
     let listed = repeated_listings(ctx);
+    let listed_users = ctx.folded.iter().map(Vec::len).sum();
     let mut run = Run {
         ctx,
         listed,
         all_listed: OnceCell::new(),
         handled: Set::default(),
         claimed_ids: Map::default(),
-        outcome: UsersOutcome::default(),
+        outcome: UsersOutcome {
+            // Sized for every listed user (managed) and every tenant user matched (anchored),
+            // so neither is copied as it grows.
+            managed: Vec::with_capacity(listed_users),
+            anchored: Set::with_capacity_and_hasher(
+                listed_users.min(ctx.users.map_or(0, <[_]>::len)),
+                Default::default(),
+            ),
+            ..UsersOutcome::default()
+        },
     };
     for &ai in &ctx.assignment_order {
         run.assignment(ai, out);
