@@ -4,7 +4,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::attributes::{UserAttributes, UserDefaults};
+use super::attributes::{Attributes, UserDefaults};
 use super::common::{Condition, Mode};
 use super::grants::DomainRef;
 
@@ -143,7 +143,7 @@ pub struct AssignedUser {
     /// `officeLocation`, `city`, `country`, `mobilePhone`, `preferredLanguage`,
     /// `employeeType`): each one set is enforced, the others are left alone.
     #[serde(default, flatten)]
-    pub attributes: UserAttributes,
+    pub attributes: Attributes,
 }
 
 /// What the controller did with these users.

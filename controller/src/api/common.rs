@@ -1,5 +1,7 @@
 //! Types shared by the four kinds: references, modes, conditions and drift.
 
+use std::borrow::Cow;
+
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -91,9 +93,9 @@ pub struct DriftEntry {
     /// The drifted field, e.g. `federation.passiveSignInUri` or `users[ann@corp.example.com].accountEnabled`.
     pub field: String,
     /// The value the spec asks for.
-    pub desired: String,
+    pub desired: Cow<'static, str>,
     /// The value found in the tenant.
-    pub observed: String,
+    pub observed: Cow<'static, str>,
 }
 
 /// A reference to one key of a Secret or ConfigMap in the object's namespace.

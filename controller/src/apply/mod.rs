@@ -23,7 +23,7 @@ pub use requests::{Request, RequestError, request_for};
 pub use runner::GraphRunner;
 
 use crate::graph::GraphError;
-use crate::model::{Action, FederationSettings, ObjectKey, Outcome, Phase, Plan, Report, Retry};
+use crate::model::{Action, ActionOwners, FederationSettings, Outcome, Phase, Plan, Report, Retry};
 
 /// How one request ended, as `apply` needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -354,7 +354,7 @@ pub async fn apply_after<R: Runner>(
     young: BTreeSet<String>,
 ) -> Report {
     let mut results: Vec<(Action, Outcome)> = Vec::with_capacity(plan.actions.len());
-    let mut owners: Vec<Vec<ObjectKey>> = Vec::with_capacity(plan.actions.len());
+    let mut owners: Vec<ActionOwners> = Vec::with_capacity(plan.actions.len());
     let mut failed_users: BTreeSet<String> = BTreeSet::new();
     let mut failed_domains: BTreeSet<String> = BTreeSet::new();
     // Objects created or restored by this run (lower-case UPNs and ids): a 404 on them is
@@ -397,7 +397,7 @@ pub async fn apply_after<R: Runner>(
                 break;
             }
             let mut chunk: Vec<Action> = Vec::with_capacity(ready.len() + planned.len());
-            let mut chunk_owners: Vec<Vec<ObjectKey>> = Vec::with_capacity(chunk.capacity());
+            let mut chunk_owners: Vec<ActionOwners> = Vec::with_capacity(chunk.capacity());
             let mut responses: Vec<Result<Response, String>> = Vec::with_capacity(chunk.capacity());
             let owners_of = |i: usize| plan.owners.get(i).cloned().unwrap_or_default();
             for &i in &ready {

@@ -121,7 +121,7 @@ mod tests {
     fn create_user_sends_the_five_required_properties_and_the_immutable_id() {
         let p = password::generate();
         let action = Action::CreateUser {
-            user: NewUser {
+            user: Box::new(NewUser {
                 user_principal_name: "ann@corp.example.com".into(),
                 display_name: "Ann".into(),
                 given_name: None,
@@ -131,7 +131,7 @@ mod tests {
                 usage_location: Some("US".into()),
                 account_enabled: true,
                 attributes: Default::default(),
-            },
+            }),
         };
         let r = request_for(&action, Some(&p)).unwrap();
         assert_eq!((r.method.as_str(), r.url.as_str()), ("POST", "/users"));
@@ -175,7 +175,7 @@ mod tests {
     fn request_debug_never_shows_the_body() {
         let p = password::generate();
         let action = Action::CreateUser {
-            user: NewUser {
+            user: Box::new(NewUser {
                 user_principal_name: "a@b.example".into(),
                 display_name: "A".into(),
                 given_name: None,
@@ -185,7 +185,7 @@ mod tests {
                 usage_location: None,
                 account_enabled: true,
                 attributes: Default::default(),
-            },
+            }),
         };
         let shown = format!("{:?}", request_for(&action, Some(&p)).unwrap());
         assert_eq!(shown, "POST /users");
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn a_user_without_a_password_is_an_error_not_an_empty_password() {
         let action = Action::CreateUser {
-            user: NewUser {
+            user: Box::new(NewUser {
                 user_principal_name: "a@b.example".into(),
                 display_name: "A".into(),
                 given_name: None,
@@ -204,7 +204,7 @@ mod tests {
                 usage_location: None,
                 account_enabled: true,
                 attributes: Default::default(),
-            },
+            }),
         };
         let err = request_for(&action, None).unwrap_err();
         assert!(matches!(&err, RequestError::NoPassword { upn } if upn == "a@b.example"));
@@ -231,10 +231,10 @@ mod tests {
         let rename = Action::UpdateUser {
             id: "u1".into(),
             user_principal_name: "ann.lee@b.example".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 user_principal_name: Some("ann.lee@b.example".into()),
                 ..UserChanges::default()
-            },
+            }),
         };
         let r = request_for(&rename, None).unwrap();
         assert_eq!((r.method.as_str(), r.url.as_str()), ("PATCH", "/users/u1"));
@@ -258,10 +258,10 @@ mod tests {
         let action = Action::UpdateUser {
             id: "u1".into(),
             user_principal_name: "a@b.example".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 immutable_id: Some("X".into()),
                 ..UserChanges::default()
-            },
+            }),
         };
         let r = request_for(&action, None).unwrap();
         assert_eq!(r.body.unwrap(), json!({"onPremisesImmutableId": "X"}));

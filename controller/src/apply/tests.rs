@@ -68,7 +68,7 @@ fn failure_on(status: u16, detail: &str, target: &str) -> Response {
 
 fn create(upn: &str, immutable: bool) -> Action {
     Action::CreateUser {
-        user: NewUser {
+        user: Box::new(NewUser {
             user_principal_name: upn.into(),
             display_name: upn.into(),
             given_name: None,
@@ -78,7 +78,7 @@ fn create(upn: &str, immutable: bool) -> Action {
             usage_location: Some("US".into()),
             account_enabled: true,
             attributes: Default::default(),
-        },
+        }),
     }
 }
 
@@ -189,10 +189,10 @@ async fn a_failed_immutable_id_write_holds_back_the_federation_of_its_domain() {
         Action::UpdateUser {
             id: "u1".into(),
             user_principal_name: "lee@corp.example".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 immutable_id: Some("bGVl".into()),
                 ..UserChanges::default()
-            },
+            }),
         },
         Action::CreateFederation {
             domain: "corp.example".into(),
@@ -244,10 +244,10 @@ async fn a_failed_restore_skips_that_users_update_and_licenses() {
         Action::UpdateUser {
             id: "u1".into(),
             user_principal_name: "ann@corp.example".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 display_name: Some("Ann".into()),
                 ..UserChanges::default()
-            },
+            }),
         },
         Action::AssignLicenses {
             user: "u1".into(),
@@ -334,7 +334,7 @@ async fn a_federation_read_back_with_other_settings_is_a_failure() {
     };
     let create = Action::CreateFederation {
         domain: "corp.example".into(),
-        settings: want.clone(),
+        settings: Box::new(want.clone()),
     };
     let same = Federated(FederationSettings {
         id: "f1".into(),

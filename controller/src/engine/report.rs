@@ -276,7 +276,13 @@ pub fn report(tenant: &str, desired: &DesiredTenant, cycle: &Cycle) -> TenantRep
         None => before
             .actions
             .iter()
-            .zip(before.owners.iter().chain(std::iter::repeat(&Vec::new())))
+            .zip(
+                before
+                    .owners
+                    .iter()
+                    .map(|o| &o[..])
+                    .chain(std::iter::repeat(&[][..])),
+            )
             .map(|(action, owners)| ActionReport {
                 action: action.clone(),
                 objects: names(owners),

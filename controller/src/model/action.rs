@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::desired::ObjectKey;
 use super::observed::FederationSettings;
 use super::reason::{Reason, Severity};
-use crate::api::{DriftEntry, LeaverTimeline, UserAttributes};
+use crate::api::{Attributes, DriftEntry, LeaverTimeline};
 
 /// The phases of a run, in the order the guide requires: users (create/adopt, immutable IDs) →
 /// federation → licenses → deprovisioning.
@@ -67,7 +67,7 @@ pub struct UserChanges {
     pub clear_leaver_mark: bool,
     /// New organisation attributes (only those set change).
     #[serde(flatten)]
-    pub attributes: UserAttributes,
+    pub attributes: Attributes,
 }
 
 impl UserChanges {
@@ -103,7 +103,7 @@ pub struct NewUser {
     pub account_enabled: bool,
     /// Organisation attributes (only those set are sent).
     #[serde(flatten)]
-    pub attributes: UserAttributes,
+    pub attributes: Attributes,
 }
 
 /// Most users one `members@odata.bind` may add (Graph's limit on `PATCH /groups/{id}`).
@@ -131,8 +131,9 @@ pub struct NewGroup {
 pub enum Action {
     /// `POST /users`.
     CreateUser {
-        /// The user.
-        user: NewUser,
+        /// The user (boxed, as the other large payloads: every action is as large as the
+        /// largest variant, and a plan of 100,000 creates holds 100,000 of them).
+        user: Box<NewUser>,
     },
     /// `POST /directory/deletedItems/{id}/restore`: a listed user found soft-deleted comes back
     /// with its object id, mailbox and licenses.
@@ -149,14 +150,14 @@ pub enum Action {
         /// Its UPN, for reports.
         user_principal_name: String,
         /// What changes.
-        changes: UserChanges,
+        changes: Box<UserChanges>,
     },
     /// `POST /domains/{domain}/federationConfiguration`.
     CreateFederation {
         /// The domain.
         domain: String,
         /// The settings (without id).
-        settings: FederationSettings,
+        settings: Box<FederationSettings>,
     },
     /// `PATCH /domains/{domain}/federationConfiguration/{id}` with only the changed fields.
     UpdateFederation {
@@ -165,7 +166,7 @@ pub enum Action {
         /// The configuration id.
         id: String,
         /// The changed fields (other fields `None`).
-        changes: FederationSettings,
+        changes: Box<FederationSettings>,
     },
     /// `PATCH /domains/{domain}` with `authenticationType: Managed`.
     RevertToManaged {
@@ -543,6 +544,10 @@ pub struct ObjectPlan {
     pub held: usize,
 }
 
+/// The objects one action serves. Shared: the actions of one object (often thousands) hold
+/// one list between them.
+pub type ActionOwners = std::sync::Arc<[ObjectKey]>;
+
 /// The result of `plan`: what to do, in order, and what was noticed. Not `Serialize`: its
 /// objects are keyed by [`ObjectKey`], which JSON cannot use as a key; the CLI's `-o json`
 /// serialises a view of it (`cli::output::PlanView`).
@@ -559,7 +564,7 @@ pub struct Plan {
     pub objects: BTreeMap<ObjectKey, ObjectPlan>,
     /// The objects each action serves: `owners[i]` belongs to `actions[i]`. Carried through
     /// apply into the report, so status is attributed, never guessed.
-    pub owners: Vec<Vec<ObjectKey>>,
+    pub owners: Vec<ActionOwners>,
     /// Destructive actions held back by a change budget (not in `actions`) with the domain that
     /// holds them; approving the plan id releases them.
     pub held: Vec<Action>,
@@ -640,7 +645,7 @@ pub struct Report {
     /// Every action with its outcome, in plan order.
     pub results: Vec<(Action, Outcome)>,
     /// The objects each result serves: `owners[i]` belongs to `results[i]` (from the plan).
-    pub owners: Vec<Vec<ObjectKey>>,
+    pub owners: Vec<ActionOwners>,
 }
 
 /// A summary of a report's failed actions, for requeueing by retry class.

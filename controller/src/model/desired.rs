@@ -153,6 +153,28 @@ impl AssignmentSpec {
     pub fn of(assignment: Arc<AppAssignment>) -> Self {
         AssignmentSpec(assignment)
     }
+
+    /// Lets go of the shared object once its users are planned, keeping the rest of the spec.
+    pub fn release_users(&mut self) {
+        self.0 = Arc::new(without_users(&self.0));
+    }
+}
+
+/// A copy of `assignment` without its users: its metadata, status and the rest of its spec.
+pub fn without_users(assignment: &AppAssignment) -> AppAssignment {
+    let spec = &assignment.spec;
+    AppAssignment {
+        metadata: assignment.metadata.clone(),
+        spec: AppAssignmentSpec {
+            domain_ref: spec.domain_ref.clone(),
+            users: Vec::new(),
+            provisioning: spec.provisioning,
+            adopt_existing: spec.adopt_existing,
+            mode: spec.mode,
+            defaults: spec.defaults.clone(),
+        },
+        status: assignment.status.clone(),
+    }
 }
 
 impl From<AppAssignmentSpec> for AssignmentSpec {

@@ -52,7 +52,7 @@ pub(crate) fn repeated_listings<'a>(ctx: &Ctx<'a>) -> Listed<'a> {
                 continue;
             }
             by_upn
-                .entry(key.as_str())
+                .entry(&**key)
                 .and_modify(|l| l.more.push((ai, u)))
                 .or_insert(Listings {
                     first: (ai, u),
@@ -164,6 +164,9 @@ pub(crate) fn object_conflicts(ctx: &Ctx, out: &mut Out) -> Blocked {
 pub(crate) fn drop_blocked(blocked: &Blocked, out: &mut Out) {
     if blocked.tenant {
         out.actions.clear();
+        return;
+    }
+    if blocked.domains.is_empty() {
         return;
     }
     out.actions.retain(|p| {

@@ -1,10 +1,12 @@
 //! Read-only indexes over desired and observed state, built once per plan (hash maps, so a
 //! tenant of 100,000 users plans in linear time).
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use super::coverage::covers;
-use super::names::{fold, upn_domain};
+use super::names::{fold_cow, same_folded, upn_domain};
 use crate::api::Authentication;
 use crate::model::{
     AuthenticationType, DesiredTenant, ObservedDomain, ObservedGroup, ObservedSku, ObservedTenant,
@@ -19,7 +21,7 @@ pub(crate) type Set<T> = std::collections::HashSet<T, foldhash::fast::RandomStat
 /// Soft-deleted users, indexed the way live users are.
 #[derive(Default)]
 pub(crate) struct Deleted<'a> {
-    pub by_upn: Map<String, &'a ObservedUser>,
+    pub by_upn: Map<Cow<'a, str>, &'a ObservedUser>,
     pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
 }
 
@@ -27,7 +29,9 @@ impl<'a> Deleted<'a> {
     fn new(users: &'a [ObservedUser]) -> Self {
         let mut d = Deleted::default();
         for u in users {
-            d.by_upn.entry(fold(&u.user_principal_name)).or_insert(u);
+            d.by_upn
+                .entry(fold_cow(&u.user_principal_name))
+                .or_insert(u);
             if let Some(id) = u.immutable_id.as_deref() {
                 d.by_immutable_id.entry(id).or_insert(u);
             }
@@ -50,7 +54,7 @@ pub(crate) struct Ctx<'a> {
     /// The license groups, or why they could not be read.
     pub groups: Result<&'a [ObservedGroup], &'a str>,
     /// Tenant users by lower-case UPN.
-    pub by_upn: Map<String, &'a ObservedUser>,
+    pub by_upn: Map<Cow<'a, str>, &'a ObservedUser>,
     /// Tenant users by `onPremisesImmutableId` (case-sensitive, as Graph compares it).
     pub by_immutable_id: Map<&'a str, &'a ObservedUser>,
     /// Tenant users by lower-case object id; built only when a listed user names a manager
@@ -64,9 +68,10 @@ pub(crate) struct Ctx<'a> {
     /// Per assignment: covering policies, ordered by object key (name first).
     pub policies_of: Vec<Vec<usize>>,
     /// Per assignment: its users' lower-case UPNs, in spec order.
-    pub folded: &'a [Vec<String>],
-    /// Per domain: the lower-case UPNs its AppAssignments list.
-    pub listed: Vec<Set<&'a str>>,
+    pub folded: &'a [Vec<Cow<'a, str>>],
+    /// Per domain: the lower-case UPNs its AppAssignments list; built when first asked for
+    /// (see [`listed`](Self::listed)).
+    listed: OnceCell<Vec<Set<&'a str>>>,
     /// Assignments, domains and policies in object-key order (the order of "first").
     pub assignment_order: Vec<usize>,
     pub domain_order: Vec<usize>,
@@ -86,14 +91,14 @@ impl<'a> Ctx<'a> {
     pub(crate) fn new(
         desired: &'a DesiredTenant,
         observed: &'a ObservedTenant,
-        folded: &'a [Vec<String>],
+        folded: &'a [Vec<Cow<'a, str>>],
     ) -> Self {
         let users = read(&observed.users).map(Vec::as_slice);
         let n = users.map_or(0, <[_]>::len);
         let mut by_upn = Map::with_capacity_and_hasher(n, Default::default());
         let mut by_immutable_id = Map::with_capacity_and_hasher(n, Default::default());
         for u in users.unwrap_or(&[]) {
-            by_upn.entry(fold(&u.user_principal_name)).or_insert(u);
+            by_upn.entry(fold_cow(&u.user_principal_name)).or_insert(u);
             if let Some(id) = u.immutable_id.as_deref() {
                 by_immutable_id.entry(id).or_insert(u);
             }
@@ -136,18 +141,6 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .collect();
-        // A domain's listed users are those of every FederatedDomain object naming the same
-        // domain: split objects never see each other's users as unlisted.
-        let mut listed: Vec<Set<&'a str>> = vec![Set::default(); desired.domains.len()];
-        for (upns, d) in folded.iter().zip(&assignment_domain) {
-            let Some(d) = d else { continue };
-            let name = &desired.domains[*d].spec.domain;
-            for (di, other) in desired.domains.iter().enumerate() {
-                if other.spec.domain.eq_ignore_ascii_case(name) {
-                    listed[di].extend(upns.iter().map(String::as_str));
-                }
-            }
-        }
         let mut assignment_order: Vec<usize> = (0..desired.assignments.len()).collect();
         assignment_order
             .sort_by(|&x, &y| desired.assignments[x].key.cmp(&desired.assignments[y].key));
@@ -167,11 +160,33 @@ impl<'a> Ctx<'a> {
             assignment_domain,
             policies_of,
             folded,
-            listed,
+            listed: OnceCell::new(),
             assignment_order,
             domain_order,
             observed_at: observed.observed_at,
         }
+    }
+
+    /// The lower-case UPNs the AppAssignments of FederatedDomain `di` list: those of every
+    /// FederatedDomain object naming the same domain (split objects never see each other's
+    /// users as unlisted). Built on first use: a plan that deprovisions nobody and finds no
+    /// unmatched licensed user never needs it.
+    pub(crate) fn listed(&self, di: usize) -> &Set<&'a str> {
+        let listed = self.listed.get_or_init(|| {
+            let desired = self.desired;
+            let mut listed: Vec<Set<&'a str>> = vec![Set::default(); desired.domains.len()];
+            for (upns, d) in self.folded.iter().zip(&self.assignment_domain) {
+                let Some(d) = d else { continue };
+                let name = &desired.domains[*d].spec.domain;
+                for (di, other) in desired.domains.iter().enumerate() {
+                    if other.spec.domain.eq_ignore_ascii_case(name) {
+                        listed[di].extend(upns.iter().map(|k| &**k));
+                    }
+                }
+            }
+            listed
+        });
+        &listed[di]
     }
 
     /// The directory roles a user holds (empty when none, or when roles are unknown).
@@ -192,11 +207,10 @@ impl<'a> Ctx<'a> {
 
     /// Tenant users whose UPN is in the domain.
     pub(crate) fn users_of_domain(&self, domain: &str) -> impl Iterator<Item = &'a ObservedUser> {
-        let domain = fold(domain);
         self.users
             .unwrap_or(&[])
             .iter()
-            .filter(move |u| fold(upn_domain(&u.user_principal_name)) == domain)
+            .filter(move |u| same_folded(upn_domain(&u.user_principal_name), domain))
     }
 
     /// Whether users of this FederatedDomain must carry an immutable ID: the domain is, or is

@@ -7,7 +7,7 @@ use super::context::Set;
 
 use super::context::Ctx;
 use super::leavers;
-use super::names::fold;
+use super::names::{fold, fold_cow};
 use super::output::{Out, Owner};
 use super::users::UsersOutcome;
 use crate::api::{Mode, UnassignedUsers};
@@ -36,10 +36,10 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
         let protected: Set<String> = d.spec.protected_users.iter().map(|u| fold(u)).collect();
         let enforce = d.mode == Mode::Enforce;
         for u in ctx.users_of_domain(&d.spec.domain) {
-            let key = fold(&u.user_principal_name);
+            let key = fold_cow(&u.user_principal_name);
             // A user matched by its immutable ID under another UPN is listed (a rename).
-            if ctx.listed[di].contains(key.as_str())
-                || protected.contains(&key)
+            if ctx.listed(di).contains(&*key)
+                || protected.contains(&*key)
                 || users.anchored.contains(u.id.as_str())
             {
                 continue;
@@ -87,7 +87,7 @@ pub(crate) fn plan_deprovision(ctx: &Ctx, users: &UsersOutcome, out: &mut Out) {
                 UnassignedUsers::Ignore => continue,
             };
             if enforce {
-                out.push(action, vec![owner], Some(di));
+                out.push(action, owner, Some(di));
             }
         }
     }

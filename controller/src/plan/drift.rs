@@ -14,6 +14,10 @@ pub(crate) fn drop_unknown(out: &mut Out) {
         Owner::Assignment(i) => out.assignments[i].unknown,
         Owner::Policy(i) => out.policies[i].unknown,
     };
+    let any = |states: &[ObjectState]| states.iter().any(|s| s.unknown);
+    if !any(&out.domains) && !any(&out.assignments) && !any(&out.policies) {
+        return;
+    }
     let actions = std::mem::take(&mut out.actions);
     out.actions = actions
         .into_iter()
@@ -31,7 +35,7 @@ pub(crate) fn object_plans(
     let tally = |planned: &[Planned]| {
         let mut n: HashMap<Owner, usize> = HashMap::new();
         for p in planned {
-            for o in &p.owners {
+            for o in p.owners.iter() {
                 *n.entry(*o).or_default() += 1;
             }
         }

@@ -43,7 +43,7 @@ fn plan_domain(ctx: &Ctx, di: usize, users: &UsersOutcome, out: &mut Out) {
         out.drift(owner, "authenticationType".into(), "Managed", "Federated");
         if enforce {
             let domain = d.spec.domain.clone();
-            out.push(Action::RevertToManaged { domain }, vec![owner], None);
+            out.push(Action::RevertToManaged { domain }, owner, None);
         }
     };
     if d.deleting {
@@ -132,9 +132,9 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
                     Action::UpdateFederation {
                         domain,
                         id,
-                        changes,
+                        changes: Box::new(changes),
                     },
-                    vec![owner],
+                    owner,
                     None,
                 );
             }
@@ -149,8 +149,11 @@ fn federate(ctx: &Ctx, di: usize, observed: &ObservedDomain, users: &UsersOutcom
             if preflight(ctx, di, &users.immutable_ids_set, out) && enforce {
                 let settings = want;
                 out.push(
-                    Action::CreateFederation { domain, settings },
-                    vec![owner],
+                    Action::CreateFederation {
+                        domain,
+                        settings: Box::new(settings),
+                    },
+                    owner,
                     None,
                 );
             }

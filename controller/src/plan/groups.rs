@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::context::{Ctx, Map, Set};
 use super::license_resolve::Grant;
 use super::names::{fold, upn_domain};
-use super::output::{Out, Owner};
+use super::output::{Out, Owner, Planned};
 use super::users::ManagedUser;
 use crate::api::{Assignment, Mode};
 use crate::model::{
@@ -216,6 +216,16 @@ pub(crate) fn plan_groups(
         // SKUs or users could not be read: the licenses phase reported it.
         return;
     }
+    let group_policy = |pi: usize| {
+        let p = &ctx.desired.policies[pi];
+        (p.spec.assignment == Assignment::Group && lg.usable[pi])
+            || (p.spec.assignment == Assignment::Direct
+                && lg.group_of[pi].is_some_and(|g| lg.draining.contains(&g.id)))
+    };
+    if !(0..grants.len()).any(group_policy) {
+        // No group to plan: the index of users by id is not built.
+        return;
+    }
     let users = ctx.users.unwrap_or(&[]);
     let mut by_id: Map<String, &ObservedUser> =
         Map::with_capacity_and_hasher(users.len(), Default::default());
@@ -280,7 +290,7 @@ fn plan_group_policy(
             out.drift(owner, "group".into(), new.display_name.clone(), "absent");
             let name = new.display_name.clone();
             if p.enforced {
-                out.push(Action::CreateGroup { group: new }, vec![owner], None);
+                out.push(Action::CreateGroup { group: new }, owner, None);
             }
             (String::new(), name)
         }
@@ -356,7 +366,7 @@ fn plan_group_policy(
                     members: chunk.iter().map(|(id, _)| id.to_string()).collect(),
                     user_principal_names: chunk.iter().map(|(_, upn)| upn.to_string()).collect(),
                 },
-                vec![owner],
+                owner,
                 None,
             );
         }
@@ -369,7 +379,7 @@ fn plan_group_policy(
                     members: vec![String::new(); chunk.len()],
                     user_principal_names: chunk.iter().map(|upn| upn.to_string()).collect(),
                 },
-                vec![owner],
+                owner,
                 None,
             );
         }
@@ -603,7 +613,7 @@ fn plan_group_licenses(ctx: &Ctx, p: &Policy, g: &ObservedGroup, out: &mut Out) 
                 add,
                 remove,
             },
-            vec![owner],
+            owner,
             None,
         );
     }
@@ -633,7 +643,7 @@ fn remove_member(
                 member: id.to_string(),
                 user_principal_name: upn,
             },
-            vec![owner],
+            owner,
             budget,
         );
     }
@@ -683,6 +693,10 @@ fn drain(
 /// create was dropped with an object whose read failed or that is in conflict), and the
 /// additions left empty.
 pub(crate) fn drop_orphan_members(out: &mut Out) {
+    let waiting = |p: &Planned| matches!(&p.action, Action::AddGroupMembers { members, .. } if members.iter().any(String::is_empty));
+    if !out.actions.iter().any(waiting) {
+        return;
+    }
     let created: Set<String> = out
         .actions
         .iter()

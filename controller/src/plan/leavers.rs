@@ -51,13 +51,13 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
                 user_principal_name: name.clone(),
                 mark_leaver: mark == LeaverMark::None,
             };
-            out.push(action, vec![owner], Some(di));
+            out.push(action, owner, Some(di));
             if stages.is_some_and(|s| s.revoke_sessions) {
                 let action = Action::RevokeSessions {
                     id,
                     user_principal_name: name,
                 };
-                out.push(action, vec![owner], Some(di));
+                out.push(action, owner, Some(di));
             }
         }
         if stages.is_some() {
@@ -85,7 +85,7 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
                 id: id.clone(),
                 user_principal_name: name.clone(),
             };
-            out.push(action, vec![owner], Some(di));
+            out.push(action, owner, Some(di));
         }
     }
     let Some(stages) = stages.filter(|_| timed) else {
@@ -104,14 +104,14 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
                     id: id.clone(),
                     user_principal_name: name.clone(),
                 };
-                out.push(action, vec![owner], None);
+                out.push(action, owner, None);
                 // Its clock starts now, so it is signed out now (nothing says anyone did).
                 if stages.revoke_sessions {
                     let action = Action::RevokeSessions {
                         id,
                         user_principal_name: name,
                     };
-                    out.push(action, vec![owner], Some(di));
+                    out.push(action, owner, Some(di));
                 }
             }
             let entry = timeline(upn, LeaverStage::Marking, None, Some(stages), None);
@@ -135,7 +135,7 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
                 id,
                 user_principal_name: name,
             };
-            out.push(action, vec![owner], Some(di));
+            out.push(action, owner, Some(di));
         }
         LeaverStage::Deleting
     } else if reached(remove_at) {
@@ -159,7 +159,7 @@ pub(crate) fn plan_leaver(ctx: &Ctx, di: usize, u: &ObservedUser, enforce: bool,
                     add: Vec::new(),
                     remove: direct,
                 };
-                out.push(action, vec![owner], Some(di));
+                out.push(action, owner, Some(di));
             }
         }
         LeaverStage::LicensesRemoved

@@ -75,10 +75,17 @@ pub(crate) fn plan_licenses<'a>(
         .iter()
         .map(|m| user_need(&coverage[m.assignment], m, groups))
         .collect();
-    // Per user, the policies it still waits on (before usage location or seats leave it out).
-    let waiting_on: Vec<Vec<usize>> = needs.iter().map(waiting_policies).collect();
+    // Per user, the policies it still waits on (before usage location or seats leave it out):
+    // `waiting[waiting_at[ui]..waiting_at[ui + 1]]`, one list for all users.
+    let mut waiting: Vec<usize> = Vec::new();
+    let mut waiting_at: Vec<usize> = Vec::with_capacity(needs.len() + 1);
+    waiting_at.push(0);
+    for need in &needs {
+        push_waiting_policies(need, &mut waiting);
+        waiting_at.push(waiting.len());
+    }
     for (m, need) in managed.iter().zip(needs.iter_mut()) {
-        if (!need.adds.is_empty() || !need.fixes.is_empty()) && m.usage_location.is_none() {
+        if (!need.adds.is_empty() || !need.fixes.is_empty()) && !m.has_usage_location {
             missing_usage_location(m.upn, need, out);
         }
     }
@@ -97,14 +104,10 @@ pub(crate) fn plan_licenses<'a>(
     let mut counts: Vec<PolicyCounts> = vec![PolicyCounts::default(); policies.len()];
     for (ui, (m, need)) in managed.iter().zip(needs.iter_mut()).enumerate() {
         let mut short: Vec<usize> = Vec::new();
-        if !ration.denied.is_empty() {
-            let (denied, kept): (Vec<&Want>, Vec<&Want>) = need
-                .adds
-                .iter()
-                .copied()
-                .partition(|w| ration.denied.contains(&(ui, w.sku.sku_id.as_str())));
-            for w in denied {
-                let field = format!("users[{}].licenses[{}]", m.upn, w.sku.sku_part_number);
+        let denied = |w: &Want| ration.denied.contains(&(ui, w.sku.sku_id.as_str()));
+        if !ration.denied.is_empty() && need.adds.iter().any(|w| denied(w)) {
+            for w in need.adds.iter().filter(|w| denied(w)) {
+                let field = license_field(m.upn, &w.sku.sku_part_number);
                 for &pi in &w.granted_by {
                     out.drift(
                         Owner::Policy(pi),
@@ -115,12 +118,13 @@ pub(crate) fn plan_licenses<'a>(
                     short.push(pi);
                 }
             }
-            need.adds = kept;
+            need.adds.retain(|w| !denied(w));
         }
+        let waiting_on = &waiting[waiting_at[ui]..waiting_at[ui + 1]];
         for &pi in &ctx.policies_of[m.assignment] {
             let c = &mut counts[pi];
             c.covered += 1;
-            if waiting_on[ui].contains(&pi) {
+            if waiting_on.contains(&pi) {
                 c.pending += 1;
                 if short.contains(&pi) {
                     c.short_of_seats += 1;
@@ -137,17 +141,40 @@ pub(crate) fn plan_licenses<'a>(
     grants
 }
 
+/// `users[<upn>].licenses[<part number>]`, the drift field of one license of one user.
+fn license_field(upn: &str, part: &str) -> String {
+    let mut field = String::with_capacity(upn.len() + part.len() + 17);
+    for s in ["users[", upn, "].licenses[", part, "]"] {
+        field.push_str(s);
+    }
+    field
+}
+
 /// The policies granting a license the user lacks or holds with other disabled plans.
 fn waiting_policies(need: &Need) -> Vec<usize> {
-    let mut policies: Vec<usize> = need
-        .adds
-        .iter()
-        .chain(&need.fixes)
-        .flat_map(|w| w.granted_by.iter().copied())
-        .collect();
-    policies.sort_unstable();
-    policies.dedup();
+    let mut policies = Vec::new();
+    push_waiting_policies(need, &mut policies);
     policies
+}
+
+/// Appends [`waiting_policies`] to `to` (sorted, without duplicates).
+fn push_waiting_policies(need: &Need, to: &mut Vec<usize>) {
+    let start = to.len();
+    to.extend(
+        need.adds
+            .iter()
+            .chain(&need.fixes)
+            .flat_map(|w| w.granted_by.iter().copied()),
+    );
+    to[start..].sort_unstable();
+    let mut kept = start;
+    for i in start..to.len() {
+        if kept == start || to[kept - 1] != to[i] {
+            to[kept] = to[i];
+            kept += 1;
+        }
+    }
+    to.truncate(kept);
 }
 
 fn coverage<'a>(ctx: &Ctx, grants: &[Vec<Grant<'a>>], ai: usize) -> Coverage<'a> {
@@ -266,7 +293,7 @@ fn emit(ctx: &Ctx, m: &ManagedUser, need: &Need, cov: &Coverage, out: &mut Out) 
     let mut add_owners = Vec::new();
     let wants = need.adds.iter().map(|w| (w, false));
     for (w, fix) in wants.chain(need.fixes.iter().map(|w| (w, true))) {
-        let field = format!("users[{upn}].licenses[{}]", w.sku.sku_part_number);
+        let field = license_field(upn, &w.sku.sku_part_number);
         for &pi in &w.granted_by {
             if fix {
                 let observed = held_plans(m, w.sku);
@@ -319,7 +346,7 @@ fn emit(ctx: &Ctx, m: &ManagedUser, need: &Need, cov: &Coverage, out: &mut Out) 
             add: Vec::new(),
             remove,
         };
-        let owners = cov
+        let owners: Vec<Owner> = cov
             .remove_enforcers
             .iter()
             .copied()

@@ -2,7 +2,7 @@
 //! id (`manager/$ref`). Only a manager written in git is enforced.
 
 use super::context::{Ctx, Set};
-use super::names::fold;
+use super::names::fold_cow;
 use crate::model::ObservedUser;
 
 /// What git's `manager` of one listed user asks of the tenant.
@@ -19,9 +19,11 @@ pub(crate) enum WantedManager<'a> {
 }
 
 /// Resolves the `manager` of the listed user `upn` (its lower-case form `key`).
-pub(crate) fn wanted_manager<'a>(
+/// `all_listed` gives every lower-case UPN an AppAssignment lists (asked only when a manager is
+/// named).
+pub(crate) fn wanted_manager<'a, 's>(
     ctx: &Ctx<'a>,
-    all_listed: &Set<&str>,
+    all_listed: impl FnOnce() -> &'s Set<&'s str>,
     upn: &str,
     key: &str,
     manager: Option<&str>,
@@ -29,16 +31,16 @@ pub(crate) fn wanted_manager<'a>(
     let Some(manager) = manager else {
         return WantedManager::Unmanaged;
     };
-    let folded = fold(manager);
+    let folded = fold_cow(manager);
     if folded == key {
         return WantedManager::Invalid(format!(
             "{upn} names itself as its manager; the manager is not set: name another user"
         ));
     }
-    if let Some(&m) = ctx.by_upn.get(&folded) {
+    if let Some(&m) = ctx.by_upn.get(&*folded) {
         return WantedManager::Known(m);
     }
-    if all_listed.contains(folded.as_str()) {
+    if all_listed().contains(&*folded) {
         return WantedManager::Waiting;
     }
     WantedManager::Invalid(format!(

@@ -44,6 +44,7 @@ pub use federation::sign_in_link;
 pub use immutable_id::derive_immutable_id;
 
 use crate::model::{DesiredTenant, ObservedTenant, Plan};
+use context::Map;
 
 /// Plans one tenant: what to do, in order, and what was noticed, per object.
 pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
@@ -66,10 +67,17 @@ pub fn plan(desired: &DesiredTenant, observed: &ObservedTenant) -> Plan {
     let id = order::plan_id(&out.actions);
     let held = budget::hold_over_budget(&ctx, &id, &mut out);
     let objects = drift::object_plans(&mut out, &held, desired.tenant.as_ref());
+    // One shared list per distinct set of owners (most actions have the same one).
+    let mut shared: context::Map<&[output::Owner], crate::model::ActionOwners> = Map::default();
     let owners = out
         .actions
         .iter()
-        .map(|p| p.owners.iter().map(|&o| out.key(o).clone()).collect())
+        .map(|p| {
+            shared
+                .entry(&p.owners)
+                .or_insert_with(|| p.owners.iter().map(|&o| out.key(o).clone()).collect())
+                .clone()
+        })
         .collect();
     Plan {
         id,

@@ -77,7 +77,7 @@ mod tests {
             .iter()
             .map(|action| Planned {
                 action: action.clone(),
-                owners: vec![],
+                owners: Vec::new().into(),
                 budget_domain: None,
             })
             .collect()
@@ -103,7 +103,7 @@ mod tests {
                 user_principal_name: upn("ann"),
             },
             Action::CreateUser {
-                user: NewUser {
+                user: Box::new(NewUser {
                     user_principal_name: upn("bob"),
                     display_name: "Bob".into(),
                     given_name: Some("Bob".into()),
@@ -115,32 +115,33 @@ mod tests {
                     attributes: UserAttributes {
                         department: Some("Finance".into()),
                         ..UserAttributes::default()
-                    },
-                },
+                    }
+                    .into(),
+                }),
             },
             Action::UpdateUser {
                 id: "u-2".into(),
                 user_principal_name: upn("cat"),
-                changes: UserChanges {
+                changes: Box::new(UserChanges {
                     display_name: Some("Cat".into()),
                     account_enabled: Some(true),
                     ..UserChanges::default()
-                },
+                }),
             },
             Action::CreateFederation {
                 domain: "corp.example.com".into(),
-                settings: FederationSettings {
+                settings: Box::new(FederationSettings {
                     issuer_uri: Some("https://idp.example.com".into()),
                     ..FederationSettings::default()
-                },
+                }),
             },
             Action::UpdateFederation {
                 domain: "corp.example.com".into(),
                 id: "f-1".into(),
-                changes: FederationSettings {
+                changes: Box::new(FederationSettings {
                     sign_out_uri: Some("https://idp.example.com/out".into()),
                     ..FederationSettings::default()
-                },
+                }),
             },
             Action::RevertToManaged {
                 domain: "old.example.com".into(),

@@ -1,6 +1,8 @@
 //! What the planning steps produce, before it becomes a [`Plan`](crate::model::Plan): actions
 //! tagged with the objects they belong to, findings, and per-object drift and counts.
 
+use std::borrow::Cow;
+
 use crate::api::{DriftEntry, LeaverTimeline};
 use crate::model::{
     Action, DesiredTenant, Finding, ObjectKey, PlannedCounts, PolicyCounts, Reason, SeatDemand,
@@ -14,12 +16,45 @@ pub(crate) enum Owner {
     Policy(usize),
 }
 
+/// The objects an action belongs to: almost always one, held inline.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Owners {
+    One(Owner),
+    Many(Vec<Owner>),
+}
+
+impl std::ops::Deref for Owners {
+    type Target = [Owner];
+
+    fn deref(&self) -> &[Owner] {
+        match self {
+            Owners::One(o) => std::slice::from_ref(o),
+            Owners::Many(v) => v,
+        }
+    }
+}
+
+impl From<Owner> for Owners {
+    fn from(o: Owner) -> Self {
+        Owners::One(o)
+    }
+}
+
+impl From<Vec<Owner>> for Owners {
+    fn from(v: Vec<Owner>) -> Self {
+        match v.as_slice() {
+            [o] => Owners::One(*o),
+            _ => Owners::Many(v),
+        }
+    }
+}
+
 /// An action with the objects it belongs to and the FederatedDomain whose change budget it
 /// counts against (destructive actions only).
 #[derive(Debug, Clone)]
 pub(crate) struct Planned {
     pub action: Action,
-    pub owners: Vec<Owner>,
+    pub owners: Owners,
     pub budget_domain: Option<usize>,
 }
 
@@ -112,8 +147,8 @@ impl Out {
         &mut self,
         owner: Owner,
         field: String,
-        desired: impl Into<String>,
-        observed: impl Into<String>,
+        desired: impl Into<Cow<'static, str>>,
+        observed: impl Into<Cow<'static, str>>,
     ) {
         self.state(owner).drift.push(DriftEntry {
             field,
@@ -144,12 +179,12 @@ impl Out {
     pub(crate) fn push(
         &mut self,
         action: Action,
-        owners: Vec<Owner>,
+        owners: impl Into<Owners>,
         budget_domain: Option<usize>,
     ) {
         self.actions.push(Planned {
             action,
-            owners,
+            owners: owners.into(),
             budget_domain,
         });
     }

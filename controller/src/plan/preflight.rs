@@ -2,7 +2,7 @@
 //! Administrator outside the domain, and an immutable ID on every user of the domain.
 
 use super::context::{Ctx, Set};
-use super::names::{fold, in_domain};
+use super::names::{fold, fold_cow, in_domain};
 use super::output::{Out, Owner};
 use crate::model::{GLOBAL_ADMINISTRATOR, Reason};
 
@@ -73,7 +73,7 @@ pub(crate) fn preflight(
         let synced_missing: Vec<&str> = missing
             .iter()
             .copied()
-            .filter(|upn| ctx.by_upn.get(&fold(upn)).is_some_and(|u| u.synced))
+            .filter(|upn| ctx.by_upn.get(&*fold_cow(upn)).is_some_and(|u| u.synced))
             .collect();
         if let Some(first) = synced_missing.first() {
             passed = false;

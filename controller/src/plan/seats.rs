@@ -42,7 +42,12 @@ pub(crate) fn ration_seats<'a, 'u>(
         ration.needed.insert(sku_id, needed);
         let available = usize::try_from(sku.available()).unwrap_or(0);
         if users.len() > available {
-            users.sort_by(|&a, &b| cmp_folded(upn(a), upn(b)));
+            // Only which users come after the first `available` matters, not their order: a
+            // selection, not a sort (ties by user index, so the choice is the sort's).
+            let by_name = |&a: &usize, &b: &usize| cmp_folded(upn(a), upn(b)).then(a.cmp(&b));
+            if available > 0 {
+                users.select_nth_unstable_by(available - 1, by_name);
+            }
             ration
                 .denied
                 .extend(users[available..].iter().map(|&u| (u, sku_id)));

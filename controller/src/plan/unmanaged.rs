@@ -4,7 +4,7 @@
 use super::context::Map;
 
 use super::context::Ctx;
-use super::names::{fold, upn_domain};
+use super::names::{fold, fold_cow, upn_domain};
 use super::output::Out;
 use super::users::UsersOutcome;
 use crate::model::{Finding, Reason};
@@ -41,10 +41,10 @@ pub(crate) fn unmanaged_report(ctx: &Ctx, matched: &UsersOutcome, out: &mut Out)
         .iter()
         .filter(|u| !u.licenses.is_empty() && !matched.anchored.contains(u.id.as_str()))
         .filter(|u| {
-            let key = fold(&u.user_principal_name);
+            let key = fold_cow(&u.user_principal_name);
             domains
-                .get(&fold(upn_domain(&u.user_principal_name)))
-                .is_some_and(|ds| ds.iter().all(|&di| !ctx.listed[di].contains(key.as_str())))
+                .get(&*fold_cow(upn_domain(&u.user_principal_name)))
+                .is_some_and(|ds| ds.iter().all(|&di| !ctx.listed(di).contains(&*key)))
         })
         .map(|u| u.user_principal_name.clone())
         .collect();

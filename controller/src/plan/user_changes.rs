@@ -178,6 +178,6 @@ pub(crate) fn new_user(
             .or_else(|| defaults.and_then(|d| d.usage_location.clone()))
             .or(fallback_usage_location),
         account_enabled: u.account_enabled.unwrap_or(true),
-        attributes,
+        attributes: attributes.into(),
     }
 }

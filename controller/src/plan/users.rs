@@ -2,13 +2,15 @@
 //! does (immutable ID first, then UPN; live users, then soft-deleted ones), never duplicating;
 //! adopt, rename, restore or create them, and correct their attributes.
 
+use std::cell::OnceCell;
+
 use super::context::{Map, Set};
 
 use super::conflicts::{Listed, repeated_listings};
 use super::context::Ctx;
 use super::immutable_id::derive_immutable_id;
 use super::manager::{WantedManager, has_manager, observed_manager, wanted_manager};
-use super::names::{fold, in_domain};
+use super::names::{fold, fold_cow, in_domain, same_folded};
 use super::output::{Out, Owner};
 use super::synced;
 use super::user_changes::{UserDiff, diff_user, new_user};
@@ -23,8 +25,8 @@ pub(crate) struct ManagedUser<'a> {
     pub assignment: usize,
     /// The tenant user, or `None` when this plan creates it.
     pub existing: Option<&'a ObservedUser>,
-    /// The usage location the user has once this plan's users phase is done.
-    pub usage_location: Option<String>,
+    /// Whether the user has a usage location once this plan's users phase is done.
+    pub has_usage_location: bool,
 }
 
 /// What the users phase hands to the later phases.
@@ -35,17 +37,16 @@ pub(crate) struct UsersOutcome<'a> {
     pub immutable_ids_set: Set<String>,
     /// Graph ids of tenant users (live or soft-deleted) matched to a listed user, whatever
     /// their UPN (a user matched by immutable ID under another UPN is being renamed).
-    pub anchored: Set<String>,
+    pub anchored: Set<&'a str>,
 }
 
 /// Plans the users phase of every AppAssignment.
 pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
     let listed = repeated_listings(ctx);
-    let all_listed = ctx.folded.iter().flatten().map(String::as_str).collect();
     let mut run = Run {
         ctx,
         listed,
-        all_listed,
+        all_listed: OnceCell::new(),
         handled: Set::default(),
         claimed_ids: Map::default(),
         outcome: UsersOutcome::default(),
@@ -59,8 +60,8 @@ pub(crate) fn plan_users<'a>(ctx: &Ctx<'a>, out: &mut Out) -> UsersOutcome<'a> {
 struct Run<'c, 'a> {
     ctx: &'c Ctx<'a>,
     listed: Listed<'a>,
-    /// Every lower-case UPN any AppAssignment lists.
-    all_listed: Set<&'a str>,
+    /// Every lower-case UPN any AppAssignment lists (see [`Run::all_listed`]).
+    all_listed: OnceCell<Set<&'a str>>,
     /// UPNs already planned by an earlier assignment listing them identically.
     handled: Set<&'a str>,
     /// Immutable IDs already claimed by a listed user (folded UPN), so two listed users never
@@ -70,6 +71,19 @@ struct Run<'c, 'a> {
 }
 
 impl<'a> Run<'_, 'a> {
+    /// Every lower-case UPN any AppAssignment lists, built when first needed (a manager or an
+    /// immutable ID held under another UPN): most plans never ask.
+    fn all_listed(&self) -> &Set<&'a str> {
+        self.all_listed.get_or_init(|| {
+            let mut all = Set::with_capacity_and_hasher(
+                self.ctx.folded.iter().map(Vec::len).sum(),
+                Default::default(),
+            );
+            all.extend(self.ctx.folded.iter().flatten().map(|k| &**k));
+            all
+        })
+    }
+
     fn assignment(&mut self, ai: usize, out: &mut Out) {
         let ctx = self.ctx;
         let a = &ctx.desired.assignments[ai];
@@ -120,7 +134,7 @@ impl<'a> Run<'_, 'a> {
         let mut waiting_export = 0;
         for (u, key) in a.spec.users.iter().zip(&ctx.folded[ai]) {
             let upn = u.user_principal_name.as_str();
-            let key = key.as_str();
+            let key: &'a str = key;
             if !in_domain(upn, &domain.spec.domain) {
                 counts.skipped += 1;
                 out.finding(
@@ -209,6 +223,7 @@ impl<'a> Run<'_, 'a> {
                     let listing = Listing {
                         ai,
                         u,
+                        key,
                         immutable_id,
                         primary,
                         restoring: false,
@@ -219,6 +234,7 @@ impl<'a> Run<'_, 'a> {
                     let listing = Listing {
                         ai,
                         u,
+                        key,
                         immutable_id,
                         primary,
                         restoring: true,
@@ -235,7 +251,15 @@ impl<'a> Run<'_, 'a> {
                     false
                 }
                 Found::Missing => {
-                    let r = self.missing(ai, u, immutable_id, primary, &mut counts, out);
+                    let listing = Listing {
+                        ai,
+                        u,
+                        key,
+                        immutable_id,
+                        primary,
+                        restoring: false,
+                    };
+                    let r = self.missing(listing, &mut counts, out);
                     if r == Missing::WaitingForExport {
                         waiting_export += 1;
                     }
@@ -279,8 +303,7 @@ impl<'a> Run<'_, 'a> {
         if let Some(id) = immutable_id
             && let Some(&holder) = ctx.by_immutable_id.get(id)
         {
-            let held_by = fold(&holder.user_principal_name);
-            if held_by == key {
+            if same_folded(&holder.user_principal_name, key) {
                 return Ok(Found::Live(holder));
             }
             let holder_upn = &holder.user_principal_name;
@@ -295,7 +318,10 @@ impl<'a> Run<'_, 'a> {
                     ),
                 ));
             }
-            if self.all_listed.contains(held_by.as_str()) {
+            if self
+                .all_listed()
+                .contains(&*fold_cow(&holder.user_principal_name))
+            {
                 return Err((
                     Reason::ImmutableIdInUse,
                     format!(
@@ -329,9 +355,9 @@ impl<'a> Run<'_, 'a> {
                 synced::deleted_by_sync_message(upn, &gone.user_principal_name),
             ));
         }
-        let old = fold(&gone.user_principal_name);
+        let old = fold_cow(&gone.user_principal_name);
         if old != key
-            && let Some(holder) = ctx.by_upn.get(&old)
+            && let Some(holder) = ctx.by_upn.get(&*old)
         {
             return Err((
                 Reason::RestoreBlocked,
@@ -391,9 +417,9 @@ impl<'a> Run<'_, 'a> {
             );
             return false;
         }
-        self.outcome.anchored.insert(existing.id.clone());
+        self.outcome.anchored.insert(&existing.id);
         counts.matched += 1;
-        let upn_differs = fold(&existing.user_principal_name) != fold(upn);
+        let upn_differs = !same_folded(&existing.user_principal_name, upn);
         // A synced user keeps the UPN AD gives it: the difference is reported, not written.
         let renamed = upn_differs && !existing.synced;
         let fallback = || fallback_usage_location(ctx, ai, true);
@@ -433,7 +459,8 @@ impl<'a> Run<'_, 'a> {
         }
         // The manager git names, when the tenant's differs and it can be written now.
         let mut set_manager = None;
-        match wanted_manager(ctx, &self.all_listed, upn, &fold(upn), u.manager.as_deref()) {
+        let all_listed = || self.all_listed();
+        match wanted_manager(ctx, all_listed, upn, l.key, u.manager.as_deref()) {
             WantedManager::Unmanaged => {}
             WantedManager::Known(m) if has_manager(existing, m) => {}
             WantedManager::Known(m) => {
@@ -492,7 +519,7 @@ impl<'a> Run<'_, 'a> {
             );
         }
         let enforce = a.mode == Mode::Enforce;
-        let mut usage_location = existing.usage_location.clone();
+        let mut has_usage_location = existing.usage_location.is_some();
         if changes.is_empty() && set_manager.is_some() {
             if enforce {
                 counts.update += 1;
@@ -515,16 +542,14 @@ impl<'a> Run<'_, 'a> {
                     manager: m.id.clone(),
                     manager_upn: m.user_principal_name.clone(),
                 },
-                vec![owner],
+                owner,
                 None,
             );
         }
         if !changes.is_empty() {
             if enforce {
                 counts.update += 1;
-                if changes.usage_location.is_some() {
-                    usage_location.clone_from(&changes.usage_location);
-                }
+                has_usage_location |= changes.usage_location.is_some();
                 if changes.immutable_id.is_some() {
                     self.outcome
                         .immutable_ids_set
@@ -540,9 +565,9 @@ impl<'a> Run<'_, 'a> {
                             } else {
                                 existing.user_principal_name.clone()
                             },
-                            changes,
+                            changes: Box::new(changes),
                         },
-                        vec![owner],
+                        owner,
                         None,
                     );
                 }
@@ -559,7 +584,7 @@ impl<'a> Run<'_, 'a> {
                 },
                 assignment: ai,
                 existing: Some(existing),
-                usage_location,
+                has_usage_location,
             });
         }
         true
@@ -577,7 +602,7 @@ impl<'a> Run<'_, 'a> {
         let a = &self.ctx.desired.assignments[l.ai];
         let owner = Owner::Assignment(l.ai);
         let upn = l.u.user_principal_name.as_str();
-        out.drift(owner, format!("users[{upn}]"), "present", "deleted");
+        out.drift(owner, user_field(upn), "present", "deleted");
         if a.spec.provisioning == Provisioning::Manual && !a.export_requested {
             counts.pending += 1;
             return Missing::WaitingForExport;
@@ -592,7 +617,7 @@ impl<'a> Run<'_, 'a> {
                     id: deleted.id.clone(),
                     user_principal_name: upn.to_string(),
                 },
-                vec![owner],
+                owner,
                 None,
             );
         }
@@ -602,23 +627,23 @@ impl<'a> Run<'_, 'a> {
 
     /// A listed user missing from the tenant: create it (Auto, or Manual with an export
     /// requested), or count it pending.
-    fn missing(
-        &mut self,
-        ai: usize,
-        u: &'a AssignedUser,
-        immutable_id: Option<String>,
-        primary: bool,
-        counts: &mut PlannedCounts,
-        out: &mut Out,
-    ) -> Missing {
+    fn missing(&mut self, l: Listing<'a>, counts: &mut PlannedCounts, out: &mut Out) -> Missing {
+        let Listing {
+            ai,
+            u,
+            key,
+            immutable_id,
+            primary,
+            ..
+        } = l;
         let ctx = self.ctx;
         let a = &ctx.desired.assignments[ai];
         let owner = Owner::Assignment(ai);
         let upn = u.user_principal_name.as_str();
-        out.drift(owner, format!("users[{upn}]"), "present", "absent");
+        out.drift(owner, user_field(upn), "present", "absent");
         // Bound once the user exists (the follow-up pass); a manager naming nobody is said now.
         if let WantedManager::Invalid(message) =
-            wanted_manager(ctx, &self.all_listed, upn, &fold(upn), u.manager.as_deref())
+            wanted_manager(ctx, || self.all_listed(), upn, key, u.manager.as_deref())
         {
             out.finding(owner, Reason::InvalidManager, message, Some(upn));
         }
@@ -640,9 +665,15 @@ impl<'a> Run<'_, 'a> {
             upn,
             assignment: ai,
             existing: None,
-            usage_location: user.usage_location.clone(),
+            has_usage_location: user.usage_location.is_some(),
         });
-        out.push(Action::CreateUser { user }, vec![owner], None);
+        out.push(
+            Action::CreateUser {
+                user: Box::new(user),
+            },
+            owner,
+            None,
+        );
         Missing::Created
     }
 }
@@ -651,6 +682,8 @@ impl<'a> Run<'_, 'a> {
 struct Listing<'a> {
     ai: usize,
     u: &'a AssignedUser,
+    /// Its lower-case UPN.
+    key: &'a str,
     /// The immutable ID it carries (explicit, or derived in a federated domain).
     immutable_id: Option<String>,
     /// The first of identical listings (the one whose actions are planned).
@@ -689,6 +722,15 @@ pub(crate) fn fallback_usage_location(
         }
         p.spec.usage_location.clone().map(|l| (l, pi))
     })
+}
+
+/// `users[<upn>]`, the drift field of a user's existence.
+fn user_field(upn: &str) -> String {
+    let mut field = String::with_capacity(upn.len() + 7);
+    field.push_str("users[");
+    field.push_str(upn);
+    field.push(']');
+    field
 }
 
 /// ` -n <namespace>` for a kubectl command, or nothing.

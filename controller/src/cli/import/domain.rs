@@ -65,10 +65,10 @@ pub async fn run(args: ImportArgs, domain: &str) -> Result<ExitCode, CliError> {
             actions.push(Action::UpdateUser {
                 id: u.id.clone(),
                 user_principal_name: u.user_principal_name.clone(),
-                changes: UserChanges {
+                changes: Box::new(UserChanges {
                     immutable_id: Some(id.clone()),
                     ..UserChanges::default()
-                },
+                }),
             });
             immutable_id = Some(id);
         }
@@ -93,7 +93,7 @@ pub async fn run(args: ImportArgs, domain: &str) -> Result<ExitCode, CliError> {
             account_enabled: (!u.account_enabled).then_some(false),
             manager: None,
             // Organisation data as the tenant has it, so the import plans no change to it.
-            attributes: u.attributes.to_attributes(),
+            attributes: u.attributes.to_attributes().into(),
         });
     }
     let mut failed = 0;

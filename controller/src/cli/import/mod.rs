@@ -190,10 +190,10 @@ async fn adopt(client: &GraphClient, observed: &mut ObservedTenant) -> usize {
         .map(|u| Action::UpdateUser {
             id: u.id.clone(),
             user_principal_name: u.user_principal_name.clone(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 immutable_id: Some(crate::plan::derive_immutable_id(&u.user_principal_name)),
                 ..UserChanges::default()
-            },
+            }),
         })
         .collect();
     if actions.is_empty() {

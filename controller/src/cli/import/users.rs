@@ -142,7 +142,7 @@ pub fn entry(u: &ObservedUser, carries_ids: bool, upns: &BTreeMap<String, String
             // an enabled one is left unset: enabled at creation, not enforced after.
             account_enabled: (!u.account_enabled).then_some(false),
             manager,
-            attributes,
+            attributes: attributes.into(),
         },
         notes,
     }

@@ -346,6 +346,19 @@ pub struct NamespaceObjects {
     pub namespaces: NamespaceLabels,
 }
 
+impl NamespaceObjects {
+    /// Lets go of the AppAssignments' users once they are planned, keeping each object's
+    /// metadata, status and the rest of its spec (what statuses and Events read). The status
+    /// writes bring every AppAssignment back through its watch, parsed anew: the copy the
+    /// caches held until then must not still be held here, or every user is in memory twice
+    /// at the first sync's peak.
+    pub fn release_users(&mut self) {
+        for a in &mut self.assignments {
+            *a = Arc::new(crate::model::without_users(a));
+        }
+    }
+}
+
 /// Sorts `objects` into `valid` and `invalid`.
 fn split<K: Watched>(
     objects: Vec<Arc<Cached<K>>>,
@@ -613,6 +626,33 @@ mod tests {
         let users = &first.assignments[0].spec.users;
         assert_eq!((users.len(), users.capacity()), (5_000, 5_000));
         assert!(first.invalid.is_empty());
+    }
+
+    #[test]
+    fn a_run_lets_go_of_the_cached_users_once_they_are_planned() {
+        let mut assignments = writer_of::<AppAssignment>();
+        let mut value = assignment_json("team", "1", 3);
+        value["metadata"]["annotations"] = serde_json::json!({"a": "b"});
+        value["status"] = serde_json::json!({"lastExportRequestedAt": "T1"});
+        let team = Cached::<AppAssignment>::from_value(value).unwrap();
+        assignments.apply_watcher_event(&Event::Apply(team));
+        let stores = stores_with(&assignments);
+        let mut objects = stores.namespace_objects("ns");
+        let cached = stores.assignments.state()[0].parsed().unwrap().clone();
+        assert_eq!(
+            Arc::strong_count(&cached),
+            3,
+            "the store, the run and this test"
+        );
+        objects.release_users();
+        assert_eq!(Arc::strong_count(&cached), 2, "the run holds it no more");
+        let light = &objects.assignments[0];
+        assert!(light.spec.users.is_empty());
+        assert_eq!(light.annotations().get("a").map(String::as_str), Some("b"));
+        let status = light.status.as_ref().unwrap();
+        assert_eq!(status.last_export_requested_at.as_deref(), Some("T1"));
+        assert_eq!(light.spec.domain_ref, cached.spec.domain_ref);
+        assert_eq!(cached.spec.users.len(), 3, "the cache keeps its users");
     }
 
     #[test]

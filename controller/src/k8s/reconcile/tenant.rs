@@ -310,7 +310,16 @@ async fn reconcile_tenant(
         }
     };
     let endpoints = (login.as_str(), graph.as_str());
-    let result = converge(ctx, name, &tenant, &objects, &keys, &mut session, endpoints).await;
+    let result = converge(
+        ctx,
+        name,
+        &tenant,
+        &mut objects,
+        &keys,
+        &mut session,
+        endpoints,
+    )
+    .await;
     let stats = session.client.stats();
     ctx.metrics.graph_requests(name, &session.stats, &stats);
     session.stats = stats;
@@ -426,7 +435,7 @@ async fn converge(
     ctx: &Context,
     name: &str,
     tenant: &Tenant,
-    objects: &NamespaceObjects,
+    objects: &mut NamespaceObjects,
     keys: &super::keys::FetchedKeys,
     session: &mut TenantSession,
     (login, graph): (&str, &str),
@@ -466,6 +475,13 @@ async fn converge(
     }
     let cycle =
         engine::converge(&session.client, mirror, &desired, Writes::Apply, &|_, _| {}).await;
+    // Planned: statuses, Events and metrics read no user. The status writes below bring each
+    // AppAssignment back through its watch, parsed anew; without this the run would still hold
+    // the previous copy of every user meanwhile.
+    objects.release_users();
+    for a in &mut desired.assignments {
+        a.spec.release_users();
+    }
     // Graph out of reach (not one refused read): the objects say why, with their last known
     // counts, and the reconcile fails with the outage (counted, retried with backoff).
     let outage = mirror

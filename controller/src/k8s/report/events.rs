@@ -238,7 +238,7 @@ mod tests {
 
     fn create(upn: &str) -> Action {
         Action::CreateUser {
-            user: NewUser {
+            user: Box::new(NewUser {
                 user_principal_name: upn.into(),
                 display_name: upn.into(),
                 given_name: None,
@@ -248,7 +248,7 @@ mod tests {
                 usage_location: None,
                 account_enabled: true,
                 attributes: Default::default(),
-            },
+            }),
         }
     }
 

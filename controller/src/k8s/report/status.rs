@@ -822,7 +822,7 @@ mod tests {
                     retry_after_secs: None,
                 },
             )],
-            owners: vec![vec![key]],
+            owners: vec![vec![key].into()],
         };
         let observed = ObservedTenant::default();
         let u = policy_status(
@@ -888,7 +888,7 @@ mod tests {
 
     fn create(upn: &str) -> Action {
         Action::CreateUser {
-            user: crate::model::NewUser {
+            user: Box::new(crate::model::NewUser {
                 user_principal_name: upn.into(),
                 display_name: upn.into(),
                 given_name: None,
@@ -898,7 +898,7 @@ mod tests {
                 usage_location: None,
                 account_enabled: true,
                 attributes: Default::default(),
-            },
+            }),
         }
     }
 
@@ -922,7 +922,7 @@ mod tests {
                     retry_after_secs: None,
                 },
             )],
-            owners: vec![vec![key]],
+            owners: vec![vec![key].into()],
         };
         let u = assignment_status(
             &view(&plan, Some(&report), &observed),

@@ -56,7 +56,8 @@ fn defaults_apply_to_users_whose_entry_sets_none_and_an_entry_wins() {
         attributes: UserAttributes {
             company_name: Some("Contoso".into()),
             ..UserAttributes::default()
-        },
+        }
+        .into(),
     });
     w.assignment().spec.users[1].attributes.company_name = Some("Fabrikam".into());
     let plan = w.plan();
@@ -88,7 +89,8 @@ fn a_default_is_enforced_on_existing_users_like_their_own_attributes() {
         attributes: UserAttributes {
             company_name: Some("Contoso".into()),
             ..UserAttributes::default()
-        },
+        }
+        .into(),
     });
     let plan = w.plan();
     let Action::UpdateUser { changes, .. } = actions_for(&plan, ANN)[0] else {

@@ -66,7 +66,7 @@ fn federated_spec_on_managed_domain_creates_federation() {
         plan.actions,
         [Action::CreateFederation {
             domain: DOMAIN.into(),
-            settings: want,
+            settings: Box::new(want),
         }]
     );
     let o = object(&plan, &domain_key("corp"));
@@ -132,7 +132,7 @@ fn federation_update_patches_only_changed_fields() {
         [Action::UpdateFederation {
             domain: DOMAIN.into(),
             id: "fed-1".into(),
-            changes,
+            changes: Box::new(changes),
         }]
     );
     let entries = &object(&plan, &domain_key("corp")).drift_entries;
@@ -176,8 +176,14 @@ fn changed_certificate_is_updated_and_drift_shows_thumbprints() {
     assert_eq!(changes.issuer_uri, None);
     let entry = &object(&plan, &domain_key("corp")).drift_entries[0];
     assert_eq!(entry.field, "federation.signingCertificate");
-    assert_eq!(Some(entry.desired.clone()), certificate_thumbprint(CERT_A));
-    assert_eq!(Some(entry.observed.clone()), certificate_thumbprint(CERT_B));
+    assert_eq!(
+        Some(entry.desired.to_string()),
+        certificate_thumbprint(CERT_A)
+    );
+    assert_eq!(
+        Some(entry.observed.to_string()),
+        certificate_thumbprint(CERT_B)
+    );
 }
 
 #[test]
@@ -221,11 +227,7 @@ fn managed_spec_on_federated_domain_reverts_to_managed() {
     );
     let entry = &object(&plan, &domain_key("corp")).drift_entries[0];
     assert_eq!(
-        (
-            entry.field.as_str(),
-            entry.desired.as_str(),
-            entry.observed.as_str()
-        ),
+        (entry.field.as_str(), &*entry.desired, &*entry.observed),
         ("authenticationType", "Managed", "Federated")
     );
 }

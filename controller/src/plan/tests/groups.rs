@@ -207,7 +207,7 @@ fn a_user_whose_create_was_dropped_does_not_join_the_group() {
     let w = World::new();
     let mut out = Out::new(&w.desired);
     let create = |upn: &str| Action::CreateUser {
-        user: crate::model::NewUser {
+        user: Box::new(crate::model::NewUser {
             user_principal_name: upn.into(),
             display_name: upn.into(),
             given_name: None,
@@ -217,7 +217,7 @@ fn a_user_whose_create_was_dropped_does_not_join_the_group() {
             usage_location: None,
             account_enabled: true,
             attributes: Default::default(),
-        },
+        }),
     };
     let join = |members: &[&str], upns: &[&str]| Action::AddGroupMembers {
         group: String::new(),

@@ -73,11 +73,11 @@ fn a_derived_anchor_held_under_another_upn_is_a_rename_too() {
         Some(&Action::UpdateUser {
             id: "id-ann.old@corp.example.com".into(),
             user_principal_name: "ann@corp.example.com".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 user_principal_name: Some("ann@corp.example.com".into()),
                 display_name: Some("User ann@corp.example.com".into()),
                 ..UserChanges::default()
-            },
+            }),
         })
     );
 }
@@ -117,10 +117,10 @@ fn a_listed_user_found_soft_deleted_is_restored_then_updated_never_created() {
             Action::UpdateUser {
                 id: "id-ann@corp.example.com".into(),
                 user_principal_name: "ann@corp.example.com".into(),
-                changes: UserChanges {
+                changes: Box::new(UserChanges {
                     display_name: Some("User ann@corp.example.com".into()),
                     ..UserChanges::default()
-                },
+                }),
             },
         ]
     );
@@ -203,10 +203,10 @@ fn account_enabled_true_in_git_re_enables_the_account() {
         [Action::UpdateUser {
             id: "id-ann@corp.example.com".into(),
             user_principal_name: "ann@corp.example.com".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 account_enabled: Some(true),
                 ..UserChanges::default()
-            },
+            }),
         }]
     );
     assert!(findings(&plan, Reason::DisabledOutsideGit).is_empty());

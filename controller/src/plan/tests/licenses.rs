@@ -188,10 +188,10 @@ fn usage_location_comes_from_the_policy_before_licenses() {
         Action::UpdateUser {
             id: "id-ann@corp.example.com".into(),
             user_principal_name: "ann@corp.example.com".into(),
-            changes: UserChanges {
+            changes: Box::new(UserChanges {
                 usage_location: Some("US".into()),
                 ..UserChanges::default()
-            },
+            }),
         }
     );
     assert!(matches!(plan.actions[1], Action::AssignLicenses { .. }));
@@ -256,7 +256,7 @@ fn direct_license_with_wrong_disabled_plans_is_fixed() {
         "users[ann@corp.example.com].licenses[ENTERPRISEPACK].disabledPlans"
     );
     assert_eq!(
-        (entry.desired.as_str(), entry.observed.as_str()),
+        (&*entry.desired, &*entry.observed),
         ("YAMMER_ENTERPRISE", "EXCHANGE_S_ENTERPRISE")
     );
     // Fixing plans takes no seat.

@@ -32,7 +32,7 @@ fn manager_drift(plan: &crate::model::Plan) -> Vec<(String, String)> {
         .drift_entries
         .iter()
         .filter(|d| d.field == format!("users[{ANN}].manager"))
-        .map(|d| (d.desired.clone(), d.observed.clone()))
+        .map(|d| (d.desired.to_string(), d.observed.to_string()))
         .collect()
 }
 

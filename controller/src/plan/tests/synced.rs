@@ -94,7 +94,7 @@ fn a_synced_user_gets_its_usage_location_and_nothing_else() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::UpdateUser { changes, .. } => Some(changes),
+            Action::UpdateUser { changes, .. } => Some(&**changes),
             _ => None,
         })
         .collect();

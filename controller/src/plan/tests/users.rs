@@ -12,7 +12,7 @@ fn created(plan: &crate::model::Plan) -> Vec<&NewUser> {
     plan.actions
         .iter()
         .filter_map(|a| match a {
-            Action::CreateUser { user } => Some(user),
+            Action::CreateUser { user } => Some(&**user),
             _ => None,
         })
         .collect()
@@ -113,7 +113,7 @@ fn adopted_user_gets_an_immutable_id_when_it_has_none() {
         [&Action::UpdateUser {
             id: "id-ann@corp.example.com".into(),
             user_principal_name: "ann@corp.example.com".into(),
-            changes: want,
+            changes: Box::new(want),
         }]
     );
     assert_eq!(counts(&plan, "team-a").matched, 1);
@@ -242,7 +242,7 @@ fn changed_attributes_give_one_update_with_only_those_fields_and_drift() {
         [Action::UpdateUser {
             id: "id-ann@corp.example.com".into(),
             user_principal_name: "ann@corp.example.com".into(),
-            changes: want,
+            changes: Box::new(want),
         }]
     );
     let o = object(&plan, &assignment_key("team-a"));
@@ -284,10 +284,7 @@ fn missing_user_is_drift_present_absent() {
     assert_eq!(o.drift, Drift::Drifted);
     assert_eq!(o.drift_entries[0].field, "users[ann@corp.example.com]");
     assert_eq!(
-        (
-            o.drift_entries[0].desired.as_str(),
-            o.drift_entries[0].observed.as_str()
-        ),
+        (&*o.drift_entries[0].desired, &*o.drift_entries[0].observed),
         ("present", "absent")
     );
 }
