@@ -149,7 +149,7 @@ impl Attributes {
 
     /// Whether none is set.
     pub fn is_empty(&self) -> bool {
-        **self == NO_ATTRIBUTES
+        self.0.as_deref().is_none_or(|a| *a == NO_ATTRIBUTES)
     }
 }
 

@@ -11,11 +11,6 @@ use super::output::{Out, Owner};
 use crate::api::AssignedUser;
 use crate::model::{Finding, Reason};
 
-struct Listings<'a> {
-    first: (usize, &'a AssignedUser),
-    more: Vec<(usize, &'a AssignedUser)>,
-}
-
 fn same(a: &AssignedUser, b: &AssignedUser) -> bool {
     a.user_principal_name
         .eq_ignore_ascii_case(&b.user_principal_name)
@@ -39,8 +34,10 @@ pub(crate) struct Listed<'a> {
 pub(crate) fn repeated_listings<'a>(ctx: &Ctx<'a>) -> Listed<'a> {
     let desired = ctx.desired;
     let capacity = ctx.folded.iter().map(Vec::len).sum();
-    let mut by_upn: Map<&'a str, Listings<'a>> =
+    // The first listing of every UPN; the later ones of the few listed again.
+    let mut first: Map<&'a str, (usize, &'a AssignedUser)> =
         Map::with_capacity_and_hasher(capacity, Default::default());
+    let mut more: Map<&'a str, Vec<(usize, &'a AssignedUser)>> = Map::default();
     for &ai in &ctx.assignment_order {
         let a = &desired.assignments[ai];
         let Some(di) = ctx.assignment_domain[ai] else {
@@ -51,23 +48,27 @@ pub(crate) fn repeated_listings<'a>(ctx: &Ctx<'a>) -> Listed<'a> {
             if !in_domain(&u.user_principal_name, domain) {
                 continue;
             }
-            by_upn
-                .entry(&**key)
-                .and_modify(|l| l.more.push((ai, u)))
-                .or_insert(Listings {
-                    first: (ai, u),
-                    more: Vec::new(),
-                });
+            match first.entry(&**key) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((ai, u));
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    more.entry(&**key).or_default().push((ai, u));
+                }
+            }
         }
     }
     let mut listed = Listed::default();
-    for (upn, l) in by_upn.into_iter().filter(|(_, l)| !l.more.is_empty()) {
-        if l.more.iter().all(|(_, u)| same(u, l.first.1)) {
+    for (upn, more) in more {
+        let Some(&(first_ai, first_u)) = first.get(upn) else {
+            continue;
+        };
+        if more.iter().all(|(_, u)| same(u, first_u)) {
             listed.repeated.insert(upn);
             continue;
         }
-        let mut who: Vec<usize> = std::iter::once(l.first.0)
-            .chain(l.more.iter().map(|(a, _)| *a))
+        let mut who: Vec<usize> = std::iter::once(first_ai)
+            .chain(more.iter().map(|(a, _)| *a))
             .collect();
         who.dedup();
         listed.conflicting.insert(upn, who);

@@ -102,11 +102,16 @@ pub(crate) fn plan_licenses<'a>(
     let ration = ration_seats(&candidates, |ui| managed[ui].upn);
     record_seats(&grants, &ration, out);
     let mut counts: Vec<PolicyCounts> = vec![PolicyCounts::default(); policies.len()];
+    // The user's candidates are the next `need.adds.len()` of `candidates`.
+    let mut next_candidate = 0;
     for (ui, (m, need)) in managed.iter().zip(needs.iter_mut()).enumerate() {
         let mut short: Vec<usize> = Vec::new();
-        let denied = |w: &Want| ration.denied.contains(&(ui, w.sku.sku_id.as_str()));
-        if !ration.denied.is_empty() && need.adds.iter().any(|w| denied(w)) {
-            for w in need.adds.iter().filter(|w| denied(w)) {
+        let first = next_candidate;
+        next_candidate += need.adds.len();
+        let denied = &ration.denied[first..next_candidate];
+        if ration.any_denied && denied.contains(&true) {
+            let adds = need.adds.iter().zip(denied);
+            for (w, _) in adds.clone().filter(|(_, d)| **d) {
                 let field = license_field(m.upn, &w.sku.sku_part_number);
                 for &pi in &w.granted_by {
                     out.drift(
@@ -118,7 +123,7 @@ pub(crate) fn plan_licenses<'a>(
                     short.push(pi);
                 }
             }
-            need.adds.retain(|w| !denied(w));
+            need.adds = adds.filter(|(_, d)| !**d).map(|(w, _)| *w).collect();
         }
         let waiting_on = &waiting[waiting_at[ui]..waiting_at[ui + 1]];
         for &pi in &ctx.policies_of[m.assignment] {

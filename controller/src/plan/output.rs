@@ -92,8 +92,11 @@ fn states(n: usize) -> Vec<ObjectState> {
 
 impl Out {
     pub(crate) fn new(desired: &DesiredTenant) -> Self {
+        // Room for one action per listed user (all new: one create each), so a large plan is
+        // not copied as it grows; pages never written are never touched.
+        let listed = desired.assignments.iter().map(|a| a.spec.users.len()).sum();
         Self {
-            actions: Vec::new(),
+            actions: Vec::with_capacity(listed),
             findings: Vec::new(),
             tenant: ObjectState::default(),
             domains: states(desired.domains.len()),

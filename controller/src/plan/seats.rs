@@ -2,7 +2,7 @@
 //! assign, the first users by UPN get them and the rest are reported, not discovered one
 //! failed request at a time.
 
-use super::context::{Map, Set};
+use super::context::Map;
 
 use super::license_resolve::Grant;
 use super::names::cmp_folded;
@@ -16,11 +16,14 @@ pub(crate) struct Candidate<'a> {
     pub sku: &'a ObservedSku,
 }
 
-/// The outcome of rationing: seats needed per SKU id, and the (user, SKU id) pairs left out.
+/// The outcome of rationing: seats needed per SKU id, and per candidate (in the order given)
+/// whether it was left out.
 #[derive(Debug, Default)]
 pub(crate) struct Ration<'a> {
     pub needed: Map<&'a str, i32>,
-    pub denied: Set<(usize, &'a str)>,
+    pub denied: Vec<bool>,
+    /// Whether any candidate was left out.
+    pub any_denied: bool,
 }
 
 /// Gives each SKU's available seats to the first candidates by UPN.
@@ -28,29 +31,37 @@ pub(crate) fn ration_seats<'a, 'u>(
     candidates: &[Candidate<'a>],
     upn: impl Fn(usize) -> &'u str,
 ) -> Ration<'a> {
+    // Per SKU, its candidates (positions in `candidates`).
     let mut by_sku: Map<&'a str, (&'a ObservedSku, Vec<usize>)> = Map::default();
-    for c in candidates {
+    for (ci, c) in candidates.iter().enumerate() {
         by_sku
             .entry(c.sku.sku_id.as_str())
             .or_insert_with(|| (c.sku, Vec::new()))
             .1
-            .push(c.user);
+            .push(ci);
     }
-    let mut ration = Ration::default();
-    for (sku_id, (sku, mut users)) in by_sku {
-        let needed = i32::try_from(users.len()).unwrap_or(i32::MAX);
+    let mut ration = Ration {
+        denied: vec![false; candidates.len()],
+        ..Ration::default()
+    };
+    for (sku_id, (sku, mut waiting)) in by_sku {
+        let needed = i32::try_from(waiting.len()).unwrap_or(i32::MAX);
         ration.needed.insert(sku_id, needed);
         let available = usize::try_from(sku.available()).unwrap_or(0);
-        if users.len() > available {
+        if waiting.len() > available {
             // Only which users come after the first `available` matters, not their order: a
             // selection, not a sort (ties by user index, so the choice is the sort's).
-            let by_name = |&a: &usize, &b: &usize| cmp_folded(upn(a), upn(b)).then(a.cmp(&b));
+            let user = |ci: usize| candidates[ci].user;
+            let by_name = |&a: &usize, &b: &usize| {
+                cmp_folded(upn(user(a)), upn(user(b))).then(user(a).cmp(&user(b)))
+            };
             if available > 0 {
-                users.select_nth_unstable_by(available - 1, by_name);
+                waiting.select_nth_unstable_by(available - 1, by_name);
             }
-            ration
-                .denied
-                .extend(users[available..].iter().map(|&u| (u, sku_id)));
+            for &ci in &waiting[available..] {
+                ration.denied[ci] = true;
+            }
+            ration.any_denied = true;
         }
     }
     ration

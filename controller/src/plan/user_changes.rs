@@ -97,7 +97,8 @@ pub(crate) fn diff_user(
         diff.record(upn, "leaverMark", "", existing.leaver_mark.as_deref());
         diff.changes.clear_leaver_mark = true;
     }
-    for name in USER_ATTRIBUTES {
+    let no_attributes = u.attributes.is_empty() && defaults.is_none_or(|d| d.attributes.is_empty());
+    for name in USER_ATTRIBUTES.iter().filter(|_| !no_attributes) {
         let Some(want) = wanted(u, defaults, name) else {
             continue;
         };
@@ -158,10 +159,17 @@ pub(crate) fn new_user(
     fallback_usage_location: Option<String>,
 ) -> NewUser {
     let upn = &u.user_principal_name;
-    let mut attributes = UserAttributes::default();
-    for name in USER_ATTRIBUTES {
-        attributes.set(name, wanted(u, defaults, name).map(str::to_string));
-    }
+    let attributes = match defaults.filter(|d| !d.attributes.is_empty()) {
+        // Nothing to merge: the entry's own (usually none, which costs nothing).
+        None => u.attributes.clone(),
+        Some(_) => {
+            let mut attributes = UserAttributes::default();
+            for name in USER_ATTRIBUTES {
+                attributes.set(name, wanted(u, defaults, name).map(str::to_string));
+            }
+            attributes.into()
+        }
+    };
     NewUser {
         user_principal_name: upn.clone(),
         display_name: u.display_name.clone(),
@@ -178,6 +186,6 @@ pub(crate) fn new_user(
             .or_else(|| defaults.and_then(|d| d.usage_location.clone()))
             .or(fallback_usage_location),
         account_enabled: u.account_enabled.unwrap_or(true),
-        attributes: attributes.into(),
+        attributes,
     }
 }

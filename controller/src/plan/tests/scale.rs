@@ -36,3 +36,19 @@ fn plans_100k_desired_and_100k_observed_users() {
     assert_eq!(plan.unmanaged.len(), 0);
     assert!(findings(&plan, Reason::InsufficientSeats).len() == 1);
 }
+
+/// A plan of 100,000 creates holds 100,000 actions and the loader 100,000 listed users: their
+/// inline size is what the B6 memory target pays for each (large payloads are boxed,
+/// organisation attributes held only when one is set).
+#[test]
+fn actions_and_listed_users_stay_small() {
+    use crate::api::{AssignedUser, Attributes};
+    use std::mem::size_of;
+    assert_eq!(size_of::<Attributes>(), size_of::<usize>());
+    assert!(size_of::<Action>() <= 104, "{}", size_of::<Action>());
+    assert!(
+        size_of::<AssignedUser>() <= 208,
+        "{}",
+        size_of::<AssignedUser>()
+    );
+}
