@@ -457,6 +457,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_licence_is_small_and_keeps_no_empty_group_part() {
+        // One or two per mirrored user: 104 bytes and a 36-byte SKU id each before.
+        assert!(std::mem::size_of::<ObservedLicense>() <= 56);
+        let mut l = ObservedLicense::inherited("S1", vec!["g".into()]);
+        assert_eq!(l.inherited_from(), ["g"]);
+        l.set_group_states(vec![GroupLicenseState {
+            group: "g".into(),
+            ..GroupLicenseState::default()
+        }]);
+        l.set_inherited_from(Vec::new());
+        assert_eq!(l.group_states().len(), 1);
+        l.set_group_states(Vec::new());
+        assert_eq!(l, ObservedLicense::inherited("S1", Vec::new()));
+        assert_eq!(l.groups, None, "nothing held for no groups");
+        assert!(Arc::ptr_eq(&intern_sku("s9"), &intern_sku("s9")));
+    }
+
+    #[test]
     fn attributes_are_held_only_while_one_is_set() {
         let mut a = ObservedAttributes::default();
         a.set("department", None);
