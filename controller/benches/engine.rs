@@ -37,11 +37,8 @@ use o365_controller::resolve::{self, KeyError, KeySource, Objects, Overrides};
 use o365_graph_sim::{Fixture, SimConfig, Simulator};
 use serde_json::json;
 
-const TENANT_ID: &str = "11111111-1111-1111-1111-111111111111";
-const CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
-const SECRET: &str = "bench-client-secret";
-const DOMAIN: &str = "bench.example";
-const SKU_ID: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+mod support;
+use support::{CLIENT_ID, DOMAIN, SECRET, SKU_ID, TENANT_ID};
 
 struct Args {
     users: usize,
@@ -92,34 +89,7 @@ fn args() -> Args {
 }
 
 fn fixture(seats: usize) -> Fixture {
-    let yaml = format!(
-        "tenant:
-  id: {TENANT_ID}
-  displayName: Bench
-  initialDomain: bench.onmicrosoft.com
-domains:
-  - id: bench.onmicrosoft.com
-    isDefault: true
-    isInitial: true
-  - id: {DOMAIN}
-    isVerified: true
-users:
-  - userPrincipalName: admin@bench.onmicrosoft.com
-    displayName: Break-glass
-    roles: [Global Administrator]
-skus:
-  - skuId: {SKU_ID}
-    skuPartNumber: ENTERPRISEPACK
-    enabled: {seats}
-    servicePlans:
-      - servicePlanId: efb87545-963c-4e0d-99df-69c6916d9eb0
-        servicePlanName: EXCHANGE_S_ENTERPRISE
-apps:
-  - clientId: {CLIENT_ID}
-    clientSecrets: [{SECRET}]
-"
-    );
-    Fixture::from_yaml(&yaml).expect("bench fixture")
+    support::tenant(seats).expect("bench fixture")
 }
 
 struct Keys;

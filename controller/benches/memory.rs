@@ -32,11 +32,8 @@ use anyhow::{Context, Result, bail};
 use o365_graph_sim::{Fixture, License, User};
 use serde_json::{Value, json};
 
-const TENANT_ID: &str = "11111111-1111-1111-1111-111111111111";
-const CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
-const SECRET: &str = "bench-client-secret";
-const DOMAIN: &str = "bench.example";
-const SKU_ID: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+mod support;
+use support::{CLIENT_ID, DOMAIN, SECRET, SKU_ID, TENANT_ID};
 /// glibc malloc arenas of the controller process, as the Dockerfile and the chart set them;
 /// `MALLOC_ARENA_MAX` in the bench's environment overrides it (to compare).
 fn malloc_arena_max() -> String {
@@ -237,35 +234,7 @@ fn upn(i: usize) -> String {
 /// The simulator's tenant: `users` users, each already as the manifests want it (name,
 /// usage location, one ENTERPRISEPACK license).
 fn fixture(users: usize) -> Result<Fixture> {
-    let seats = users + 10;
-    let yaml = format!(
-        "tenant:
-  id: {TENANT_ID}
-  displayName: Bench
-  initialDomain: bench.onmicrosoft.com
-domains:
-  - id: bench.onmicrosoft.com
-    isDefault: true
-    isInitial: true
-  - id: {DOMAIN}
-    isVerified: true
-users:
-  - userPrincipalName: admin@bench.onmicrosoft.com
-    displayName: Break-glass
-    roles: [Global Administrator]
-skus:
-  - skuId: {SKU_ID}
-    skuPartNumber: ENTERPRISEPACK
-    enabled: {seats}
-    servicePlans:
-      - servicePlanId: efb87545-963c-4e0d-99df-69c6916d9eb0
-        servicePlanName: EXCHANGE_S_ENTERPRISE
-apps:
-  - clientId: {CLIENT_ID}
-    clientSecrets: [{SECRET}]
-"
-    );
-    let mut f = Fixture::from_yaml(&yaml)?;
+    let mut f = support::tenant(users + 10)?;
     f.users.reserve(users);
     for i in 0..users {
         let mut u = User::new(&upn(i), &format!("User {i}"));
